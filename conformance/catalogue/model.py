@@ -1,0 +1,121 @@
+"""Typed view of the YAML catalogue: rules, revisions, model families and broker profiles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+#: The pipeline stages, in upstream order (contract.md §1). ``route`` and ``response`` are
+#: applied by the gateway around ``normalize``; ``advise`` rules only ever produce advice.
+STAGES: tuple[str, ...] = (
+    "read", "scan", "parse", "pre", "messages", "typed", "limits", "post", "resync",
+    "route", "response", "advise",
+)
+ENGINE_STAGES = STAGES[:9]
+KINDS = ("reject", "strip", "coerce", "clamp", "default", "translate", "force", "unwrap", "advise", "accept")
+LEVELS = ("must", "should", "info")
+SEVERITIES = ("error", "warning", "info")
+
+TROUBLESHOOTING_URL = "https://github.com/gonka-ai/gonka/blob/main/docs/chat-api/troubleshooting.md"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One place a rule looks at, and what it does there."""
+
+    path: str
+    check: str | None = None
+    transform: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    order: float = 0.0
+    revisions: "RevisionRange | None" = None
+
+
+@dataclass(frozen=True)
+class RevisionRange:
+    start: str | None = None  # inclusive revision id
+    until: str | None = None  # inclusive revision id
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    kind: str
+    level: str
+    stage: str
+    order: float
+    targets: tuple[Target, ...]
+    families: tuple[str, ...] | None  # None = every family
+    except_families: tuple[str, ...]
+    revisions: RevisionRange
+    when: tuple[Mapping[str, Any], ...]
+    status: int | None
+    messages: Mapping[str, str]
+    advice: str | None
+    anchor: str | None
+    docs: Mapping[str, Any]
+    lint: Mapping[str, Any]
+    live: tuple[Mapping[str, Any], ...]
+    source_file: str
+    line: int
+
+    @property
+    def severity(self) -> str:
+        return str(self.lint.get("severity") or default_severity(self.kind))
+
+    @property
+    def anchor_url(self) -> str | None:
+        return self.anchor
+
+
+def default_severity(kind: str) -> str:
+    if kind == "reject":
+        return "error"
+    if kind in ("translate", "unwrap", "accept"):
+        return "info"
+    return "warning"
+
+
+@dataclass(frozen=True)
+class Revision:
+    id: str
+    title: str
+    gateway: str
+    default: bool
+    default_model: str
+    routes: tuple[str, ...]
+    sources: tuple[str, ...]
+    notes: str
+
+
+@dataclass(frozen=True)
+class Family:
+    id: str
+    pattern: str
+    models: tuple[str, ...]
+    title: str
+
+
+@dataclass(frozen=True)
+class Divergence:
+    rule: str
+    behaviour: str  # "reject" | "inactive" | "note"
+    status: int | None
+    message: str | None
+    observed: str
+    source: str
+    note: str
+
+
+@dataclass(frozen=True)
+class BrokerProfile:
+    id: str
+    title: str
+    base_urls: tuple[str, ...]
+    model_ids: Mapping[str, str]  # family -> the broker's spelling
+    case_sensitive_models: bool
+    limits: Mapping[str, int]
+    divergences: tuple[Divergence, ...]
+    sources: tuple[str, ...]
+    observed: str

@@ -1,0 +1,1 @@
+"""advice (being written)."""

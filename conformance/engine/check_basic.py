@@ -1,0 +1,228 @@
+"""Checks on the raw body and on single top-level fields (type, range, length, enum)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterator
+
+from .. import gojson
+from .context import Context, Site, child
+from .registry import check, transform
+from .types import MISSING, Change, Hit
+
+UINT64_MAX = 2**64 - 1
+
+
+def is_int(value: Any) -> bool:
+    """A JSON integer literal (Go ``json.Number.Int64`` succeeds); booleans are not."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def utf8_len(text: str) -> int:
+    return len(text.encode("utf-8", errors="surrogatepass"))
+
+
+# --- read / scan / parse ----------------------------------------------------------------
+
+
+@check("body-size", when_absent=True)
+def body_size(ctx: Context, site: Site) -> Iterator[Hit]:
+    limit = int(site.options["limit"])
+    if len(ctx.raw) > limit:
+        yield Hit("", params={"limit": limit, "size": len(ctx.raw)})
+
+
+@check("raw-nesting-depth", when_absent=True)
+def raw_nesting_depth(ctx: Context, site: Site) -> Iterator[Hit]:
+    limit = int(site.options["limit"])
+    if gojson.nesting_depth_exceeds(ctx.raw, limit):
+        yield Hit("", params={"limit": limit})
+
+
+@transform("parse-json-object", when_absent=True)
+def parse_json_object(ctx: Context, site: Site) -> Iterator[Hit]:
+    try:
+        body = gojson.decode_object(ctx.raw)
+    except gojson.GoJSONError as exc:
+        ctx.body = {}
+        yield Hit("", params={"error": exc.message, "position": exc.position})
+        return
+    ctx.body = body if body is not None else {}
+
+
+# --- allowlist ----------------------------------------------------------------------------
+
+
+@check("present")
+def present(ctx: Context, site: Site) -> Iterator[Hit]:
+    yield Hit(site.pointer, params={"name": site.key, "field": site.key})
+
+
+@check("allowlist", when_absent=True)
+def allowlist(ctx: Context, site: Site) -> Iterator[Hit]:
+    allowed = set(site.options["allowed"])
+    family_of = {name: code for code, names in (site.options.get("families") or {}).items() for name in names}
+    for key in list(ctx.body):
+        if key != "" and key not in allowed:
+            yield Hit(child("", key), family_of.get(key, "default"), params={"name": key})
+
+
+@check("empty-key", when_absent=True)
+def empty_key(ctx: Context, site: Site) -> Iterator[Hit]:
+    if "" in ctx.body:
+        yield Hit("/", params={})
+
+
+# --- scalar types -------------------------------------------------------------------------
+
+
+@check("uint")
+def uint(ctx: Context, site: Site) -> Iterator[Hit]:
+    value = site.value
+    if value is None and site.options.get("allow_null", True):
+        return
+    if not (is_int(value) and 0 <= value <= UINT64_MAX):
+        yield Hit(site.pointer, site.options.get("code", "default"), params={"field": site.key})
+
+
+@check("bool")
+def boolean(ctx: Context, site: Site) -> Iterator[Hit]:
+    value = site.value
+    if value is None and site.options.get("allow_null", True):
+        return
+    if not isinstance(value, bool):
+        yield Hit(site.pointer, site.options.get("code", "default"), params={"field": site.key, "type": gojson.go_type_name(value)})
+
+
+@check("greater-than")
+def greater_than(ctx: Context, site: Site) -> Iterator[Hit]:
+    """Reject a (sanitized) number at or below ``min``; non-numbers were handled earlier."""
+    value = site.value
+    if is_number(value) and value <= site.options.get("min", 0):
+        yield Hit(site.pointer, site.options.get("code", "default"), params={"field": site.key})
+
+
+@check("top-k")
+def top_k(ctx: Context, site: Site) -> Iterator[Hit]:
+    value = site.value
+    if is_number(value) and not (value == -1 or value >= 1):
+        yield Hit(site.pointer, site.options.get("code", "default"), params={"field": site.key})
+
+
+@check("bounded-string")
+def bounded_string(ctx: Context, site: Site) -> Iterator[Hit]:
+    value = site.value
+    if value is None and site.options.get("allow_null", False):
+        return
+    if not isinstance(value, str):
+        yield Hit(site.pointer, "wrapper", params={"field": site.key})
+        return
+    limit = int(site.options["max_length"])
+    length = utf8_len(value)
+    if length > limit:
+        yield Hit(site.pointer, "too-long", params={"field": site.key, "length": length, "limit": limit})
+
+
+@check("enum")
+def enum(ctx: Context, site: Site) -> Iterator[Hit]:
+    value = site.value
+    if not isinstance(value, str):
+        yield Hit(site.pointer, "shape", params={"field": site.key})
+    elif value not in site.options["values"]:
+        yield Hit(site.pointer, "unsupported", params={"field": site.key, "value": value})
+
+
+# --- arrays and maps ----------------------------------------------------------------------
+
+
+@check("string-elements")
+def string_elements(ctx: Context, site: Site) -> Iterator[Hit]:
+    if not isinstance(site.value, list):
+        return
+    for index, item in enumerate(site.value):
+        if not isinstance(item, str):
+            yield Hit(child(site.pointer, index), "not-string", params={"field": site.key, "index": index})
+
+
+@check("list-bounds")
+def list_bounds(ctx: Context, site: Site) -> Iterator[Hit]:
+    """``LengthCapListParameter``: at most ``max_entries`` items, strings at most ``max_length`` bytes."""
+    value = site.value
+    if not isinstance(value, list):
+        return
+    limit = site.options.get("max_entries")
+    if limit is not None and len(value) > limit:
+        yield Hit(site.pointer, "too-many", params={"field": site.key, "count": len(value), "limit": limit})
+        return
+    max_length = site.options.get("max_length")
+    if max_length is None:
+        return
+    for index, item in enumerate(value):
+        if isinstance(item, str) and utf8_len(item) > max_length:
+            yield Hit(child(site.pointer, index), "too-long",
+                      params={"field": site.key, "index": index, "length": utf8_len(item), "limit": max_length})
+
+
+@check("uint-elements")
+def uint_elements(ctx: Context, site: Site) -> Iterator[Hit]:
+    if not isinstance(site.value, list):
+        return
+    for index, item in enumerate(site.value):
+        if not (is_int(item) and 0 <= item <= UINT64_MAX):
+            yield Hit(child(site.pointer, index), "not-uint", params={"field": site.key, "index": index})
+
+
+@check("map-size")
+def map_size(ctx: Context, site: Site) -> Iterator[Hit]:
+    limit = int(site.options["max_entries"])
+    if isinstance(site.value, dict) and len(site.value) > limit:
+        yield Hit(site.pointer, params={"field": site.key, "count": len(site.value), "limit": limit})
+
+
+# --- typed decode (pipeline step 7) ---------------------------------------------------------
+
+
+@check("typed-decode", when_absent=True)
+def typed_decode(ctx: Context, site: Site) -> Iterator[Hit]:
+    """``readChatRequestFields``: model string, stream bool, token counts non-negative ints.
+
+    A JSON ``null`` counts as absent; ``json.Number.Int64`` rejects strings, fractions and
+    even ``100.0``.
+    """
+    body = ctx.body
+    model = body.get("model", MISSING)
+    if model is not MISSING and model is not None and not isinstance(model, str):
+        yield Hit("/model", "model", params={"field": "model"})
+    stream = body.get("stream", MISSING)
+    if stream is not MISSING and stream is not None and not isinstance(stream, bool):
+        yield Hit("/stream", "stream", params={"field": "stream"})
+    for name in site.options.get("integers", ()):
+        value = body.get(name, MISSING)
+        if value is MISSING or value is None:
+            continue
+        if not (is_int(value) and value >= 0 and value <= 2**63 - 1):
+            yield Hit(child("", name), "integer", params={"field": name})
+
+
+def finite_number(value: Any) -> float | None:
+    """``SanitizeFloatParameter``'s reading: numbers and numeric strings, finite only."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        parsed = gojson.parse_go_float(value)
+        if parsed is None:
+            return None
+        number = parsed
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def changed(pointer: str, before: Any, after: Any, detail: str) -> Change:
+    return Change(pointer, before, after, detail)

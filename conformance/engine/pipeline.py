@@ -1,0 +1,342 @@
+"""The rule engine: runs the catalogue over one request in upstream pipeline order.
+
+``normalize`` stops at the first rejection, as the gateway does. ``analyse`` keeps going past
+rejections and also runs the advice rules, for the linter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import string
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Mapping
+
+from .. import gojson
+from ..catalogue.loader import Catalogue, load_catalogue
+from ..catalogue.model import STAGES, Rule, Target
+from . import registry
+from .context import Context, Site, resolve
+from .types import (
+    MISSING, Accepted, Advice, Analysis, Change, Event, Hit, Limits, Rejected, Rejection, Result,
+)
+
+PRE_PARSE_STAGES = ("read", "scan", "parse")
+ENGINE_STAGES = ("read", "scan", "parse", "pre", "messages", "typed", "limits", "post", "resync")
+
+
+class EngineError(RuntimeError):
+    """A rule function failed: a bug in the engine, never the user's fault."""
+
+
+# --- message templates --------------------------------------------------------------------
+
+
+def go_quote(value: Any) -> str:
+    """Go's ``%q`` for a string: double quotes, Go escapes, printable Unicode kept raw."""
+    text = str(value)
+    out = ['"']
+    for ch in text:
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) <= 0xFFFF:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    out.append('"')
+    return "".join(out)
+
+
+class _Formatter(string.Formatter):
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if format_spec == "q":
+            return go_quote(value)
+        return super().format_field(value, format_spec)
+
+
+_FORMATTER = _Formatter()
+
+
+def render(template: str, params: Mapping[str, Any]) -> str:
+    try:
+        return _FORMATTER.vformat(template, (), dict(params))
+    except (KeyError, IndexError, ValueError) as exc:
+        raise EngineError(f"message template {template!r} cannot be filled from {dict(params)!r}: {exc}") from None
+
+
+# --- planning -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    rule: Rule
+    target: Target
+    fn: registry.Registered
+    is_check: bool
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: tuple[Step, ...]
+    applicable: Mapping[str, bool]
+    rules: Mapping[str, Rule]
+
+
+def family_of(catalogue: Catalogue, model: str) -> str | None:
+    """The model family a (possibly broker-prefixed, any-case) model id belongs to."""
+    for family in catalogue.families:
+        if re.search(family.pattern, model, re.IGNORECASE):
+            return family.id
+    return None
+
+
+def _in_range(catalogue: Catalogue, index: int, start: str | None, until: str | None) -> bool:
+    if start is not None and index < catalogue.revision_index(start):
+        return False
+    if until is not None and index > catalogue.revision_index(until):
+        return False
+    return True
+
+
+def rule_applies(catalogue: Catalogue, rule: Rule, revision_id: str, family: str | None) -> bool:
+    index = catalogue.revision_index(revision_id)
+    if not _in_range(catalogue, index, rule.revisions.start, rule.revisions.until):
+        return False
+    if rule.families is not None and "all" not in rule.families and family not in rule.families:
+        return False
+    return family not in rule.except_families
+
+
+@lru_cache(maxsize=256)
+def _plan(catalogue: Catalogue, revision_id: str, family: str | None, profile_id: str | None, stages: tuple[str, ...]) -> Plan:
+    registry.load_builtin_functions()
+    profile = catalogue.broker(profile_id) if profile_id else None
+    rules: dict[str, Rule] = {}
+    applicable: dict[str, bool] = {}
+    for rule in catalogue.rules:
+        ok = rule_applies(catalogue, rule, revision_id, family)
+        for divergence in profile.divergences if profile else ():
+            if divergence.rule != rule.id:
+                continue
+            if divergence.behaviour == "inactive":
+                ok = False
+            elif divergence.behaviour == "reject" and ok:
+                rule = _as_reject(rule, divergence.status or 400, divergence.message or "")
+        rules[rule.id] = rule
+        applicable[rule.id] = ok
+    index = catalogue.revision_index(revision_id)
+    steps: list[tuple[int, float, int, Step]] = []
+    for seq, rule in enumerate(rules.values()):
+        if not applicable[rule.id] or rule.stage not in stages:
+            continue
+        for target in rule.targets:
+            if target.revisions and not _in_range(catalogue, index, target.revisions.start, target.revisions.until):
+                continue
+            fn = registry.CHECKS[target.check] if target.check else registry.TRANSFORMS[target.transform or ""]
+            steps.append((STAGES.index(rule.stage), target.order, seq, Step(rule, target, fn, bool(target.check))))
+    steps.sort(key=lambda item: item[:3])
+    return Plan(tuple(step for *_, step in steps), applicable, rules)
+
+
+def _as_reject(rule: Rule, status: int, message: str) -> Rule:
+    """A broker that rejects what upstream strips: the same paths, answered with its 400."""
+    targets = tuple(dataclasses.replace(t, check="present", transform=None, options={}) for t in rule.targets)
+    return dataclasses.replace(rule, kind="reject", targets=targets, status=status, messages={"default": message})
+
+
+# --- running ------------------------------------------------------------------------------
+
+
+class _Stop(Exception):
+    """Raised internally to end the pipeline at the first rejection (normalize mode)."""
+
+
+@dataclass
+class _Run:
+    ctx: Context
+    rules: Mapping[str, Rule]
+    events: list[Event]
+    rejections: list[Rejection]
+    advice: list[Advice]
+
+    def execute(self, step: Step) -> None:
+        rule, target = step.rule, step.target
+        if rule.when and not all(_condition_holds(self.ctx.body, c) for c in rule.when):
+            return
+        sites = list(resolve(self.ctx.body, target.path)) if self.ctx.body is not None else []
+        if not sites and step.fn.when_absent and "*" not in target.path:
+            from .context import parent_of
+
+            parent, key = parent_of(self.ctx.body, target.path)
+            sites = [(target.path, parent, key, MISSING)]
+        for pointer, parent, key, value in sites:
+            site = Site(pointer, parent, key, value, target.options, rule)
+            try:
+                produced = list(step.fn.fn(self.ctx, site))
+            except _Stop:
+                raise
+            except Exception as exc:  # a bug in a rule function: name the rule, never crash silently
+                raise EngineError(f"rule {rule.id} ({target.check or target.transform}) failed at {pointer or '/'}: {exc!r}") from exc
+            for item in produced:
+                self.record(rule, target, item)
+
+    def record(self, rule: Rule, target: Target, item: Hit | Change) -> None:
+        delegate = (target.options.get("delegate") or {}).get(item.code)
+        owner = self.rules[delegate] if delegate else rule
+        if delegate and not self.ctx.applies(delegate):
+            return  # the delegated behaviour is not in force here (other revision or family)
+        pointer = self.ctx.client_pointer(item.pointer)
+        if isinstance(item, Change):
+            self.events.append(Event(owner.id, owner.kind, pointer, item.detail, item.before, item.after))
+            return
+        if owner.kind == "advise" or owner.stage == "advise":
+            template = owner.advice or owner.messages.get(item.code) or owner.messages.get("default", "")
+            self.advice.append(Advice(owner.id, pointer, render(template, item.params)))
+            return
+        template = owner.messages.get(item.code) or owner.messages.get("default")
+        if template is None:
+            raise EngineError(f"rule {owner.id} has no message for code {item.code!r}")
+        rejection = Rejection(owner.id, owner.status or 400, render(template, item.params), pointer)
+        self.rejections.append(rejection)
+        if not self.ctx.collect or owner.stage in PRE_PARSE_STAGES:
+            raise _Stop()
+
+
+def _condition_holds(body: dict[str, Any], condition: Mapping[str, Any]) -> bool:
+    value = MISSING
+    for _p, _parent, _k, found in resolve(body, condition["path"]):
+        value = found
+        break
+    if "present" in condition and (value is not MISSING) != condition["present"]:
+        return False
+    if "equals" in condition and (value is MISSING or value != condition["equals"] or type(value) is not type(condition["equals"])):
+        return False
+    if "not_equals" in condition and value is not MISSING and value == condition["not_equals"] and type(value) is type(condition["not_equals"]):
+        return False
+    return True
+
+
+def resolve_model(body: Any, routed_model: str) -> str:
+    """Upstream routing: a non-blank string ``model`` wins, else the routed/default model."""
+    if isinstance(body, dict):
+        model = body.get("model")
+        if isinstance(model, str) and model.strip():
+            return model.strip()
+    return routed_model
+
+
+def run(
+    source: bytes | str | Mapping[str, Any],
+    *,
+    model: str | None = None,
+    revision: str | None = None,
+    limits: Limits | None = None,
+    admin: bool = False,
+    profile: str | None = None,
+    catalogue: Catalogue | None = None,
+    collect: bool = False,
+) -> Analysis:
+    cat = catalogue or load_catalogue()
+    rev = cat.revision(revision)
+    broker = cat.broker(profile) if profile else None
+    if limits is None:
+        broker_limits = broker.limits if broker else {}
+        limits = Limits(**{k: int(v) for k, v in broker_limits.items()})
+    raw = _as_bytes(source)
+    routed = (model or "").strip() or rev.default_model
+    pre_plan = _plan(cat, rev.id, None, profile, PRE_PARSE_STAGES)
+    ctx = Context(
+        catalogue=cat, revision=rev, revision_index=cat.revision_index(rev.id), limits=limits, admin=admin,
+        routed_model=routed, collect=collect, applicable=pre_plan.applicable, raw=raw, body=None,  # type: ignore[arg-type]
+    )
+    state = _Run(ctx, pre_plan.rules, [], [], [])
+    stages = ENGINE_STAGES + (("advise",) if collect else ())
+    parsed = False
+    try:
+        for step in pre_plan.steps:
+            state.execute(step)
+        if ctx.body is None:
+            ctx.body = {}
+        if state.rejections:
+            raise _Stop()
+        parsed = True
+        ctx.model = resolve_model(ctx.body, routed)
+        ctx.family = family_of(cat, ctx.model)
+        plan = _plan(cat, rev.id, ctx.family, profile, tuple(s for s in stages if s not in PRE_PARSE_STAGES))
+        ctx.applicable = plan.applicable
+        state.rules = plan.rules
+        for step in plan.steps:
+            state.execute(step)
+    except _Stop:
+        pass
+    return _finish(ctx, state, parsed)
+
+
+def _finish(ctx: Context, state: _Run, parsed: bool) -> Analysis:
+    events = tuple(state.events)
+    family = ctx.family
+    model = ctx.model or ctx.routed_model
+    result: Result
+    if state.rejections:
+        first = state.rejections[0]
+        result = Rejected(first.status, first.message, first.rule, first.pointer, events, model, family, ctx.revision.id)
+    else:
+        result = Accepted(ctx.body, events, model, family, ctx.revision.id)
+    return Analysis(result, tuple(state.rejections), events, tuple(state.advice), ctx.body if parsed else None, parsed)
+
+
+def _as_bytes(source: bytes | str | Mapping[str, Any]) -> bytes:
+    if isinstance(source, bytes):
+        return source
+    if isinstance(source, bytearray | memoryview):
+        return bytes(source)
+    if isinstance(source, str):
+        return source.encode("utf-8", errors="surrogatepass")
+    return gojson.dumps(source).encode("utf-8", errors="surrogatepass")
+
+
+def normalize(
+    body: bytes | str | Mapping[str, Any],
+    model: str | None = None,
+    revision: str | None = None,
+    limits: Limits | None = None,
+    admin: bool = False,
+    *,
+    profile: str | None = None,
+    catalogue: Catalogue | None = None,
+) -> Result:
+    """What the gateway forwards for this request, or the rejection upstream reports first."""
+    return run(body, model=model, revision=revision, limits=limits, admin=admin, profile=profile, catalogue=catalogue).result
+
+
+def analyse(
+    body: bytes | str | Mapping[str, Any],
+    model: str | None = None,
+    revision: str | None = None,
+    limits: Limits | None = None,
+    admin: bool = False,
+    *,
+    profile: str | None = None,
+    catalogue: Catalogue | None = None,
+) -> Analysis:
+    """Every rejection, silent change and advisory for this request (the linter's view)."""
+    return run(body, model=model, revision=revision, limits=limits, admin=admin, profile=profile,
+               catalogue=catalogue, collect=True)
+
+
+def forwarded_bytes(result: Accepted) -> bytes:
+    """The exact bytes upstream would forward (Go ``json.Marshal``)."""
+    return gojson.dumps(result.body).encode("utf-8", errors="surrogatepass")

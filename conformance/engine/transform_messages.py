@@ -1,0 +1,1 @@
+"""transform_messages (being written)."""

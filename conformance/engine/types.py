@@ -1,0 +1,156 @@
+"""The engine's public result types. Every face of the product builds on these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+class _Missing:
+    """Marks an absent JSON value (distinct from ``null``)."""
+
+    _instance: "_Missing | None" = None
+
+    def __new__(cls) -> "_Missing":
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING: Any = _Missing()
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Output-token limits the gateway applies (contract.md §4)."""
+
+    default_max_tokens: int = 3072
+    max_tokens_cap: int = 4096
+
+
+# --- what check and transform functions yield -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A problem a check found. ``code`` picks the message template (and may delegate the
+    hit to another rule through the target's ``delegate`` option); ``params`` fill it."""
+
+    pointer: str
+    code: str = "default"
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Change:
+    """A silent rewrite a transform made at ``pointer`` (``before``/``after`` may be MISSING)."""
+
+    pointer: str
+    before: Any = MISSING
+    after: Any = MISSING
+    detail: str = ""
+    code: str = "default"
+
+
+# --- what the engine returns -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    """A silent change the gateway makes: strip, coerce, clamp, default, translate, force, unwrap."""
+
+    rule: str
+    kind: str
+    pointer: str
+    detail: str
+    before: Any = MISSING
+    after: Any = MISSING
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"rule": self.rule, "kind": self.kind, "pointer": self.pointer, "detail": self.detail}
+        if self.before is not MISSING:
+            data["before"] = self.before
+        if self.after is not MISSING:
+            data["after"] = self.after
+        return data
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A request the gateway refuses: the status and exact message upstream sends."""
+
+    rule: str
+    status: int
+    message: str
+    pointer: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "status": self.status, "message": self.message, "pointer": self.pointer}
+
+
+@dataclass(frozen=True)
+class Advice:
+    """Not a gateway action: a documented way this payload is likely to go wrong."""
+
+    rule: str
+    pointer: str
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "pointer": self.pointer, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Accepted:
+    body: dict[str, Any]
+    events: tuple[Event, ...]
+    model: str
+    family: str | None
+    revision: str
+    outcome: str = "accepted"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "outcome": "accepted", "model": self.model, "family": self.family, "revision": self.revision,
+            "body": self.body, "events": [e.to_json() for e in self.events],
+        }
+
+
+@dataclass(frozen=True)
+class Rejected:
+    status: int
+    message: str
+    rule: str
+    pointer: str
+    events: tuple[Event, ...]
+    model: str
+    family: str | None
+    revision: str
+    outcome: str = "rejected"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "outcome": "rejected", "status": self.status, "message": self.message, "rule": self.rule,
+            "pointer": self.pointer, "model": self.model, "family": self.family, "revision": self.revision,
+        }
+
+
+Result = Accepted | Rejected
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the engine sees in one payload, past the first rejection (for the linter)."""
+
+    result: Result
+    rejections: tuple[Rejection, ...]
+    events: tuple[Event, ...]
+    advice: tuple[Advice, ...]
+    body: dict[str, Any] | None  # the normalized body (as far as the pipeline got)
+    parsed: bool  # False when read/scan/parse failed and no rule beyond them ran

@@ -1,0 +1,310 @@
+"""JSON the way the upstream Go gateway reads and writes it.
+
+The devshard gateway decodes with ``encoding/json`` + ``UseNumber`` and re-encodes with
+``json.Marshal``. Reproducing its bytes (sorted keys, compact, HTML-safe escaping, Go float
+formatting, number literals preserved) lets the engine match the goldens byte for byte and
+lets the reference gateway forward exactly what upstream would.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from decimal import Decimal
+from typing import Any
+
+
+class Num(float):
+    """A JSON number literal that is not an integer, kept verbatim (Go's ``json.Number``)."""
+
+    __slots__ = ("literal",)
+    literal: str
+
+    def __new__(cls, literal: str) -> "Num":
+        obj = super().__new__(cls, float(literal))
+        obj.literal = literal
+        return obj
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"Num({self.literal})"
+
+
+class GoJSONError(ValueError):
+    """A decode failure, with the text Go's decoder would report."""
+
+    def __init__(self, message: str, position: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.position = position
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-JSON constant {name}")
+
+
+_DECODER = json.JSONDecoder(parse_float=Num, parse_constant=_reject_constant)
+
+
+def _quote_char(ch: str) -> str:
+    """Go's ``quoteChar``: ``'x'``, with escapes for quotes and control characters."""
+    if ch == "'":
+        return "'\\''"
+    if ch == '"':
+        return "'\"'"
+    if ch.isprintable():
+        return f"'{ch}'"
+    text = json.dumps(ch)[1:-1]
+    return f"'{text}'"
+
+
+def _go_error(exc: json.JSONDecodeError, text: str) -> GoJSONError:
+    pos = exc.pos
+    at_end = pos >= len(text) or not text[pos:].strip()
+    msg = exc.msg
+    if msg.startswith("Unterminated string") or at_end:
+        return GoJSONError("unexpected EOF", pos)
+    ch = _quote_char(text[pos])
+    if msg.startswith("Expecting property name"):
+        return GoJSONError(f"invalid character {ch} looking for beginning of object key string", pos)
+    if msg.startswith("Expecting ':'"):
+        return GoJSONError(f"invalid character {ch} after object key", pos)
+    if msg.startswith("Expecting ','"):
+        context = _enclosing_container(text, pos)
+        where = "after object key:value pair" if context == "{" else "after array element"
+        return GoJSONError(f"invalid character {ch} {where}", pos)
+    if msg.startswith("Invalid control character"):
+        return GoJSONError(f"invalid character {ch} in string literal", pos)
+    if msg.startswith("Invalid \\escape") or msg.startswith("Invalid \\u"):
+        return GoJSONError(f"invalid character {ch} in string escape code", pos)
+    return GoJSONError(f"invalid character {ch} looking for beginning of value", pos)
+
+
+def _enclosing_container(text: str, pos: int) -> str:
+    """The innermost open bracket before ``pos`` (only used to word an error)."""
+    stack: list[str] = []
+    in_string = escaped = False
+    for ch in text[:pos]:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            stack.append(ch)
+        elif ch in "}]" and stack:
+            stack.pop()
+    return stack[-1] if stack else ""
+
+
+_GO_TYPE_NAMES = {dict: "object", list: "array", str: "string", bool: "bool", int: "number", Num: "number"}
+
+
+def decode_object(raw: bytes) -> dict[str, Any] | None:
+    """Decode a request body into a map, as ``json.NewDecoder(r).UseNumber().Decode(&m)``.
+
+    Returns ``None`` for a literal ``null`` (Go leaves the map nil without an error). Only the
+    first JSON value is read; trailing bytes are ignored, as upstream does.
+    """
+    text = raw.decode("utf-8", errors="replace")
+    stripped = text.lstrip(" \t\r\n")
+    offset = len(text) - len(stripped)
+    if not stripped:
+        raise GoJSONError("EOF", len(text))
+    try:
+        value, _end = _DECODER.raw_decode(stripped)
+    except json.JSONDecodeError as exc:
+        exc.pos += offset
+        raise _go_error(exc, text) from None
+    except ValueError:
+        # NaN / Infinity literals: Go has no such tokens.
+        idx = offset
+        raise GoJSONError(f"invalid character {_quote_char(text[idx])} looking for beginning of value", idx) from None
+    except RecursionError:
+        raise GoJSONError("exceeded max depth", None) from None
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        kind = "bool" if isinstance(value, bool) else _GO_TYPE_NAMES.get(type(value), "number")
+        raise GoJSONError(f"json: cannot unmarshal {kind} into Go value of type map[string]interface {{}}", 0)
+    return value
+
+
+def nesting_depth_exceeds(raw: bytes, limit: int) -> bool:
+    """Upstream's depth pre-scan: every ``{``/``[`` outside a string is one level."""
+    depth = 0
+    in_string = escaped = False
+    # Work on bytes: the structural characters are ASCII and never part of a UTF-8 sequence.
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x7B, 0x5B):
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x7D, 0x5D):
+            depth -= 1
+    return False
+
+
+def go_float(value: float) -> str:
+    """``strconv.FormatFloat(f, 'f' or 'e', -1, 64)`` as ``encoding/json`` chooses it."""
+    if math.isnan(value) or math.isinf(value):
+        raise ValueError(f"json: unsupported value: {value}")
+    if value == 0:
+        return "-0" if math.copysign(1.0, value) < 0 else "0"
+    absolute = abs(value)
+    shortest = repr(float(value))
+    if absolute < 1e-6 or absolute >= 1e21:
+        mantissa, _, exponent = shortest.partition("e")
+        if not exponent:
+            mantissa, exponent = _to_scientific(shortest)
+        sign = exponent[0] if exponent[0] in "+-" else "+"
+        digits = exponent.lstrip("+-").lstrip("0") or "0"
+        if len(digits) < 2 and sign == "+":
+            digits = digits.rjust(2, "0")
+        return f"{mantissa}e{sign}{digits}"
+    text = format(Decimal(shortest), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def _to_scientific(shortest: str) -> tuple[str, str]:
+    mantissa, exponent = format(Decimal(shortest).normalize(), "e").split("e")
+    return mantissa, exponent
+
+
+_ESCAPES = {
+    '"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+    "<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029",
+}
+_NEEDS_ESCAPE = re.compile('["\\\\\x00-\x1f<>&\u2028\u2029]')
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    ch = match.group(0)
+    return _ESCAPES.get(ch) or f"\\u{ord(ch):04x}"
+
+
+def go_string(value: str) -> str:
+    return '"' + _NEEDS_ESCAPE.sub(_escape_char, value) + '"'
+
+
+def dumps(value: Any) -> str:
+    """``json.Marshal`` of a decoded map: sorted keys, compact, HTML-safe, Go numbers."""
+    parts: list[str] = []
+    _encode(value, parts.append)
+    return "".join(parts)
+
+
+def _encode(value: Any, out: Any) -> None:
+    if value is None:
+        out("null")
+    elif value is True:
+        out("true")
+    elif value is False:
+        out("false")
+    elif isinstance(value, str):
+        out(go_string(value))
+    elif isinstance(value, Num):
+        out(value.literal)
+    elif isinstance(value, int):
+        out(str(value))
+    elif isinstance(value, float):
+        out(go_float(value))
+    elif isinstance(value, dict):
+        out("{")
+        first = True
+        for key in sorted(value, key=_utf8_key):
+            if not first:
+                out(",")
+            first = False
+            out(go_string(key))
+            out(":")
+            _encode(value[key], out)
+        out("}")
+    elif isinstance(value, (list, tuple)):
+        out("[")
+        for index, item in enumerate(value):
+            if index:
+                out(",")
+            _encode(item, out)
+        out("]")
+    else:
+        raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def _utf8_key(key: str) -> bytes:
+    # Go sorts map keys by their UTF-8 bytes.
+    return key.encode("utf-8", errors="surrogatepass")
+
+
+def byte_length(value: Any) -> int:
+    return len(dumps(value).encode("utf-8", errors="surrogatepass"))
+
+
+def to_plain(value: Any) -> Any:
+    """Strip ``Num`` wrappers, for output through the standard ``json`` module."""
+    if isinstance(value, Num):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_plain(v) for v in value]
+    return value
+
+
+def go_type_name(value: Any) -> str:
+    """The dynamic Go type a decoded value has, as ``%T`` would print it."""
+    if value is None:
+        return "<nil>"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (int, float)):
+        return "json.Number"
+    if isinstance(value, dict):
+        return "map[string]interface {}"
+    if isinstance(value, list):
+        return "[]interface {}"
+    return type(value).__name__
+
+
+_GO_FLOAT = re.compile(
+    r"[+-]?(?:(?:\d+(?:_\d+)*)?\.?\d*(?:[eE][+-]?\d+)?|0[xX][0-9a-fA-F_.]+[pP][+-]?\d+)\Z"
+)
+
+
+def parse_go_float(text: str) -> float | None:
+    """``strconv.ParseFloat(s, 64)``; ``None`` where Go reports a syntax error.
+
+    Go accepts ``inf``/``infinity``/``nan`` in any case, but no surrounding white space.
+    """
+    lowered = text.lower().lstrip("+-")
+    if lowered in ("inf", "infinity"):
+        return -math.inf if text.startswith("-") else math.inf
+    if lowered == "nan":
+        return math.nan
+    if not text or not _GO_FLOAT.match(text) or not any(c.isdigit() for c in text):
+        return None
+    try:
+        if text.lower().lstrip("+-").startswith("0x"):
+            return float.fromhex(text.replace("_", ""))
+        if "_" in text:
+            return None  # underscores are only allowed with a base prefix
+        return float(text)
+    except (ValueError, OverflowError):
+        return None
