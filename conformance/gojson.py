@@ -58,6 +58,19 @@ def _quote_char(ch: str) -> str:
     return f"'{text}'"
 
 
+_CONSTANT = re.compile(r"(-?)(NaN|Infinity)")
+
+
+def _constant_error(text: str) -> GoJSONError:
+    """Python accepts NaN/Infinity literals; Go stops at their first letter."""
+    match = _CONSTANT.search(text)
+    if match is None:  # pragma: no cover - only constants raise ValueError here
+        return GoJSONError("invalid character looking for beginning of value", 0)
+    start = match.start(2)
+    where = "in numeric literal" if match.group(1) else "looking for beginning of value"
+    return GoJSONError(f"invalid character {_quote_char(text[start])} {where}", start)
+
+
 def _go_error(exc: json.JSONDecodeError, text: str) -> GoJSONError:
     pos = exc.pos
     at_end = pos >= len(text) or not text[pos:].strip()
@@ -121,9 +134,7 @@ def decode_object(raw: bytes) -> dict[str, Any] | None:
         exc.pos += offset
         raise _go_error(exc, text) from None
     except ValueError:
-        # NaN / Infinity literals: Go has no such tokens.
-        idx = offset
-        raise GoJSONError(f"invalid character {_quote_char(text[idx])} looking for beginning of value", idx) from None
+        raise _constant_error(text) from None
     except RecursionError:
         raise GoJSONError("exceeded max depth", None) from None
     if value is None:

@@ -1,1 +1,105 @@
-"""advice (being written)."""
+"""Advice checks: FAQ patterns that are not gateway actions but predictably go wrong.
+
+They run only in ``analyse`` (lint) mode, after the pipeline, on the normalized body; the
+client's own values that the pipeline rewrites are read from ``ctx.state['client']``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator
+
+from .check_basic import is_int
+from .context import Context, Site, child
+from .registry import check
+from .types import MISSING, Hit
+
+
+def _client(ctx: Context) -> dict[str, Any]:
+    return ctx.state.get("client") or {}
+
+
+@check("kimi-budget-burn", when_absent=True)
+def kimi_budget_burn(ctx: Context, site: Site) -> Iterator[Hit]:
+    """A defaulted budget on a tool-heavy Kimi request burns half the output on hidden thinking."""
+    client = _client(ctx)
+    if "thinking_token_budget" in client or not client.get("tools"):
+        return
+    budget = ctx.body.get("thinking_token_budget")
+    if is_int(budget) and budget > 0:
+        yield Hit("", params={"budget": budget, "max_tokens": ctx.body.get("max_tokens")})
+
+
+@check("kimi-disabled-keeps-budget", when_absent=True)
+def kimi_disabled_keeps_budget(ctx: Context, site: Site) -> Iterator[Hit]:
+    thinking = _client(ctx).get("thinking")
+    if not (isinstance(thinking, dict) and thinking.get("type") == "disabled"):
+        return
+    if "thinking_token_budget" in _client(ctx):
+        return
+    budget = ctx.body.get("thinking_token_budget")
+    if is_int(budget) and budget > 0:
+        yield Hit("/thinking", params={"budget": budget})
+
+
+@check("effective-cap", when_absent=True)
+def effective_cap(ctx: Context, site: Site) -> Iterator[Hit]:
+    """Asking for more than brokers' measured effective cap (3072) but within the network cap."""
+    measured = int(site.options["measured_cap"])
+    client = _client(ctx)
+    for name in ("max_tokens", "max_completion_tokens"):
+        value = client.get(name)
+        if is_int(value) and measured < value <= ctx.limits.max_tokens_cap:
+            yield Hit(child("", name), params={"field": name, "value": value, "measured": measured})
+            return
+
+
+@check("large-prompt", when_absent=True)
+def large_prompt(ctx: Context, site: Site) -> Iterator[Hit]:
+    """Upstream estimates input tokens as body bytes / 4 (estimatePromptTokens)."""
+    estimate = -(-len(ctx.raw) // int(site.options["bytes_per_token"]))
+    if estimate > int(site.options["threshold_tokens"]):
+        yield Hit("/messages", params={"tokens": estimate, "threshold": site.options["threshold_tokens"]})
+
+
+_CANONICAL = re.compile(r"^functions\.[A-Za-z0-9_.\-]+:\d+$")
+
+
+@check("canonical-tool-call-ids")
+def canonical_tool_call_ids(ctx: Context, site: Site) -> Iterator[Hit]:
+    messages = site.value
+    if not isinstance(messages, list):
+        return
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") != "assistant":
+            continue
+        calls = message.get("tool_calls")
+        if not isinstance(calls, list):
+            continue
+        for position, call in enumerate(calls):
+            if isinstance(call, dict) and isinstance(call.get("id"), str) and not _CANONICAL.match(call["id"]):
+                yield Hit(child("/messages", index, "tool_calls", position, "id"), params={"id": call["id"]})
+
+
+@check("role-present")
+def role_present(ctx: Context, site: Site) -> Iterator[Hit]:
+    messages = site.value
+    if not isinstance(messages, list):
+        return
+    role = site.options["role"]
+    for index, message in enumerate(messages):
+        if isinstance(message, dict) and message.get("role") == role:
+            yield Hit(child("/messages", index, "role"), params={"role": role})
+
+
+@check("model-spelling", when_absent=True)
+def model_spelling(ctx: Context, site: Site) -> Iterator[Hit]:
+    """With a broker profile: the model id differs from that broker's documented spelling."""
+    profile_id = ctx.state.get("profile")
+    if not profile_id or not ctx.family:
+        return
+    broker = ctx.catalogue.broker(profile_id)
+    expected = broker.model_ids.get(ctx.family)
+    model = _client(ctx).get("model", MISSING)
+    if isinstance(model, str) and expected and model.strip() != expected:
+        yield Hit("/model", params={"model": model, "expected": expected, "broker": broker.id})

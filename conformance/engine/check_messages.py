@@ -1,1 +1,202 @@
-"""check_messages (being written)."""
+"""The ``messages[]`` validator (contract.md §2.2, "Validation rules after normalization").
+
+Upstream (``ChatMessageProcessor.ValidateDocument``) walks the messages once and returns the
+first problem. ``messages-contract`` walks them the same way and yields a code for every
+problem, in upstream order; the rule's ``delegate`` option hands each code to the rule that
+documents it. Message texts, the role list and the per-role policies come from the YAML.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping
+
+from .context import Context, Site, child
+from .registry import check
+from .types import MISSING, Hit
+
+# Go's unicode.IsSpace, which strings.TrimSpace uses (Python's str.isspace also counts
+# U+001C..U+001F, which Go keeps).
+_GO_SPACE = frozenset(
+    "\t\n\v\f\r \u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+def is_blank(text: str) -> bool:
+    """``strings.TrimSpace(text) == ""``."""
+    return all(ch in _GO_SPACE for ch in text)
+
+
+def is_empty_content(content: Any) -> bool:
+    """``IsEmptyContent``: a blank string or an empty parts array (``null`` is "missing")."""
+    if isinstance(content, str):
+        return is_blank(content)
+    return isinstance(content, list) and not content
+
+
+def string_problem(fields: Mapping[str, Any], key: str) -> str | None:
+    """``RequiredNonEmptyString``: the problem suffix (``required``/``not-string``/``empty``) or None."""
+    value = fields.get(key, MISSING)
+    if value is MISSING or value is None:
+        return "required"
+    if not isinstance(value, str):
+        return "not-string"
+    if is_blank(value):
+        return "empty"
+    return None
+
+
+def present(fields: Mapping[str, Any], key: str) -> bool:
+    """Upstream treats an explicit ``null`` call field as absent."""
+    return fields.get(key) is not None
+
+
+# --- the validator ------------------------------------------------------------------------
+
+
+@check("messages-contract", when_absent=True)
+def messages_contract(ctx: Context, site: Site) -> Iterator[Hit]:
+    messages = site.value
+    if not isinstance(messages, list):  # absent, null or any non-array
+        yield Hit(site.pointer, "missing")
+        return
+    if not messages:
+        yield Hit(site.pointer, "empty")
+        return
+    roles: Mapping[str, Mapping[str, Any]] = site.options["roles"]
+    pending: set[str] = set()  # tool_call ids still waiting for their tool message
+    for index, message in enumerate(messages):
+        yield from _message(child(site.pointer, index), index, message, roles, pending)
+
+
+def _message(pointer: str, index: int, message: Any, roles: Mapping[str, Mapping[str, Any]],
+             pending: set[str]) -> Iterator[Hit]:
+    if not isinstance(message, dict):
+        yield Hit(pointer, "message-not-object", {"index": index})
+        return
+    problem = string_problem(message, "role")
+    if problem:
+        yield Hit(child(pointer, "role"), f"role-{problem}", {"index": index})
+        return
+    role = message["role"]
+    policy = roles.get(role)
+    if policy is None:
+        yield Hit(child(pointer, "role"), "role-unsupported", {"index": index, "role": role})
+        return
+    for field in policy.get("forbidden", ()):
+        if field in message:  # an explicit null still counts as present
+            yield Hit(child(pointer, field), "field-not-allowed", {"index": index, "field": field})
+    has_calls = False
+    if policy.get("calls"):
+        yield from _tool_calls(pointer, index, message, pending)
+        yield from _function_call(pointer, index, message)
+        has_calls = present(message, "tool_calls") or present(message, "function_call")
+    if policy.get("tool_call_id"):
+        yield from _tool_call_id(pointer, index, message, pending)
+    if policy.get("name"):
+        problem = string_problem(message, "name")
+        if problem:
+            yield Hit(child(pointer, "name"), f"name-{problem}", {"index": index})
+    yield from _content(pointer, index, message, policy.get("content"), has_calls)
+
+
+def _content(pointer: str, index: int, message: Mapping[str, Any], rule: Any, has_calls: bool) -> Iterator[Hit]:
+    content = message.get("content")
+    where, params = child(pointer, "content"), {"index": index}
+    if content is None:  # absent or null
+        if rule == "unless-calls":
+            if not has_calls:
+                yield Hit(where, "content-required-unless-calls", params)
+        else:
+            yield Hit(where, "content-required", params)
+        return
+    if isinstance(content, (str, list)):
+        if is_empty_content(content):
+            yield Hit(where, "content-empty", params)
+        # A non-empty parts array cannot get here upstream: flatten-text-parts always runs
+        # first and either joins it into a string or rejects its first bad part.
+        return
+    yield Hit(where, "content-shape", params)
+
+
+def _tool_calls(pointer: str, index: int, message: Mapping[str, Any], pending: set[str]) -> Iterator[Hit]:
+    calls = message.get("tool_calls")
+    if calls is None:
+        return
+    where = child(pointer, "tool_calls")
+    if not isinstance(calls, list):
+        yield Hit(where, "tool-calls-not-array", {"index": index})
+        return
+    if not calls:
+        yield Hit(where, "tool-calls-empty", {"index": index})
+        return
+    seen: set[str] = set()
+    for number, call in enumerate(calls):
+        params = {"index": index, "call": number}
+        code, at = _tool_call_problem(call, seen)
+        if call_id := _call_id(call):
+            # Later tool messages may answer it even when this call is malformed: the
+            # orphan dropper counted it too, so analyse mode must not invent a mismatch.
+            pending.add(call_id)
+        if code:
+            yield Hit(child(where, number, *at), code, params)
+
+
+def _call_id(call: Any) -> str | None:
+    if isinstance(call, dict) and string_problem(call, "id") is None:
+        return call["id"]
+    return None
+
+
+def _tool_call_problem(call: Any, seen: set[str]) -> tuple[str | None, tuple[str, ...]]:
+    """The first problem of one ``tool_calls[j]`` entry, in upstream order, and where."""
+    if not isinstance(call, dict):
+        return "call-not-object", ()
+    problem = string_problem(call, "id")
+    if problem:
+        return f"call-id-{problem}", ("id",)
+    if call["id"] in seen:
+        return "call-id-duplicated", ("id",)
+    seen.add(call["id"])
+    problem = string_problem(call, "type")
+    if problem:
+        return f"call-type-{problem}", ("type",)
+    if call["type"] != "function":
+        return "call-type-unsupported", ("type",)
+    function = call.get("function")
+    if not isinstance(function, dict):
+        return "call-function-not-object", ("function",)
+    problem = string_problem(function, "name")
+    if problem:
+        return f"call-function-name-{problem}", ("function", "name")
+    if function.get("arguments") is not None and not isinstance(function["arguments"], str):
+        return "call-arguments-not-string", ("function", "arguments")
+    return None, ()
+
+
+def _function_call(pointer: str, index: int, message: Mapping[str, Any]) -> Iterator[Hit]:
+    call = message.get("function_call")
+    if call is None:
+        return
+    where, params = child(pointer, "function_call"), {"index": index}
+    if not isinstance(call, dict):
+        yield Hit(where, "function-call-not-object", params)
+        return
+    problem = string_problem(call, "name")
+    if problem:
+        yield Hit(child(where, "name"), f"function-call-name-{problem}", params)
+    elif call.get("arguments") is not None and not isinstance(call["arguments"], str):
+        yield Hit(child(where, "arguments"), "function-call-arguments-not-string", params)
+
+
+def _tool_call_id(pointer: str, index: int, message: Mapping[str, Any], pending: set[str]) -> Iterator[Hit]:
+    where, params = child(pointer, "tool_call_id"), {"index": index}
+    problem = string_problem(message, "tool_call_id")
+    if problem:
+        yield Hit(where, f"tool-call-id-{problem}", params)
+        return
+    call_id = message["tool_call_id"]
+    if call_id not in pending:  # practically unreachable: orphans were dropped first
+        yield Hit(where, "tool-call-id-unmatched", params)
+        return
+    pending.discard(call_id)

@@ -126,6 +126,12 @@ class Context:
         """Whether a rule (e.g. a delegate) is in force for this revision, family and profile."""
         return self.applicable.get(rule_id, False)
 
+    def code_applies(self, site: "Site", code: str) -> bool:
+        """Whether a change a transform is about to make under ``code`` is in force: a code
+        delegated to another rule follows that rule's revision, family and profile."""
+        delegate = (site.options.get("delegate") or {}).get(code)
+        return delegate is None or self.applies(delegate)
+
     def at_least(self, revision_id: str) -> bool:
         return self.revision_index >= self.catalogue.revision_index(revision_id)
 

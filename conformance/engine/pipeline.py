@@ -6,6 +6,8 @@ rejections and also runs the advice rules, for the linter.
 
 from __future__ import annotations
 
+import copy
+import json
 import dataclasses
 import re
 import string
@@ -273,6 +275,9 @@ def run(
         if state.rejections:
             raise _Stop()
         parsed = True
+        if collect:  # advice rules compare against what the client sent
+            ctx.state["client"] = {k: copy.deepcopy(v) for k, v in ctx.body.items() if k != "messages"}
+            ctx.state["profile"] = profile
         ctx.model = resolve_model(ctx.body, routed)
         ctx.family = family_of(cat, ctx.model)
         plan = _plan(cat, rev.id, ctx.family, profile, tuple(s for s in stages if s not in PRE_PARSE_STAGES))
@@ -305,7 +310,12 @@ def _as_bytes(source: bytes | str | Mapping[str, Any]) -> bytes:
         return bytes(source)
     if isinstance(source, str):
         return source.encode("utf-8", errors="surrogatepass")
-    return gojson.dumps(source).encode("utf-8", errors="surrogatepass")
+    # Python's encoder keeps a float's own text (2.0 stays 2.0), as a client library would send it.
+    return json.dumps(source, ensure_ascii=False, default=_unknown).encode("utf-8", errors="surrogatepass")
+
+
+def _unknown(value: Any) -> Any:
+    raise TypeError(f"request body contains a non-JSON value of type {type(value).__name__}")
 
 
 def normalize(

@@ -256,11 +256,11 @@ def normalize_thinking(ctx: Context, site: Site) -> Iterator[Change]:
     if not isinstance(value, dict) or not isinstance(value.get("type"), str):
         return
     enabled = site.options["enabled_aliases"]
-    if value["type"] in enabled and value["type"] != "enabled":
+    if value["type"] in enabled and value["type"] != "enabled" and ctx.code_applies(site, "type"):
         before = value["type"]
         value["type"] = "enabled"
         yield Change(site.pointer + "/type", before, "enabled", f"thinking.type {before!r} normalized to 'enabled'", "type")
-    if "display" in value:
+    if "display" in value and ctx.code_applies(site, "display"):
         yield Change(site.pointer + "/display", value.pop("display"), MISSING, "thinking.display removed", "display")
 
 

@@ -26,9 +26,9 @@ def output_token_limits(ctx: Context, site: Site) -> Iterator[Change]:
         return value if ctx.admin else min(value, cap)
 
     if not _given(max_tokens) and not _given(completion):
+        before = body.get("max_tokens", MISSING)
         body["max_tokens"] = default
-        yield Change("/max_tokens", max_tokens if "max_tokens" in body else MISSING, default,
-                     f"max_tokens defaulted to {default}", "default")
+        yield Change("/max_tokens", before, default, f"max_tokens defaulted to {default}", "default")
         return
     if _given(max_tokens) and _given(completion):
         both = min(capped(max_tokens), capped(completion))
@@ -65,6 +65,8 @@ def token_budget_floor(ctx: Context, site: Site) -> Iterator[Change]:
             before = body["max_completion_tokens"]
             body["max_completion_tokens"] = floor
             yield Change("/max_completion_tokens", before, floor, f"max_completion_tokens follows max_tokens to {floor}", "max")
+    if not ctx.code_applies(site, "min"):
+        return
     ceiling = body.get("max_tokens")
     before = body.get("min_tokens", MISSING)
     current = before if is_int(before) else 0
@@ -99,13 +101,13 @@ def resolve_thinking_budget(ctx: Context, site: Site) -> Iterator[Change]:
     if not _given(max_tokens):
         return
     before = body.get("thinking_token_budget", MISSING)
-    if max_tokens < opts["force_zero_below"]:
+    if max_tokens < opts["force_zero_below"] and ctx.code_applies(site, "force-zero"):
         if not (is_int(before) and before == 0):
             body["thinking_token_budget"] = 0
             yield Change("/thinking_token_budget", before, 0,
                          f"max_tokens {max_tokens} < {opts['force_zero_below']}: thinking_token_budget forced to 0", "force-zero")
         kwargs = body.get("chat_template_kwargs")
-        if ctx.applies(opts["template_rule"]) and (kwargs is None or (isinstance(kwargs, dict) and "thinking" not in kwargs)):
+        if ctx.code_applies(site, "template") and (kwargs is None or (isinstance(kwargs, dict) and "thinking" not in kwargs)):
             if kwargs is None:
                 kwargs = body["chat_template_kwargs"] = {}
             kwargs["thinking"] = False

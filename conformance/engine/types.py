@@ -118,7 +118,7 @@ class Accepted:
     def to_json(self) -> dict[str, Any]:
         return {
             "outcome": "accepted", "model": self.model, "family": self.family, "revision": self.revision,
-            "body": self.body, "events": [e.to_json() for e in self.events],
+            "body": wire_json(self.body), "events": [e.to_json() for e in self.events],
         }
 
 
@@ -142,6 +142,16 @@ class Rejected:
 
 
 Result = Accepted | Rejected
+
+
+def wire_json(body: dict[str, Any]) -> Any:
+    """The forwarded body as upstream puts it on the wire (sorted keys, Go number text),
+    decoded back into plain JSON values for printing."""
+    import json
+
+    from .. import gojson
+
+    return json.loads(gojson.dumps(body))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,192 @@
+"""``gonka-conformance``: the command line. Each subcommand lives in its own small function;
+every user-facing failure is one clear line on stderr and a documented exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from . import __version__
+from .catalogue.loader import Catalogue, CatalogueError, load_catalogue
+from .engine.pipeline import EngineError, normalize
+from .engine.types import Limits
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+PROG = "gonka-conformance"
+
+
+class UsageError(Exception):
+    """A problem with the command line or its input files: exit 2."""
+
+
+def read_input(path: str, limit: int | None = None) -> bytes:
+    """Read a file or stdin ('-'); ``limit`` bounds memory (read at most limit+1 bytes)."""
+    try:
+        if path == "-":
+            stream = sys.stdin.buffer
+            return stream.read(limit + 1) if limit is not None else stream.read()
+        with open(path, "rb") as handle:
+            return handle.read(limit + 1) if limit is not None else handle.read()
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory") from None
+    except PermissionError:
+        raise UsageError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _catalogue(args: argparse.Namespace) -> Catalogue:
+    return load_catalogue(args.catalogue)
+
+
+def _check_revision(catalogue: Catalogue, revision: str | None) -> None:
+    if revision is not None:
+        try:
+            catalogue.revision(revision)
+        except KeyError as exc:
+            raise UsageError(str(exc.args[0])) from None
+
+
+def _check_profile(catalogue: Catalogue, profile: str | None) -> None:
+    if profile is not None:
+        try:
+            catalogue.broker(profile)
+        except KeyError as exc:
+            raise UsageError(str(exc.args[0])) from None
+
+
+# --- normalize ----------------------------------------------------------------------------
+
+
+def cmd_normalize(args: argparse.Namespace) -> int:
+    catalogue = _catalogue(args)
+    _check_revision(catalogue, args.revision)
+    _check_profile(catalogue, args.profile)
+    raw = read_input(args.file, limit=64 * 1024 * 1024)
+    limits = None
+    if args.default_max_tokens is not None or args.max_tokens_cap is not None:
+        base = Limits()
+        limits = Limits(args.default_max_tokens or base.default_max_tokens, args.max_tokens_cap or base.max_tokens_cap)
+    result = normalize(raw, model=args.model, revision=args.revision, limits=limits, admin=args.admin,
+                       profile=args.profile, catalogue=catalogue)
+    data = result.to_json()
+    print(json.dumps(data, ensure_ascii=False, indent=None if args.compact else 2))
+    return EXIT_OK if result.outcome == "accepted" else EXIT_FINDINGS
+
+
+# --- rules --------------------------------------------------------------------------------
+
+
+def rule_summary(catalogue: Catalogue, rule: Any) -> dict[str, Any]:
+    divergences = [
+        {"broker": broker.id, "behaviour": d.behaviour, "status": d.status, "message": d.message,
+         "observed": d.observed, "source": d.source, "note": d.note}
+        for broker in catalogue.brokers.values() for d in broker.divergences if d.rule == rule.id
+    ]
+    return {
+        "id": rule.id, "title": rule.title, "kind": rule.kind, "level": rule.level, "stage": rule.stage,
+        "severity": rule.severity, "families": list(rule.families) if rule.families else ["all"],
+        "except": list(rule.except_families),
+        "revisions": {"from": rule.revisions.start or catalogue.revisions[0].id,
+                      "until": rule.revisions.until or catalogue.revisions[-1].id},
+        "anchor": rule.anchor, "status": rule.status, "messages": dict(rule.messages),
+        "docs": dict(rule.docs), "fix": dict(rule.lint.get("fix") or {}) or None,
+        "live": [dict(case) for case in rule.live], "divergences": divergences,
+        "source": f"{rule.source_file}:{rule.line}",
+    }
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    catalogue = _catalogue(args)
+    rules = [r for r in catalogue.rules if not args.select or any(r.id.startswith(p) for p in args.select)]
+    if args.format == "json":
+        payload = {
+            "version": 1,
+            "revisions": [{"id": r.id, "title": r.title, "default": r.default} for r in catalogue.revisions],
+            "rules": [rule_summary(catalogue, r) for r in rules],
+        }
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    first, last = catalogue.revisions[0].id, catalogue.revisions[-1].id
+    rows = []
+    for rule in rules:
+        families = ",".join(rule.families) if rule.families else "all"
+        if rule.except_families:
+            families += " -" + ",".join(rule.except_families)
+        revisions = f"{rule.revisions.start or first}..{rule.revisions.until or last}"
+        rows.append((rule.id, rule.kind, rule.level, families, revisions, rule.anchor or "-"))
+    widths = [max(len(row[i]) for row in rows + [("id", "kind", "level", "families", "revisions", "anchor")]) for i in range(5)]
+    header = ("id", "kind", "level", "families", "revisions", "anchor")
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:5])) + "  " + row[5])
+    print(f"{len(rows)} rules; revisions {', '.join(r.id + (' (default)' if r.default else '') for r in catalogue.revisions)}")
+    return EXIT_OK
+
+
+# --- entry point --------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="Conformance suite, normalizer and reference gateway for Gonka's chat-completions gateway.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--catalogue", metavar="DIR", help="load the catalogue from DIR instead of the packaged cases/")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    norm = commands.add_parser("normalize", help="show what the gateway forwards for a request body, or its rejection")
+    norm.add_argument("file", nargs="?", default="-", help="request body file, or - for stdin (default)")
+    norm.add_argument("--model", help="routed model when the body has none (default: the revision's default model)")
+    norm.add_argument("--revision", help="contract revision id (default: the newest)")
+    norm.add_argument("--profile", help="broker profile overlay (e.g. gonkagate.com)")
+    norm.add_argument("--admin", action="store_true", help="the caller holds the admin key (bypasses the output cap)")
+    norm.add_argument("--default-max-tokens", type=int, help="override the default max_tokens (3072)")
+    norm.add_argument("--max-tokens-cap", type=int, help="override the max_tokens cap (4096)")
+    norm.add_argument("--compact", action="store_true", help="one-line JSON")
+    norm.set_defaults(handler=cmd_normalize)
+
+    rules = commands.add_parser("rules", help="list every rule of the catalogue")
+    rules.add_argument("--format", choices=("text", "json"), default="text")
+    rules.add_argument("--select", action="append", metavar="PREFIX", help="only rules whose id starts with PREFIX (repeatable)")
+    rules.set_defaults(handler=cmd_rules)
+
+    for register in EXTRA_COMMANDS:
+        register(commands)
+    return parser
+
+
+#: Other modules (serve, run, diff, …) add their subcommands here.
+EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.handler(args))
+    except UsageError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CatalogueError as exc:
+        print(f"{PROG}: invalid catalogue:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except EngineError as exc:
+        print(f"{PROG}: internal error: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
