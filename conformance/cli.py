@@ -128,6 +128,27 @@ def cmd_rules(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- coverage -----------------------------------------------------------------------------
+
+
+def cmd_coverage(args: argparse.Namespace) -> int:
+    from .catalogue.coverage import load_coverage, render_markdown
+
+    items, unknown = load_coverage(_catalogue(args))
+    text = render_markdown(items)
+    problems = [f"unknown coverage key {key}" for key in unknown]
+    problems += [f"gap: {item.key} {item.title}" for item in items if not item.covered]
+    if args.check:
+        current = Path(args.check).read_text(encoding="utf-8") if Path(args.check).exists() else ""
+        if current != text:
+            problems.append(f"{args.check} is out of date: run gonka-conformance coverage > {args.check}")
+    else:
+        sys.stdout.write(text)
+    for problem in problems:
+        print(f"{PROG}: {problem}", file=sys.stderr)
+    return EXIT_FINDINGS if problems else EXIT_OK
+
+
 # --- entry point --------------------------------------------------------------------------
 
 
@@ -152,6 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     rules.add_argument("--format", choices=("text", "json"), default="text")
     rules.add_argument("--select", action="append", metavar="PREFIX", help="only rules whose id starts with PREFIX (repeatable)")
     rules.set_defaults(handler=cmd_rules)
+
+    coverage = commands.add_parser("coverage", help="map every contract row and FAQ question to rule ids (markdown)")
+    coverage.add_argument("--check", metavar="FILE", help="fail if FILE differs from the generated table or any item is a gap")
+    coverage.set_defaults(handler=cmd_coverage)
 
     for register in EXTRA_COMMANDS:
         register(commands)

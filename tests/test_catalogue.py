@@ -1,0 +1,124 @@
+"""The catalogue loads, validates, reports bad YAML as file:line, and covers the research."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gonka_conformance.catalogue.coverage import load_coverage, render_markdown
+from gonka_conformance.catalogue.loader import CatalogueError, default_root, load_catalogue
+from gonka_conformance.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+# ecosystem.md §1: the anchors that exist in a stored troubleshooting.md (TS-A/TS-B).
+TROUBLESHOOTING_ANCHORS = [
+    "strip-cache_key", "strip-prompt_cache_key", "strip-service_tier", "strip-store", "strip-provider",
+    "strip-plugins", "strip-extra_headers", "strip-thinking_config", "strip-think", "strip-display-thinking-sibling",
+    "strip-safety_identifier", "strip-thinking-minimax", "strip-enable_thinking-minimax", "strip-reasoning_effort",
+    "translate-enable_thinking", "translate-reasoning", "coerce-tool-choice-required", "coerce-n-when-temperature-zero",
+    "unwrap-extra_body", "reject-unknown-param", "reject-duplicate-tool-call-id", "reject-tags", "reject-guided-decoding",
+    "reject-enforced_tokens", "reject-vllm-internals", "reject-structured_outputs-with-response_format",
+    "reject-structured_outputs-kimi", "accept-structured_outputs-minimax", "reject-whitespace-names",
+    "accept-tool-message-minimax-shape", "reject-out-of-range-sampling", "reject-nonpositive-max-tokens",
+    "reject-malformed-param-types", "kimi-empty-content-think-burn",
+]
+
+
+@pytest.fixture()
+def cases_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "cases"
+    shutil.copytree(default_root(), target, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    return target
+
+
+def test_packaged_catalogue_loads_with_both_revisions() -> None:
+    catalogue = load_catalogue()
+    assert [r.id for r in catalogue.revisions] == ["2026-05", "2026-09"]
+    assert catalogue.default_revision.id == "2026-09"
+    assert len(catalogue.rules) >= 100
+    assert {"gonka-api.org", "gonkagate.com"} <= set(catalogue.brokers)
+
+
+@pytest.mark.parametrize("anchor", TROUBLESHOOTING_ANCHORS)
+def test_every_troubleshooting_anchor_is_a_rule_id(anchor: str) -> None:
+    rule = load_catalogue().by_id.get(anchor)
+    assert rule is not None, f"no rule {anchor}"
+    assert rule.anchor == f"https://github.com/gonka-ai/gonka/blob/main/docs/chat-api/troubleshooting.md#{anchor}"
+
+
+def test_every_rule_names_sources_and_a_known_severity() -> None:
+    for rule in load_catalogue().rules:
+        assert rule.docs["sources"], rule.id
+        assert rule.severity in ("error", "warning", "info"), rule.id
+        if rule.kind == "reject":
+            assert rule.status and rule.messages, f"{rule.id}: a reject needs its status and message"
+
+
+def test_coverage_has_no_gap_and_no_unknown_key() -> None:
+    items, unknown = load_coverage(load_catalogue())
+    assert unknown == []
+    assert [item.key for item in items if not item.covered] == []
+
+
+def test_coverage_document_is_up_to_date() -> None:
+    items, _ = load_coverage(load_catalogue())
+    assert (REPO / "docs" / "coverage.md").read_text(encoding="utf-8") == render_markdown(items), \
+        "regenerate with: gonka-conformance coverage > docs/coverage.md"
+
+
+def _problems(root: Path) -> list[str]:
+    with pytest.raises(CatalogueError) as info:
+        load_catalogue(root)
+    return info.value.problems
+
+
+def test_invalid_yaml_is_reported_with_file_and_line(cases_copy: Path) -> None:
+    path = cases_copy / "rules" / "10-params.yaml"
+    lines = path.read_text().splitlines()
+    lines[6] = lines[6] + " ]["  # breaks a flow mapping
+    path.write_text("\n".join(lines))
+    problems = _problems(cases_copy)
+    assert len(problems) == 1 and problems[0].startswith("cases/rules/10-params.yaml:")
+    assert "invalid YAML" in problems[0]
+
+
+def test_schema_violation_names_the_line_and_path(cases_copy: Path) -> None:
+    path = cases_copy / "rules" / "10-params.yaml"
+    text = path.read_text().replace("    kind: clamp\n", "    kind: clampz\n", 1)
+    path.write_text(text)
+    (problem,) = _problems(cases_copy)
+    line = next(i for i, l in enumerate(text.splitlines(), 1) if "kind: clampz" in l)
+    assert problem.startswith(f"cases/rules/10-params.yaml:{line}: rules/")
+    assert "clampz" in problem
+
+
+def test_duplicate_ids_unknown_functions_and_revisions_are_caught(cases_copy: Path) -> None:
+    path = cases_copy / "rules" / "11-strips.yaml"
+    text = path.read_text()
+    text = text.replace("id: strip-store", "id: strip-service_tier", 1)
+    text = text.replace("transform: strip}", "transform: no-such-transform}", 1)
+    text = text.replace("order: 321", "order: 321\n    applies: {revisions: {from: \"2031-01\"}}", 1)
+    path.write_text(text)
+    problems = "\n".join(_problems(cases_copy))
+    assert "duplicate rule id 'strip-service_tier'" in problems
+    assert "unknown transform 'no-such-transform'" in problems
+    assert "unknown revision '2031-01'" in problems
+
+
+def test_duplicate_yaml_keys_are_rejected(cases_copy: Path) -> None:
+    path = cases_copy / "profiles" / "families.yaml"
+    path.write_text(path.read_text().replace("kind: families", "kind: families\nkind: families"))
+    (problem,) = _problems(cases_copy)
+    assert problem.startswith("cases/profiles/families.yaml:") and "duplicate key 'kind'" in problem
+
+
+def test_cli_reports_an_invalid_catalogue_with_exit_2(cases_copy: Path, capsys) -> None:
+    (cases_copy / "rules" / "99-bad.yaml").write_text("version: 1\nfamily: bad\nrules: {}\n")
+    code = main(["--catalogue", str(cases_copy), "rules"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "invalid catalogue" in err and "cases/rules/99-bad.yaml:3: rules:" in err
+    assert "Traceback" not in err
