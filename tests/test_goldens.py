@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from goldens import load_goldens
+from goldens import ROOT, SHARED, load_goldens
 from gonka_conformance.engine.pipeline import forwarded_bytes, normalize
 from gonka_conformance.engine.types import Limits
 
@@ -15,6 +15,15 @@ GOLDENS = load_goldens()
 def test_corpus_is_complete() -> None:
     # The shared corpus holds 118 paired cases; a shrinking corpus must not pass silently.
     assert len(GOLDENS) == 118
+
+
+def test_vendored_copy_matches_shared_goldens() -> None:
+    if not SHARED.is_dir():
+        pytest.skip("../shared/goldens is not beside this checkout (the vendored copy is used)")
+    for path in sorted(SHARED.rglob("*")):
+        if path.is_file():
+            copy = ROOT / path.relative_to(SHARED)
+            assert copy.read_bytes() == path.read_bytes(), f"{copy} differs from {path}"
 
 
 @pytest.mark.parametrize("golden", GOLDENS, ids=[g.name for g in GOLDENS])
