@@ -187,13 +187,16 @@ class _Run:
         for pointer, parent, key, value in sites:
             site = Site(pointer, parent, key, value, target.options, rule)
             try:
-                produced = list(step.fn.fn(self.ctx, site))
+                # Record each item as it is yielded, so pointers are translated with the state
+                # the function had when it made the change (messages may be dropped later).
+                for item in step.fn.fn(self.ctx, site):
+                    self.record(rule, target, item)
             except _Stop:
+                raise
+            except EngineError:
                 raise
             except Exception as exc:  # a bug in a rule function: name the rule, never crash silently
                 raise EngineError(f"rule {rule.id} ({target.check or target.transform}) failed at {pointer or '/'}: {exc!r}") from exc
-            for item in produced:
-                self.record(rule, target, item)
 
     def record(self, rule: Rule, target: Target, item: Hit | Change) -> None:
         delegate = (target.options.get("delegate") or {}).get(item.code)

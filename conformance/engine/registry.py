@@ -55,5 +55,5 @@ def load_builtin_functions() -> None:
     """Import the modules that register the built-in functions (idempotent)."""
     from . import (  # noqa: F401
         check_basic, check_messages, check_schemas, transform_basic, transform_messages, transform_tokens,
-        advice,
+        advice, transform_schemas,
     )
