@@ -153,6 +153,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    _register_faces()
     parser = argparse.ArgumentParser(prog=PROG, description="Conformance suite, normalizer and reference gateway for Gonka's chat-completions gateway.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument("--catalogue", metavar="DIR", help="load the catalogue from DIR instead of the packaged cases/")
@@ -185,6 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Other modules (serve, run, diff, …) add their subcommands here.
 EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+
+
+def _register_faces() -> None:
+    from .live import commands as live_commands
+
+    for register in (live_commands.register,):
+        if register not in EXTRA_COMMANDS:
+            EXTRA_COMMANDS.append(register)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,115 @@
+"""Configuration of the reference gateway: plain frozen dataclasses, validated once."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from ..engine.types import Limits
+
+#: Upstream access modes (contract.md §5.3) and their aliases.
+ACCESS_MODES = {
+    "open": "open", "public": "open", "none": "open",
+    "api_key": "api_key", "apikey": "api_key", "api": "api_key", "key": "api_key", "api_keys": "api_key",
+    "admin_only": "admin_only", "admin": "admin_only", "admin_key": "admin_only",
+}
+
+
+@dataclass(frozen=True)
+class DisabledMode:
+    """The kill switch (``disabled`` admin setting): every non-admin path answers 308.
+    ``message=None`` uses the catalogue's default text (rule ``disabled-mode-redirect``)."""
+
+    message: str | None = None
+    new_url: str = ""
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Opt-in fault injection for the chat endpoint. Rates are probabilities in [0, 1] drawn
+    from a seeded generator, so a run with the same seed and request order is reproducible."""
+
+    latency_ms: float = 0.0           # added before every chat answer
+    error_rate: float = 0.0           # answer 5xx (``error_status``)
+    error_status: int = 502
+    rate_limit_rate: float = 0.0      # answer 429 with Retry-After
+    retry_after: int = 1              # seconds, for the 429
+    cut_rate: float = 0.0             # cut the response mid-way (streams and bodies)
+    garbage_rate: float = 0.0         # answer 200 with a body that is not JSON / SSE
+    seed: int = 0
+
+    @property
+    def active(self) -> bool:
+        return bool(self.latency_ms or self.error_rate or self.rate_limit_rate or self.cut_rate or self.garbage_rate)
+
+    def validate(self) -> None:
+        for name in ("error_rate", "rate_limit_rate", "cut_rate", "garbage_rate"):
+            value = getattr(self, name)
+            if not (0.0 <= value <= 1.0) or math.isnan(value):
+                raise ValueError(f"fault rate {name} must be between 0 and 1, got {value}")
+        if self.latency_ms < 0:
+            raise ValueError("fault latency must not be negative")
+        if not (500 <= self.error_status <= 599):
+            raise ValueError(f"fault error status must be a 5xx code, got {self.error_status}")
+        if self.retry_after < 0:
+            raise ValueError("Retry-After must not be negative")
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """Everything ``gonka-conformance serve`` can be told. ``port=0`` picks a free port."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    revision: str | None = None            # contract revision id (default: the catalogue's default)
+    profile: str | None = None             # broker profile overlay (limits, divergences, model spelling)
+    models: tuple[str, ...] | None = None  # served model ids (default: the revision's routes)
+    api_key: str | tuple[str, ...] | None = None  # None: any Bearer key is accepted, none is a 401
+    admin_key: str | None = None           # bypasses the output cap and every access mode
+    admin_only_models: tuple[str, ...] = ()
+    open_models: tuple[str, ...] = ()      # served without any key
+    disabled: DisabledMode | None = None
+    debug_endpoint: bool = False           # GET /_reference/debug/requests (white-box view)
+    debug_history: int = 100
+    faults: Faults = field(default_factory=Faults)
+    upstream: str | None = None            # lint-and-forward proxy mode
+    block_rejects: bool = False            # proxy: answer locally with the gateway's 400
+    upstream_timeout: float = 600.0
+    limits: Limits | None = None           # None: the profile's limits, else 3072/4096
+    max_concurrent_requests: int = 0       # gateway limiter; 0 = unlimited
+    max_input_tokens_in_flight: int = 0    # gateway limiter; 0 = unlimited
+    escrow_id: int = 57577                 # first simulated escrow (one per served model)
+    catalogue_root: str | None = None
+    io_timeout: float = 30.0               # per socket read/write; slow clients are dropped
+    body_timeout: float = 120.0            # whole request body must arrive within this
+    max_connections: int = 256             # open connections; more get a 503 and are closed
+    log: TextIO | None = None              # live request log (rich); None = silent
+
+    def api_keys(self) -> tuple[str, ...]:
+        if self.api_key is None:
+            return ()
+        if isinstance(self.api_key, str):
+            return (self.api_key,)
+        return tuple(self.api_key)
+
+    def validate(self) -> None:
+        if not (0 <= self.port <= 65535):
+            raise ValueError(f"port must be between 0 and 65535, got {self.port}")
+        for key in self.api_keys() + ((self.admin_key,) if self.admin_key is not None else ()):
+            if not key or key != key.strip() or any(ch.isspace() for ch in key):
+                raise ValueError("API keys must be non-empty and contain no whitespace")
+        if self.upstream is not None and not self.upstream.lower().startswith(("http://", "https://")):
+            raise ValueError("--upstream must be an http:// or https:// URL")
+        if self.block_rejects and self.upstream is None:
+            raise ValueError("--block-rejects only applies with --upstream")
+        if self.max_concurrent_requests < 0 or self.max_input_tokens_in_flight < 0:
+            raise ValueError("limiter limits must not be negative")
+        if self.debug_history < 1:
+            raise ValueError("debug history must hold at least one request")
+        if self.models is not None and not self.models:
+            raise ValueError("--models needs at least one model id")
+        for model in self.models or ():
+            if not model.strip():
+                raise ValueError("model ids must not be blank")
+        self.faults.validate()

@@ -1,0 +1,434 @@
+"""The simulated model: a deterministic stand-in for the vLLM host behind the gateway.
+
+It reads only the *forwarded* body (what the engine produced), so every token rule the engine
+applies becomes observable in the answer: the resolved ``max_tokens`` ends the output with
+``finish_reason: "length"``, Kimi spends the resolved ``thinking_token_budget`` first (and
+shows the FAQ's think burn, ``content: null``, when nothing is left), ``min_tokens`` keeps the
+model from stopping early (as vLLM does), ``n`` choices come out after coercion. The same
+forwarded body always gives the same text, reasoning and tool calls.
+
+Everything numeric below is a simulation parameter, not a gateway fact.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import math
+import random
+import re
+import threading
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+# --- simulation parameters ------------------------------------------------------------------
+
+SHORT_ANSWER_WORDS = 12          # a plain question
+LONG_FORM_WORDS = 6000           # "write an essay/article/…": longer than any default cap
+TOOL_RESULT_WORDS = 20           # the turn after a tool result
+SPLIT_WORD_PROBABILITY = 0.35    # long words become two tokens (≈1.2 tokens per word)
+SENTENCE_WORDS = (7, 15)
+CORPUS_WORDS = 24000
+KIMI_UNBOUNDED_THINK_TOKENS = 1024   # Kimi thinking with no integer budget (never stops early)
+MINIMAX_THINK_TOKENS = 96            # MiniMax's <think> block
+GLM_THINK_TOKENS = 256               # GLM-5.3-Flash always thinks
+DEEPSEEK_EFFORT_TOKENS = {"none": 0, "minimal": 16, "low": 64, "medium": 192, "high": 384, "max": 768}
+DEEPSEEK_DEFAULT_EFFORT = "max"
+TOOL_CALL_OVERHEAD_TOKENS = 8
+VOCABULARY_SIZE = 163840             # token ids are crc32(token) modulo this
+
+_ANSWER_WORDS = (
+    "the a of and to in is that it for on with as by this from at be are was an or which can "
+    "network model answer gateway token request simple clear result value water light river "
+    "mountain sea wind stone forest city road bridge garden window morning evening season "
+    "history science language music careful gentle quiet bright steady small large early late "
+    "because however therefore usually often sometimes always never together between through "
+    "around under over before after during without within across against toward among beyond "
+    "describe explain consider example detail pattern structure process system method approach "
+    "important possible different similar common natural general specific particular useful "
+    "people person world place time year day way part group number point fact case question "
+    "reference simulated deterministic conformance devshard escrow inference output budget"
+).split()
+_THINK_WORDS = (
+    "let me think the user wants so I should check whether first then maybe consider this "
+    "request carefully okay wait actually answer plan step next verify constraint budget "
+    "tokens length format reply keep short but complete hmm right the question asks about "
+    "considering options approach best reasoning again note that means if then otherwise"
+).split()
+_NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "fifty": 50,
+    "hundred": 100, "a hundred": 100, "a thousand": 1000, "thousand": 1000,
+}
+_EXPLICIT = re.compile(
+    r"\b(\d{1,3}(?:,\d{3})+|\d{1,7}|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")[\s-]*(words?|tokens?)\b",
+    re.IGNORECASE,
+)
+_LONG_FORM = re.compile(
+    r"\b(essay|article|story|novel|chapter|report|long|lengthy|detailed|in detail|comprehensive|thorough|elaborate)\b",
+    re.IGNORECASE,
+)
+_ASKS_FOR_TOOL = re.compile(r"\b(tools?|functions?|call|invoke)\b", re.IGNORECASE)
+_QUOTED = re.compile(r"[\"“']([^\"”']{1,80})[\"”']")
+
+
+@dataclass(frozen=True)
+class FamilyStyle:
+    """How a family's deployment shapes output (seeds/002 FAQ model table)."""
+
+    thinking: str        # budget | content-tags | always | effort | none
+    tool_ids: str        # functions (Kimi's kimi_k2 parser) | chatcmpl-tool (vLLM's random ids)
+    separate_reasoning: bool
+
+
+STYLES: dict[str | None, FamilyStyle] = {
+    "kimi": FamilyStyle("budget", "functions", True),
+    "minimax": FamilyStyle("content-tags", "chatcmpl-tool", False),
+    "qwen": FamilyStyle("none", "chatcmpl-tool", False),
+    "deepseek": FamilyStyle("effort", "chatcmpl-tool", True),
+    "glm": FamilyStyle("always", "chatcmpl-tool", True),
+    None: FamilyStyle("none", "chatcmpl-tool", False),
+}
+
+
+# --- a deterministic token corpus -----------------------------------------------------------
+
+
+class _Corpus:
+    """A long pre-generated token stream. A request reads a slice of it starting at a sentence
+    boundary picked by its seed, so generation costs a slice, not a loop."""
+
+    def __init__(self, words: list[str], seed: int) -> None:
+        rng = random.Random(seed)
+        tokens: list[str] = []
+        word_ends: list[int] = []   # token index just after each word
+        starts: list[int] = []      # token index of each sentence start
+        left = 0
+        for _ in range(CORPUS_WORDS):
+            word = rng.choice(words)
+            if left == 0:
+                starts.append(len(tokens))
+                word = word.capitalize()
+                left = rng.randint(*SENTENCE_WORDS)
+            left -= 1
+            if left == 0:
+                word += "."
+            if len(word) >= 6 and rng.random() < SPLIT_WORD_PROBABILITY:
+                cut = len(word) // 2
+                tokens.extend((" " + word[:cut], word[cut:]))
+            else:
+                tokens.append(" " + word)
+            word_ends.append(len(tokens))
+        self.tokens = tokens
+        self.word_ends = word_ends
+        self.tokens_per_word = len(tokens) / len(word_ends)
+        self.starts = starts[: max(1, len(starts) // 2)]  # at least half the corpus after any start
+
+    def take(self, seed: int, count: int) -> list[str]:
+        """``count`` tokens from a seed-chosen sentence start (the first token unspaced)."""
+        if count <= 0:
+            return []
+        start = self.starts[seed % len(self.starts)]
+        out: list[str] = []
+        while len(out) < count:
+            out.extend(self.tokens[start:start + count - len(out)])
+            start = 0
+        out[0] = out[0].lstrip()
+        return out
+
+    def tokens_for_words(self, seed: int, words: int) -> int:
+        """How many tokens the next ``words`` words take from this seed's start."""
+        start = self.starts[seed % len(self.starts)]
+        first = bisect.bisect_right(self.word_ends, start)
+        last = first + words - 1
+        if last < len(self.word_ends):
+            return self.word_ends[last] - start
+        return math.ceil(words * self.tokens_per_word)
+
+
+_corpora: dict[str, _Corpus] = {}
+_corpora_lock = threading.Lock()
+
+
+def _corpus(kind: str) -> _Corpus:
+    corpus = _corpora.get(kind)
+    if corpus is None:
+        with _corpora_lock:
+            corpus = _corpora.get(kind)
+            if corpus is None:
+                corpus = _Corpus(_ANSWER_WORDS if kind == "answer" else _THINK_WORDS, 1 if kind == "answer" else 2)
+                _corpora[kind] = corpus
+    return corpus
+
+
+def token_id(token: str) -> int:
+    return zlib.crc32(token.encode("utf-8", errors="surrogatepass")) % VOCABULARY_SIZE
+
+
+# --- the result -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str
+    tokens: int
+
+
+@dataclass
+class SimChoice:
+    index: int
+    reasoning: list[str]              # reasoning_content tokens (separate-reasoning families)
+    content: list[str] | None         # None: the client sees content null
+    tool_calls: list[ToolCall]
+    finish_reason: str
+    reasoning_tokens: int
+    completion_tokens: int
+    seed: int
+
+
+@dataclass
+class Simulation:
+    model: str
+    family: str | None
+    style: FamilyStyle
+    choices: list[SimChoice]
+    prompt_tokens: int
+    prompt_seed: int
+    logprobs: bool                    # the forwarded body asks the host for logprobs
+    top_logprobs: int
+    return_token_ids: bool
+    include_usage: bool               # the forwarded (upstream) stream asks for a usage chunk
+    forwarded: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def usage(self) -> dict[str, Any]:
+        completion = sum(c.completion_tokens for c in self.choices)
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "total_tokens": self.prompt_tokens + completion,
+            "completion_tokens": completion,
+            "prompt_tokens_details": None,
+            "completion_tokens_details": {"reasoning_tokens": sum(c.reasoning_tokens for c in self.choices)},
+        }
+
+
+# --- the model --------------------------------------------------------------------------------
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return ""
+
+
+def _seed(*parts: Any) -> int:
+    digest = hashlib.sha256("\x00".join(map(str, parts)).encode("utf-8", errors="surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def answer_length(prompt: str) -> tuple[str, int]:
+    """("words"|"tokens", amount) the prompt asks for."""
+    match = _EXPLICIT.search(prompt)
+    if match:
+        raw = match.group(1).lower().replace(",", "")
+        amount = _NUMBER_WORDS.get(raw) or int(raw)
+        return ("tokens" if match.group(2).lower().startswith("token") else "words"), max(1, amount)
+    if _LONG_FORM.search(prompt):
+        return "words", LONG_FORM_WORDS
+    return "words", SHORT_ANSWER_WORDS
+
+
+def _thinking_target(style: FamilyStyle, body: dict[str, Any]) -> int:
+    kwargs = body.get("chat_template_kwargs") if isinstance(body.get("chat_template_kwargs"), dict) else {}
+    if style.thinking == "budget":  # Kimi: the template hint, then the budget processor
+        if kwargs.get("thinking") is False:
+            return 0
+        budget = _int(body.get("thinking_token_budget"))
+        return max(budget, 0) if budget is not None else KIMI_UNBOUNDED_THINK_TOKENS
+    if style.thinking == "content-tags":
+        return MINIMAX_THINK_TOKENS
+    if style.thinking == "always":
+        return GLM_THINK_TOKENS
+    if style.thinking == "effort":
+        effort = body.get("reasoning_effort")
+        return DEEPSEEK_EFFORT_TOKENS.get(effort if isinstance(effort, str) else DEEPSEEK_DEFAULT_EFFORT, DEEPSEEK_EFFORT_TOKENS[DEEPSEEK_DEFAULT_EFFORT])
+    return 0
+
+
+def _schema_value(name: str, schema: Any, prompt: str) -> Any:
+    if not isinstance(schema, dict):
+        return "example"
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "string")
+    if kind == "integer":
+        return 1
+    if kind == "number":
+        return 1.5
+    if kind == "boolean":
+        return True
+    if kind == "array":
+        return []
+    if kind == "object":
+        return _arguments(schema, prompt)
+    quoted = _QUOTED.search(prompt)
+    return quoted.group(1) if quoted else f"example {name}"
+
+
+def _arguments(schema: Any, prompt: str) -> dict[str, Any]:
+    if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
+        return {}
+    props = schema["properties"]
+    required = schema.get("required")
+    names = [n for n in required if isinstance(n, str)] if isinstance(required, list) and required else list(props)
+    return {n: _schema_value(n, props.get(n), prompt) for n in names}
+
+
+def _tool_plan(body: dict[str, Any], messages: list[Any], prompt: str) -> list[dict[str, Any]]:
+    """The functions this turn calls: only when tools are offered and the user asks."""
+    tools = [t["function"] for t in body.get("tools") or () if isinstance(t, dict) and isinstance(t.get("function"), dict)
+             and isinstance(t["function"].get("name"), str)]
+    choice = body.get("tool_choice")
+    last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
+    if not tools or choice == "none" or last.get("role") != "user":
+        return []
+    if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
+        wanted = choice["function"].get("name")
+        chosen = [t for t in tools if t["name"] == wanted]
+    else:
+        lowered = prompt.lower()
+        chosen = [t for t in tools if t["name"].lower() in lowered]
+        if not chosen and (choice == "required" or _ASKS_FOR_TOOL.search(prompt)):
+            chosen = tools[:1]
+    if body.get("parallel_tool_calls") is False:
+        chosen = chosen[:1]
+    return chosen
+
+
+def _tool_calls(style: FamilyStyle, plan: list[dict[str, Any]], history: int, prompt: str, seed: int, choice: int) -> list[ToolCall]:
+    calls = []
+    for i, function in enumerate(plan):
+        arguments = json.dumps(_arguments(function.get("parameters"), prompt), ensure_ascii=False)
+        if style.tool_ids == "functions":
+            # kimi_k2 parser: functions.<name>:<global index>; with n > 1 every choice restarts
+            # from the same history count, so choices share ids (FAQ Q5, vLLM PR #21259).
+            call_id = f"functions.{function['name']}:{history + i}"
+        else:
+            call_id = "chatcmpl-tool-" + hashlib.sha256(f"{seed}:{choice}:{i}".encode()).hexdigest()[:32]
+        tokens = math.ceil((len(function["name"]) + len(arguments)) / 4) + TOOL_CALL_OVERHEAD_TOKENS
+        calls.append(ToolCall(call_id, function["name"], arguments, tokens))
+    return calls
+
+
+def _stop_strings(body: dict[str, Any]) -> list[str]:
+    stop = body.get("stop")
+    if isinstance(stop, str):
+        return [stop] if stop else []
+    if isinstance(stop, list):
+        return [s for s in stop if isinstance(s, str) and s]
+    return []
+
+
+def _apply_stop(tokens: list[str], stops: list[str], keep: int) -> list[str] | None:
+    """Cut at the first stop string found after ``keep`` tokens (vLLM ignores stops before
+    min_tokens); None when no stop string occurs."""
+    if not stops:
+        return None
+    text = "".join(tokens)
+    skip = len("".join(tokens[:keep]))
+    hits = [i for i in (text.find(s, skip) for s in stops) if i >= 0]
+    if not hits:
+        return None
+    cut = min(hits)
+    out, length = [], 0
+    for token in tokens:
+        if length + len(token) > cut:
+            if cut > length:
+                out.append(token[: cut - length])
+            break
+        out.append(token)
+        length += len(token)
+    return out
+
+
+def simulate(body: dict[str, Any], *, model: str, family: str | None, forwarded_bytes: bytes) -> Simulation:
+    """Run the simulated host on the forwarded body."""
+    style = STYLES.get(family, STYLES[None])
+    messages = body.get("messages") if isinstance(body.get("messages"), list) else []
+    users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    prompt = _text(users[-1].get("content")) if users else ""
+    last_role = messages[-1].get("role") if messages and isinstance(messages[-1], dict) else "user"
+    history = sum(len(m.get("tool_calls") or ()) for m in messages if isinstance(m, dict) and m.get("role") == "assistant"
+                  and isinstance(m.get("tool_calls"), list))
+    max_tokens = _int(body.get("max_tokens")) or _int(body.get("max_completion_tokens")) or 4096
+    min_tokens = min(_int(body.get("min_tokens")) or 0, max_tokens)
+    n = max(1, _int(body.get("n")) or 1)
+    prompt_seed = _seed(hashlib.sha256(forwarded_bytes).hexdigest())
+    unit, amount = answer_length(prompt) if last_role != "tool" else ("words", TOOL_RESULT_WORDS)
+    plan = _tool_plan(body, messages, prompt)
+    think_target = _thinking_target(style, body)
+    stops = _stop_strings(body)
+    stream_options = body.get("stream_options") if isinstance(body.get("stream_options"), dict) else {}
+
+    choices = []
+    for index in range(n):
+        seed = _seed(prompt_seed, index)
+        left = max_tokens
+        thought = min(think_target, left)
+        left -= thought
+        think_tokens = _corpus("think").take(seed, thought)
+        reasoning = think_tokens if style.separate_reasoning else []
+        prefix: list[str] = []
+        if style.thinking == "content-tags" and thought:
+            prefix = ["<think>\n", *think_tokens] + (["\n</think>\n\n"] if thought == think_target else [])
+        calls: list[ToolCall] = []
+        content: list[str] | None
+        if thought < think_target or left == 0:
+            # The think burn: the whole budget went to thinking, the client sees no content.
+            content, finish, used = (prefix or None), "length", max_tokens
+        elif plan:
+            calls = _tool_calls(style, plan, history, prompt, seed, index)
+            need = sum(c.tokens for c in calls)
+            if need > left:  # the budget ran out before the call was complete
+                content, finish, used, calls = (prefix or None), "length", max_tokens, []
+            else:
+                content, finish, used = (prefix or None), "tool_calls", thought + need
+        else:
+            corpus = _corpus("answer")
+            natural = amount if unit == "tokens" else corpus.tokens_for_words(seed, amount)
+            natural = max(natural, min_tokens - thought)
+            produced = min(natural, left)
+            answer = corpus.take(seed, produced)
+            finish = "stop" if natural <= left else "length"
+            if finish == "stop" and answer and not answer[-1].endswith("."):
+                answer[-1] += "."
+            cut = _apply_stop(answer, stops, max(0, min_tokens - thought))
+            if cut is not None:
+                answer, finish = cut, "stop"
+            content = prefix + answer
+            used = thought + len(answer)
+        choices.append(SimChoice(index, reasoning, content, calls, finish, thought, used, seed))
+
+    return Simulation(
+        model=model, family=family, style=style, choices=choices,
+        prompt_tokens=max(1, math.ceil(len(forwarded_bytes) / 4)), prompt_seed=prompt_seed,
+        logprobs=body.get("logprobs") is True or (_int(body.get("top_logprobs")) or 0) > 0,
+        top_logprobs=min(_int(body.get("top_logprobs")) or 0, 20),
+        return_token_ids=body.get("return_token_ids") is True,
+        include_usage=body.get("stream") is True and stream_options.get("include_usage") is True,
+        forwarded=body,
+    )

@@ -1,0 +1,1 @@
+"""The live conformance suite: the catalogue's ``live`` examples run against a base URL."""

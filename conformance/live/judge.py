@@ -1,0 +1,139 @@
+"""What a case should show (from the engine and the catalogue) and whether the target showed it."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..catalogue.loader import Catalogue
+from ..engine.pipeline import forwarded_bytes, normalize
+from ..engine.types import Limits
+from .cases import LiveCase, LiveRequest
+from .observe import Observation
+
+
+@dataclass(frozen=True)
+class Expectation:
+    status: int
+    message: str | None  # the exact error text, when the case asks for the engine's
+    contains: str | None
+    rule: str | None  # the rule the engine says rejects the request
+    forwarded: Any  # the engine's forwarded body (accepted requests)
+
+    def describe(self) -> str:
+        if self.status == 200:
+            return "HTTP 200"
+        text = f"HTTP {self.status}"
+        if self.message:
+            text += f" {self.message!r}"
+        elif self.contains:
+            text += f" containing {self.contains!r}"
+        return text
+
+
+def expect(
+    catalogue: Catalogue, case: LiveCase, request: LiveRequest, model: str, revision: str,
+    profile: str | None = None, limits: Limits | None = None,
+) -> Expectation:
+    spec = case.expect
+    if case.rule.stage in ("route", "response") and spec.get("status") not in (None, 200):
+        return Expectation(int(spec["status"]), None, spec.get("error_contains"), case.rule.id, None)
+    result = normalize(request.body, model=model, revision=revision, limits=limits, profile=profile, catalogue=catalogue)
+    if result.outcome == "rejected":
+        message = result.message if spec.get("error") == "engine" else None
+        return Expectation(result.status, message, spec.get("error_contains"), result.rule, None)
+    return Expectation(200, None, spec.get("error_contains"), None, json.loads(forwarded_bytes(result)))
+
+
+def judge(case: LiveCase, expectation: Expectation, obs: Observation, forwarded: Any = None) -> list[str]:
+    """Every way the observation differs from the expectation (empty = conforms)."""
+    spec = case.expect
+    problems: list[str] = []
+    if obs.status != expectation.status:
+        got = f"HTTP {obs.status}" + (f" {obs.error_message!r}" if obs.error_message else "")
+        return [f"expected {expectation.describe()}, got {got}"]
+    if expectation.status != 200:
+        text = obs.error_message
+        if expectation.message is not None and text != expectation.message:
+            problems.append(f"error message differs: expected {expectation.message!r}, got {text!r}")
+        if expectation.contains and (text is None or expectation.contains not in text):
+            problems.append(f"error message {text!r} does not contain {expectation.contains!r}")
+        for path in spec.get("no_fields") or ():
+            if _lookup(obs.json, path) is not _ABSENT:
+                problems.append(f"error body has {path}, which the gateway never sends")
+        return problems
+    documents = [obs.json] if obs.json is not None else list(obs.chunks)
+    if "choices" in spec:
+        count = _choice_count(obs)
+        if count != spec["choices"]:
+            problems.append(f"expected {spec['choices']} choice(s), got {count}")
+    if "finish_reason" in spec:
+        reasons = _finish_reasons(obs)
+        if not reasons or any(r != spec["finish_reason"] for r in reasons):
+            problems.append(f"expected finish_reason {spec['finish_reason']!r}, got {reasons}")
+    if spec.get("max_completion_tokens") == "engine" and isinstance(expectation.forwarded, dict):
+        limit = expectation.forwarded.get("max_tokens")
+        usage = obs.usage if isinstance(obs.usage, dict) else {}
+        used = usage.get("completion_tokens")
+        if not isinstance(used, int):
+            problems.append("usage.completion_tokens missing: the output cap cannot be checked")
+        elif isinstance(limit, int) and used > limit:
+            problems.append(f"completion_tokens {used} exceeds the effective max_tokens {limit}")
+    if "stream_done" in spec and obs.done != spec["stream_done"]:
+        problems.append(f"stream {'did not end' if spec['stream_done'] else 'ended'} with data: [DONE]")
+    if "usage_in_stream" in spec:
+        has_usage = any(isinstance(c, dict) and c.get("usage") for c in obs.chunks)
+        if has_usage != spec["usage_in_stream"]:
+            problems.append(f"usage chunk {'missing' if spec['usage_in_stream'] else 'present'} in the stream")
+    if "id_pattern" in spec:
+        ids = {d.get("id") for d in documents if isinstance(d, dict)}
+        if not ids or any(not (isinstance(i, str) and re.search(spec["id_pattern"], i)) for i in ids):
+            problems.append(f"response id {sorted(map(str, ids))} does not match {spec['id_pattern']}")
+    for path in spec.get("no_fields") or ():
+        if any(_lookup(d, path) is not _ABSENT for d in documents):
+            problems.append(f"response carries {path}, which the gateway strips")
+    if spec.get("forwarded") == "engine" and forwarded is not None and forwarded != expectation.forwarded:
+        problems.append(f"forwarded body differs from the engine's: {_diff(expectation.forwarded, forwarded)}")
+    return problems
+
+
+_ABSENT = object()
+
+
+def _lookup(document: Any, path: str) -> Any:
+    node = document
+    for token in path.split("."):
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return _ABSENT
+    return node
+
+
+def _choice_count(obs: Observation) -> int:
+    if isinstance(obs.json, dict):
+        choices = obs.json.get("choices")
+        return len(choices) if isinstance(choices, list) else 0
+    indexes = {c.get("index") for chunk in obs.chunks if isinstance(chunk, dict)
+               for c in chunk.get("choices") or () if isinstance(c, dict)}
+    return len(indexes)
+
+
+def _finish_reasons(obs: Observation) -> list[Any]:
+    if isinstance(obs.json, dict):
+        return [c.get("finish_reason") for c in obs.json.get("choices") or () if isinstance(c, dict)]
+    return [c.get("finish_reason") for chunk in obs.chunks if isinstance(chunk, dict)
+            for c in chunk.get("choices") or () if isinstance(c, dict) and c.get("finish_reason")]
+
+
+def _diff(expected: Any, got: Any) -> str:
+    if isinstance(expected, dict) and isinstance(got, dict):
+        keys = sorted(set(expected) | set(got))
+        parts = [f"{k}: expected {expected.get(k, '<absent>')!r}, got {got.get(k, '<absent>')!r}"
+                 for k in keys if expected.get(k, _ABSENT) != got.get(k, _ABSENT)]
+        return "; ".join(parts)[:400]
+    return f"expected {expected!r}, got {got!r}"[:400]

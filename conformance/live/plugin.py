@@ -1,0 +1,157 @@
+"""pytest plugin (``pytest11`` entry point): the catalogue's live cases as pytest items.
+
+Inert unless the suite module (``gonka_conformance/live/test_conformance.py``) is collected, e.g.
+``pytest --pyargs gonka_conformance.live [--gonka-base-url URL]``. Items are named
+``<rule-id>[<model>]`` (``<rule-id>:<case>[<model>]`` when a rule has several examples), so
+``-k``, ``-x``, ``--junitxml`` and pytest-html work as usual. All HTTP happens once, concurrently,
+after collection and ``-k`` selection; each item then reports its verdict:
+
+pass → passed · divergent → passed (noted) · fail, xpass → failed · xfail → xfailed
+unobservable → skipped · error → error (setup), never a pass.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from .session import LiveSession, SessionOptions
+
+SUITE_FILE = Path(__file__).with_name("test_conformance.py").resolve()
+_SESSION = pytest.StashKey["LiveSession | None"]()
+_EXIT_DEVIATIONS, _EXIT_USAGE, _EXIT_HARNESS = 1, 2, 3
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("gonka", "gonka-conformance live suite")
+    group.addoption("--gonka-base-url", help="target base URL as an OpenAI SDK takes it (default: embedded reference gateway)")
+    group.addoption("--gonka-api-key-env", default="GONKA_API_KEY", help="environment variable holding the API key")
+    group.addoption("--gonka-profile", help="broker profile whose documented divergences count as 'divergent'")
+    group.addoption("--gonka-revision", help="contract revision (default: newest)")
+    group.addoption("--gonka-models", help="comma-separated model ids (default: discovered from GET /models)")
+    group.addoption("--gonka-tier", choices=("cheap", "full"), default="cheap")
+    group.addoption("--gonka-budget-tokens", type=int, help="stop spending after N tokens; the rest are errors")
+    group.addoption("--gonka-concurrency", type=int, default=4)
+    group.addoption("--gonka-timeout", type=float, default=60.0)
+    group.addoption("--gonka-retries", type=int, default=2)
+    group.addoption("--gonka-repeat", type=int, default=1, help="send each case K times; answers must agree")
+    group.addoption("--gonka-report-dir", help="write report.json, report.html, summary.md here")
+    group.addoption("--gonka-baseline", help="baseline file of expected failures")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_SESSION] = None
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.resolve() == SUITE_FILE:
+        return GonkaSuite.from_parent(parent, path=file_path)
+    return None
+
+
+def _options(config: pytest.Config) -> SessionOptions:
+    get = config.getoption
+    models = get("gonka_models")
+    return SessionOptions(
+        base_url=get("gonka_base_url"), api_key_env=get("gonka_api_key_env"), profile=get("gonka_profile"),
+        revision=get("gonka_revision"), models=[m.strip() for m in models.split(",") if m.strip()] if models else None,
+        tier=get("gonka_tier"), budget_tokens=get("gonka_budget_tokens"), concurrency=get("gonka_concurrency"),
+        timeout=get("gonka_timeout"), retries=get("gonka_retries"), repeat=get("gonka_repeat"),
+        report_dir=get("gonka_report_dir"), baseline=get("gonka_baseline"),
+    )
+
+
+class GonkaSuite(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        session = LiveSession(_options(self.config))
+        self.config.stash[_SESSION] = session
+        session.start()
+        for case, model in session.items():
+            name = f"{case.id}[{model}]"
+            yield GonkaItem.from_parent(self, name=name, case_key=name)
+
+
+class GonkaItem(pytest.Item):
+    def __init__(self, *, case_key: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.case_key = case_key
+        self.user_properties.append(("case", case_key))
+
+    def _result(self) -> Any:
+        session = self.config.stash[_SESSION]
+        assert session is not None
+        return session.result(self.case_key)
+
+    def setup(self) -> None:
+        result = self._result()
+        if result.outcome == "error":
+            raise HarnessError("; ".join(result.problems) or result.observed)
+
+    def runtest(self) -> None:
+        result = self._result()
+        self.user_properties.append(("outcome", result.outcome))
+        if result.outcome in ("pass", "divergent"):
+            return
+        if result.outcome == "unobservable":
+            pytest.skip("unobservable: " + "; ".join(result.problems))
+        if result.outcome == "xfail":
+            pytest.xfail("baseline: " + "; ".join(result.problems))
+        raise Deviation(result)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, Deviation):
+            result = excinfo.value.result
+            lines = [f"{result.outcome}: {result.case_id} on {result.model}",
+                     f"  expected: {result.expected}", f"  observed: {result.observed}"]
+            lines += [f"  - {p}" for p in result.problems]
+            if result.anchor:
+                lines.append(f"  rule: {result.anchor}")
+            lines.append(f"  reproduce: {result.curl}")
+            return "\n".join(lines)
+        if isinstance(excinfo.value, HarnessError):
+            return f"error (nothing could be observed): {excinfo.value}"
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, self.name
+
+
+class Deviation(Exception):
+    def __init__(self, result: Any) -> None:
+        super().__init__(f"{result.outcome}: {result.key}")
+        self.result = result
+
+
+class HarnessError(Exception):
+    """The target could not be observed (transport, timeout, 5xx, cut stream, budget)."""
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    live = session.config.stash.get(_SESSION, None)
+    if live is None:
+        return
+    keys = [item.case_key for item in session.items if isinstance(item, GonkaItem)]
+    live.execute(keys)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    live = session.config.stash.get(_SESSION, None)
+    if live is None:
+        return
+    try:
+        code = live.exit_code()
+        live.finish(datetime.now(timezone.utc), code)
+        session.exitstatus = code if exitstatus in (0, 1) or live.error else exitstatus
+    finally:
+        live.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    live = config.stash.get(_SESSION, None)
+    if live is None:
+        return
+    for line in live.summary_lines():
+        terminalreporter.write_line(line)

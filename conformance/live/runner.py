@@ -1,0 +1,263 @@
+"""Run live cases against a target: discovery, concurrency, budget, repeats, verdicts."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import httpx
+
+from ..catalogue.loader import Catalogue
+from ..engine.pipeline import family_of
+from .cases import LiveCase, LiveRequest, build_request, live_cases
+from .judge import Expectation, expect, judge
+from .observe import Observation, Target, send
+from .redact import Redactor
+
+OUTCOMES = ("pass", "fail", "divergent", "unobservable", "xfail", "xpass", "error")
+
+
+class TargetUnreachable(Exception):
+    """The target could not be reached at all (discovery failed)."""
+
+
+@dataclass
+class RunConfig:
+    base_url: str | None = None
+    api_key: str | None = None
+    api_key_env: str = "GONKA_API_KEY"
+    profile: str | None = None
+    revision: str | None = None
+    models: list[str] | None = None
+    tier: str = "cheap"
+    budget_tokens: int | None = None
+    concurrency: int = 4
+    timeout: float = 60.0
+    retries: int = 2
+    repeat: int = 1
+    baseline: dict[str, str] = field(default_factory=dict)  # "case[model]" -> reason
+
+
+@dataclass
+class CaseResult:
+    key: str  # "<case-id>[<model>]"
+    case_id: str
+    rule: str
+    anchor: str | None
+    severity: str
+    model: str
+    family: str | None
+    outcome: str
+    expected: str
+    observed: str
+    problems: list[str]
+    request: str  # redacted excerpt
+    response: str  # redacted excerpt
+    curl: str
+    tokens: int
+    elapsed: float
+    divergence: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def item_key(case: LiveCase, model: str) -> str:
+    return f"{case.id}[{model}]"
+
+
+def discover_models(client: httpx.Client, target: Target) -> list[str]:
+    headers = {"Authorization": f"Bearer {target.api_key}"} if target.api_key else {}
+    url = target.base_url.rstrip("/") + "/models"
+    try:
+        response = client.get(url, headers=headers, timeout=min(target.timeout, 30.0))
+    except httpx.HTTPError as exc:
+        raise TargetUnreachable(f"cannot reach {target.base_url}: {type(exc).__name__}: {exc}") from None
+    if response.status_code != 200:
+        raise TargetUnreachable(f"GET /models answered HTTP {response.status_code}")
+    try:
+        data = response.json()
+        ids = [entry["id"] for entry in data["data"] if isinstance(entry.get("id"), str)]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise TargetUnreachable("GET /models did not return an OpenAI model list") from None
+    return ids
+
+
+class LiveRun:
+    """One run: the selected (case, model) items, their observations and verdicts."""
+
+    def __init__(self, catalogue: Catalogue, config: RunConfig, target: Target, redactor: Redactor,
+                 whitebox: Callable[[str], Any] | None = None) -> None:
+        self.catalogue = catalogue
+        self.config = config
+        self.target = target
+        self.redactor = redactor
+        self.whitebox = whitebox
+        self.revision = catalogue.revision(config.revision).id
+        self.models: list[str] = []
+        self.tokens_spent = 0
+        self._lock = threading.Lock()
+        self.results: dict[str, CaseResult] = {}
+        self.observations: dict[str, list[tuple[LiveRequest, Observation]]] = {}
+
+    # -- selection ----------------------------------------------------------------------------
+
+    def items(self) -> list[tuple[LiveCase, str]]:
+        cases = live_cases(self.catalogue, self.config.tier)
+        return [(case, model) for case in cases for model in self.models
+                if case.applies_to(self.catalogue, model, self.revision)]
+
+    # -- execution ----------------------------------------------------------------------------
+
+    def execute(self, items: Iterable[tuple[LiveCase, str]]) -> None:
+        items = list(items)
+        with httpx.Client(http2=False, follow_redirects=False) as client:
+            with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:
+                for result in pool.map(lambda item: self._run_item(client, *item), items):
+                    self.results[result.key] = result
+
+    def _run_item(self, client: httpx.Client, case: LiveCase, model: str) -> CaseResult:
+        key = item_key(case, model)
+        runs: list[tuple[LiveRequest, Observation]] = []
+        for _ in range(max(1, self.config.repeat)):
+            request = build_request(case, model)
+            if self._budget_exhausted():
+                obs = Observation(error=f"token budget of {self.config.budget_tokens} exhausted: not sent")
+            else:
+                obs = send(client, self.target, request)
+                with self._lock:
+                    self.tokens_spent += obs.tokens
+            runs.append((request, obs))
+        self.observations[key] = runs
+        return self._verdict(case, model, runs)
+
+    def _budget_exhausted(self) -> bool:
+        budget = self.config.budget_tokens
+        with self._lock:
+            return budget is not None and self.tokens_spent >= budget
+
+    # -- verdicts -----------------------------------------------------------------------------
+
+    def _verdict(self, case: LiveCase, model: str, runs: list[tuple[LiveRequest, Observation]]) -> CaseResult:
+        verdicts = [self._single(case, model, request, obs) for request, obs in runs]
+        outcome, problems, divergence = verdicts[0]
+        if len({v[0] for v in verdicts}) > 1 or len({(o.status, o.error_message) for _, o in runs}) > 1:
+            if any(v[0] == "error" for v in verdicts):
+                outcome = "error"
+            else:
+                outcome = "fail"
+            seen = ", ".join(f"HTTP {o.status}" + (f" {o.error_message!r}" if o.error_message else "") for _, o in runs)
+            problems = [f"inconsistent across {len(runs)} repeats: {seen}"] + problems
+        request, obs = runs[-1]
+        baseline_reason = self.config.baseline.get(item_key(case, model))
+        if baseline_reason is not None:
+            if outcome in ("fail", "error"):
+                outcome = "xfail"
+            elif outcome == "pass":
+                outcome = "xpass"
+                problems = [f"stale baseline entry: this case now passes (baseline said: {baseline_reason})"]
+        expectation = expect(self.catalogue, case, request, model, self.revision, limits=None)
+        return CaseResult(
+            key=item_key(case, model), case_id=case.id, rule=case.rule.id, anchor=case.rule.anchor,
+            severity=case.rule.severity, model=model, family=family_of(self.catalogue, model), outcome=outcome,
+            expected=expectation.describe(), observed=self._describe(obs), problems=[self.redactor.text(p) for p in problems],
+            request=self.redactor.text(_excerpt(request.body.decode("utf-8", "replace"))),
+            response=self.redactor.text(_excerpt(obs.text or (json.dumps(obs.chunks[:6]) if obs.chunks else ""))),
+            curl=self.redactor.text(curl_command(self.target, request)),
+            tokens=sum(o.tokens for _, o in runs), elapsed=round(sum(o.elapsed for _, o in runs), 4),
+            divergence=divergence,
+        )
+
+    def _single(self, case: LiveCase, model: str, request: LiveRequest, obs: Observation) -> tuple[str, list[str], str | None]:
+        if obs.error:
+            return "error", [obs.error], None
+        if obs.status is not None and obs.status >= 500:
+            return "error", [f"HTTP {obs.status} from the target: {(obs.error_message or obs.text)[:200]}"], None
+        forwarded = None
+        if case.observable == "reference-only":
+            forwarded = self.whitebox(request.nonce) if self.whitebox and request.nonce else None
+            if forwarded is None:
+                return "unobservable", ["reference-only rule: a black-box target cannot show it"], None
+        upstream = expect(self.catalogue, case, request, model, self.revision)
+        problems = judge(case, upstream, obs, forwarded)
+        if not problems:
+            return "pass", [], None
+        if self.config.profile:
+            overlay = expect(self.catalogue, case, request, model, self.revision, profile=self.config.profile)
+            if not judge(case, overlay, obs, forwarded):
+                return "divergent", problems, self._divergence_note(case)
+        return "fail", problems, None
+
+    def _divergence_note(self, case: LiveCase) -> str:
+        broker = self.catalogue.broker(self.config.profile or "")
+        notes = [f"{d.behaviour} ({d.source}, observed {d.observed})" for d in broker.divergences if d.rule == case.rule.id]
+        return f"documented by the {broker.id} profile" + (": " + "; ".join(notes) if notes else " (limits)")
+
+    @staticmethod
+    def _describe(obs: Observation) -> str:
+        if obs.error:
+            return f"error: {obs.error}"
+        text = f"HTTP {obs.status}"
+        if obs.error_message:
+            text += f" {obs.error_message!r}"
+        elif obs.chunks:
+            text += f", {len(obs.chunks)} stream events" + (", [DONE]" if obs.done else "")
+        return text
+
+    # -- fingerprint --------------------------------------------------------------------------
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Which revision and broker profile best explain the observations."""
+        candidates = []
+        cases = {case.id: case for case in live_cases(self.catalogue, "full")}
+        for revision in self.catalogue.revisions:
+            for profile in [None, *sorted(self.catalogue.brokers)]:
+                contradictions = []
+                compared = 0
+                for key, runs in self.observations.items():
+                    result = self.results.get(key)
+                    if result is None or result.outcome in ("error", "unobservable"):
+                        continue
+                    case = cases[result.case_id]
+                    if not case.applies_to(self.catalogue, result.model, revision.id):
+                        continue
+                    request, obs = runs[-1]
+                    if case.observable == "reference-only" and not self.whitebox:
+                        continue
+                    forwarded = self.whitebox(request.nonce) if self.whitebox and case.observable == "reference-only" else None
+                    expectation: Expectation = expect(self.catalogue, case, request, result.model, revision.id, profile=profile)
+                    compared += 1
+                    if judge(case, expectation, obs, forwarded):
+                        contradictions.append(key)
+                candidates.append({"revision": revision.id, "profile": profile, "compared": compared,
+                                   "contradictions": contradictions})
+        candidates.sort(key=lambda c: (len(c["contradictions"]), c["profile"] is not None, c["revision"] != self.revision))
+        return {"best": candidates[0] if candidates else None, "candidates": candidates}
+
+
+def curl_command(target: Target, request: LiveRequest) -> str:
+    """A copy-paste reproducer; the key is referenced through the environment, never inlined."""
+    parts = ["curl", "-sS", shlex.quote(target.chat_url), "-H", shlex.quote("Content-Type: application/json")]
+    if not request.remove_auth:
+        parts += ["-H", '"Authorization: Bearer $GONKA_API_KEY"']
+    for name, value in request.headers.items():
+        parts += ["-H", shlex.quote(f"{name}: {value}")]
+    body = request.body.decode("utf-8", "replace")
+    if len(body) > 4096:
+        parts += ["--data-binary", "@request.json", f"# body of {len(request.body)} bytes not inlined"]
+    else:
+        parts += ["--data-binary", shlex.quote(body)]
+    return " ".join(parts)
+
+
+def _excerpt(text: str, limit: int = 2000) -> str:
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
+
+
+def resolve_api_key(config: RunConfig) -> str | None:
+    return config.api_key if config.api_key is not None else os.environ.get(config.api_key_env)

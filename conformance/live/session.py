@@ -1,0 +1,183 @@
+"""One live run's lifecycle: target (embedded or remote), models, execution, reports."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections import Counter
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import httpx
+
+from .. import __version__
+from ..catalogue.loader import load_catalogue
+from .cases import LiveCase
+from .observe import Target
+from .redact import Redactor
+from .runner import CaseResult, LiveRun, RunConfig, TargetUnreachable, discover_models, item_key, resolve_api_key
+
+
+@dataclass
+class SessionOptions:
+    base_url: str | None = None
+    api_key_env: str = "GONKA_API_KEY"
+    profile: str | None = None
+    revision: str | None = None
+    models: list[str] | None = None
+    tier: str = "cheap"
+    budget_tokens: int | None = None
+    concurrency: int = 4
+    timeout: float = 60.0
+    retries: int = 2
+    repeat: int = 1
+    report_dir: str | None = None
+    baseline: str | None = None
+
+
+class LiveSession:
+    def __init__(self, options: SessionOptions) -> None:
+        self.options = options
+        self.catalogue = load_catalogue()
+        self.redactor = Redactor()
+        self.error: str | None = None
+        self.embedded = options.base_url is None
+        self.started = datetime.now(timezone.utc)
+        self._stack = ExitStack()
+        self._items: dict[str, tuple[LiveCase, str]] = {}
+        self.run: LiveRun | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        opts = self.options
+        baseline = {}
+        if opts.baseline:
+            from ..reports.baseline import load_baseline
+
+            baseline = load_baseline(opts.baseline)
+        config = RunConfig(
+            base_url=opts.base_url, api_key_env=opts.api_key_env, profile=opts.profile, revision=opts.revision,
+            models=opts.models, tier=opts.tier, budget_tokens=opts.budget_tokens, concurrency=opts.concurrency,
+            timeout=opts.timeout, retries=opts.retries, repeat=opts.repeat, baseline=baseline,
+        )
+        whitebox: Callable[[str], Any] | None = None
+        if self.embedded:
+            base_url, debug_url = self._start_embedded()
+            config.api_key = "sk-local-" + secrets.token_hex(8)  # any key works on the reference gateway
+            whitebox = _whitebox_reader(debug_url, config.api_key)
+        else:
+            base_url = opts.base_url or ""
+        config.base_url = base_url
+        api_key = resolve_api_key(config)
+        self.redactor.add(api_key)
+        target = Target(base_url=base_url, api_key=api_key, timeout=opts.timeout, retries=opts.retries)
+        self.run = LiveRun(self.catalogue, config, target, self.redactor, whitebox)
+        try:
+            if opts.models:
+                self.run.models = list(opts.models)
+            else:
+                with httpx.Client() as client:
+                    self.run.models = discover_models(client, target)
+        except TargetUnreachable as exc:
+            self.error = f"target unreachable: {self.redactor.text(str(exc))}"
+            return
+        for case, model in self.run.items():
+            self._items[item_key(case, model)] = (case, model)
+
+    def _start_embedded(self) -> tuple[str, str]:
+        from ..gateway import GatewayConfig, ReferenceGateway
+
+        gateway = ReferenceGateway(GatewayConfig(revision=self.options.revision, debug_endpoint=True))
+        base_url = self._stack.enter_context(gateway.running())
+        return base_url, gateway.debug_url
+
+    def close(self) -> None:
+        self._stack.close()
+
+    # -- items and results ----------------------------------------------------------------------
+
+    def items(self) -> list[tuple[LiveCase, str]]:
+        return list(self._items.values())
+
+    def execute(self, keys: list[str]) -> None:
+        assert self.run is not None
+        if self.error is None:
+            self.run.execute(self._items[key] for key in keys if key in self._items)
+
+    def result(self, key: str) -> CaseResult:
+        assert self.run is not None
+        return self.run.results[key]
+
+    def results(self) -> list[CaseResult]:
+        return list(self.run.results.values()) if self.run else []
+
+    def exit_code(self) -> int:
+        if self.error:
+            return 3
+        outcomes = Counter(result.outcome for result in self.results())
+        if outcomes["fail"] or outcomes["xpass"]:
+            return 1
+        if outcomes["error"]:
+            return 3
+        return 0
+
+    # -- reports --------------------------------------------------------------------------------
+
+    def finish(self, finished: datetime, exit_code: int) -> None:
+        if not self.options.report_dir:
+            return
+        from ..reports.html import render_html
+        from ..reports.markdown import render_markdown
+        from ..reports.model import RunInfo, build_report, write_json
+
+        run = self.run
+        fingerprint = run.fingerprint() if run and run.results else None
+        info = RunInfo(
+            base_url=self.redactor.text(run.target.base_url if run else (self.options.base_url or "")),
+            embedded=self.embedded, models=list(run.models) if run else [],
+            revision=self.catalogue.revision(self.options.revision).id, profile=self.options.profile,
+            tier=self.options.tier, repeat=self.options.repeat, started=self.started, finished=finished,
+            tokens_spent=run.tokens_spent if run else 0, budget_tokens=self.options.budget_tokens,
+            exit_code=exit_code, fingerprint=fingerprint, error=self.error,
+        )
+        report = self.redactor.data(build_report(info, (r.to_json() for r in self.results()), __version__))
+        directory = Path(self.options.report_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        write_json(directory / "report.json", report)
+        (directory / "report.html").write_text(self.redactor.text(render_html(report)), encoding="utf-8")
+        (directory / "summary.md").write_text(self.redactor.text(render_markdown(report)), encoding="utf-8")
+
+    def summary_lines(self) -> list[str]:
+        counts = Counter(result.outcome for result in self.results())
+        order = ("pass", "fail", "divergent", "unobservable", "xfail", "xpass", "error")
+        spent = self.run.tokens_spent if self.run else 0
+        lines = ["gonka-conformance: " + ", ".join(f"{counts.get(o, 0)} {o}" for o in order) + f"; tokens spent {spent}"]
+        if self.error:
+            lines.append(f"gonka-conformance: {self.error}")
+        if self.options.report_dir:
+            lines.append(f"gonka-conformance: reports in {self.options.report_dir}/ (report.html, report.json, summary.md)")
+        return lines
+
+
+def _whitebox_reader(debug_url: str, api_key: str) -> Callable[[str], Any]:
+    """Find the body the reference gateway forwarded for the request carrying ``nonce``."""
+
+    def forwarded_for(nonce: str) -> Any:
+        try:
+            response = httpx.get(debug_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=10.0)
+            entries = response.json()
+        except (httpx.HTTPError, ValueError):
+            return None
+        if isinstance(entries, dict):
+            entries = entries.get("requests") or entries.get("entries") or []
+        for entry in reversed(entries if isinstance(entries, list) else []):
+            forwarded = entry.get("forwarded") if isinstance(entry, dict) else None
+            if forwarded is not None and nonce in json.dumps(forwarded, ensure_ascii=False):
+                return forwarded
+        return None
+
+    return forwarded_for

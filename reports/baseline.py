@@ -1,0 +1,31 @@
+"""Baseline files: the cases a target is known to fail (expected failures, with reasons)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+BASELINE_VERSION = 1
+
+
+def baseline_from_report(report: dict[str, Any]) -> dict[str, Any]:
+    entries = {
+        case["key"]: (case["problems"][0] if case["problems"] else case["observed"])[:300]
+        for case in report["cases"] if case["outcome"] in ("fail", "error", "xfail")
+    }
+    return {"version": BASELINE_VERSION, "target": report["target"]["base_url"], "revision": report["revision"],
+            "generated_at": report["generated_at"], "entries": dict(sorted(entries.items()))}
+
+
+def load_baseline(path: str | Path) -> dict[str, str]:
+    """``{"case-id[model]": reason}``; raises ValueError with a one-line reason."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read baseline: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: baseline is not JSON: {exc}") from None
+    if not (isinstance(data, dict) and data.get("version") == BASELINE_VERSION and isinstance(data.get("entries"), dict)):
+        raise ValueError(f"{path}: not a gonka-conformance baseline (version {BASELINE_VERSION} with an entries object)")
+    return {str(k): str(v) for k, v in data["entries"].items()}

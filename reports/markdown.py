@@ -1,0 +1,41 @@
+"""summary.md: a short Markdown summary for a CI job summary or a discussion post."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .html import WORST_FIRST
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    target = report["target"]
+    where = "the embedded reference gateway" if target["embedded_reference"] else f"`{target['base_url']}`"
+    lines = [
+        "## Gonka gateway conformance",
+        "",
+        f"Target {where}, revision `{report['revision']}`, profile `{report.get('profile') or 'none'}`, "
+        f"tier {report['tier']}, {len(target['models'])} model(s), {report['timing']['seconds']}s, "
+        f"tokens spent {report['tokens']['spent']}.",
+        "",
+        "| " + " | ".join(WORST_FIRST) + " | total |",
+        "|" + "---|" * (len(WORST_FIRST) + 1),
+        "| " + " | ".join(str(report["summary"].get(o, 0)) for o in WORST_FIRST) + f" | {report['summary']['total']} |",
+    ]
+    if report.get("error"):
+        lines += ["", f"**{report['error']}**"]
+    best = (report.get("fingerprint") or {}).get("best")
+    if best:
+        lines += ["", f"Best explained by revision `{best['revision']}` with profile `{best.get('profile') or 'upstream'}` "
+                      f"({len(best['contradictions'])} contradicting observations of {best['compared']})."]
+    notable = [c for c in report["cases"] if c["outcome"] not in ("pass", "unobservable")]
+    if notable:
+        lines += ["", "| outcome | case | model | expected | observed |", "|---|---|---|---|---|"]
+        for case in sorted(notable, key=lambda c: (WORST_FIRST.index(c["outcome"]), c["key"])):
+            rule = f"[{case['case_id']}]({case['anchor']})" if case.get("anchor") else f"`{case['case_id']}`"
+            lines.append(f"| {case['outcome']} | {rule} | `{case['model']}` | {_cell(case['expected'])} | {_cell(case['observed'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= 160 else text[:157] + "…"

@@ -1,0 +1,85 @@
+"""The versioned report document (report.json) and its derived files."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+REPORT_SCHEMA_ID = "https://gonka-conformance.invalid/schema/report.schema.json"
+REPORT_VERSION = 1
+OUTCOMES = ("pass", "fail", "divergent", "unobservable", "xfail", "xpass", "error")
+
+
+def schema() -> dict[str, Any]:
+    return json.loads(resources.files("gonka_conformance.reports").joinpath("report.schema.json").read_text())
+
+
+@dataclass
+class RunInfo:
+    base_url: str
+    embedded: bool
+    models: list[str]
+    revision: str
+    profile: str | None
+    tier: str
+    repeat: int
+    started: datetime
+    finished: datetime
+    tokens_spent: int
+    budget_tokens: int | None
+    exit_code: int
+    fingerprint: dict[str, Any] | None
+    error: str | None = None
+
+
+def build_report(info: RunInfo, cases: Iterable[dict[str, Any]], tool_version: str) -> dict[str, Any]:
+    rows = sorted(cases, key=lambda c: (c["rule"], c["case_id"], c["model"]))
+    counts = Counter(row["outcome"] for row in rows)
+    return {
+        "$schema": REPORT_SCHEMA_ID,
+        "version": REPORT_VERSION,
+        "tool": {"name": "gonka-conformance", "version": tool_version},
+        "generated_at": info.finished.astimezone(timezone.utc).isoformat(timespec="seconds"),
+        "target": {"base_url": info.base_url, "embedded_reference": info.embedded, "models": info.models},
+        "revision": info.revision,
+        "profile": info.profile,
+        "tier": info.tier,
+        "repeat": info.repeat,
+        "timing": {
+            "started": info.started.astimezone(timezone.utc).isoformat(timespec="seconds"),
+            "finished": info.finished.astimezone(timezone.utc).isoformat(timespec="seconds"),
+            "seconds": round((info.finished - info.started).total_seconds(), 3),
+        },
+        "tokens": {"spent": info.tokens_spent, "budget": info.budget_tokens},
+        "summary": {outcome: counts.get(outcome, 0) for outcome in OUTCOMES} | {"total": len(rows)},
+        "exit_code": info.exit_code,
+        "error": info.error,
+        "fingerprint": info.fingerprint,
+        "cases": rows,
+    }
+
+
+def write_json(path: Path, report: dict[str, Any]) -> None:
+    path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def load_report(path: str | Path) -> dict[str, Any]:
+    """Read and validate a report.json; raises ValueError with a one-line reason."""
+    import jsonschema
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: not JSON: {exc}") from None
+    errors = sorted(jsonschema.Draft202012Validator(schema()).iter_errors(data), key=lambda e: list(map(str, e.path)))
+    if errors:
+        where = "/".join(map(str, errors[0].absolute_path)) or "(top level)"
+        raise ValueError(f"{path}: not a gonka-conformance report: {where}: {errors[0].message}")
+    return data

@@ -1,0 +1,47 @@
+"""Every live example in the catalogue is consistent with the engine's own verdict."""
+
+from __future__ import annotations
+
+import pytest
+
+from gonka_conformance.catalogue.loader import load_catalogue
+from gonka_conformance.engine.pipeline import normalize
+from gonka_conformance.live.cases import build_request, canonical_models, live_cases
+
+CATALOGUE = load_catalogue()
+CASES = live_cases(CATALOGUE, tier="full")
+
+
+# Rejects without a live example, each with the reason a black-box request cannot show it cheaply.
+NO_LIVE_EXAMPLE = {
+    "limit-messages-count": "needs 2049 messages; covered by the goldens and the reference gateway tests",
+}
+
+
+def test_every_request_reject_has_a_live_example_or_a_reason() -> None:
+    with_cases = {case.rule.id for case in CASES}
+    missing = sorted(r.id for r in CATALOGUE.rules if r.kind == "reject" and r.stage in
+                     ("read", "scan", "parse", "pre", "messages", "typed") and r.id not in with_cases)
+    assert [m for m in missing if m not in NO_LIVE_EXAMPLE] == []
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_live_example_agrees_with_the_engine(case) -> None:
+    checked = 0
+    for revision in ("2026-05", "2026-09"):
+        for model in canonical_models(CATALOGUE):
+            if not case.applies_to(CATALOGUE, model, revision):
+                continue
+            request = build_request(case, model, nonce="gc-test")
+            if case.rule.stage in ("route", "response"):
+                checked += 1
+                continue  # answered by the gateway around normalize
+            result = normalize(request.body, model=model, revision=revision)
+            status = 200 if result.outcome == "accepted" else result.status
+            expected = case.expect.get("status")
+            if expected is not None:
+                assert status == expected, f"{model} {revision}: engine says {status}: {getattr(result, 'message', '')[:120]}"
+            if case.expect.get("error") == "engine":
+                assert result.outcome == "rejected", f"{model} {revision}: the engine accepts this example"
+            checked += 1
+    assert checked, f"{case.id} applies to no canonical model in any revision"
