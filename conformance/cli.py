@@ -189,9 +189,10 @@ EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 
 
 def _register_faces() -> None:
+    from .gateway.cli import register as serve_register
     from .live import commands as live_commands
 
-    for register in (live_commands.register,):
+    for register in (live_commands.register, serve_register):
         if register not in EXTRA_COMMANDS:
             EXTRA_COMMANDS.append(register)
 

@@ -15,6 +15,7 @@ CASES = live_cases(CATALOGUE, tier="full")
 # Rejects without a live example, each with the reason a black-box request cannot show it cheaply.
 NO_LIVE_EXAMPLE = {
     "limit-messages-count": "needs 2049 messages; covered by the goldens and the reference gateway tests",
+    "limit-logit-bias": "needs 1025 logit_bias entries; covered by the goldens (arrays_logit_bias_map_cap_exceeded)",
 }
 
 

@@ -4,23 +4,21 @@ chat_template_kwargs (cases/rules/30-tools.yaml, 31-structured.yaml; contract.md
 from __future__ import annotations
 
 import json
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from goldens import ROOT, load_goldens
 from gonka_conformance import gojson
 from gonka_conformance.catalogue.loader import load_catalogue
-from gonka_conformance.engine.check_schemas import go_regexp_error, marshaled_size
+from gonka_conformance.engine.check_schemas import Bounds, go_regexp_error, marshaled_size, walk_schema
+from gonka_conformance.engine.transform_schemas import Vocabulary
 from gonka_conformance.engine.pipeline import analyse, normalize, rule_applies
 from gonka_conformance.engine.types import Accepted, Rejected
 
-sys.path.insert(0, str(Path(__file__).parent))
-from goldens import load_goldens  # noqa: E402
 
 QWEN = "Qwen/Qwen3-235B-A22B-Instruct-2507-FP8"
 KIMI = "moonshotai/Kimi-K2.6"
@@ -29,7 +27,6 @@ OLD, NEW = "2026-05", "2026-09"
 BOTH = pytest.mark.parametrize("revision", [OLD, NEW])
 MY_FIELDS = ("tools", "tool_choice", "response_format", "structured_outputs", "metadata", "chat_template_kwargs")
 MY_FILES = ("30-tools.yaml", "31-structured.yaml")
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "goldens"
 
 
 def body(**fields: Any) -> bytes:
@@ -98,7 +95,7 @@ def test_goldens_cover_every_schema_case() -> None:
 
 
 def test_unpaired_kimi_structured_outputs_message() -> None:
-    expected = json.loads((SHARED / "unpaired/goldens/profile_kimi_structured_outputs_rejected.json").read_text())
+    expected = json.loads((ROOT / "unpaired/goldens/profile_kimi_structured_outputs_rejected.json").read_text())
     for revision in (OLD, NEW):
         result = run(revision, KIMI, structured_outputs={"json_object": True})
         rejected(result, expected["message"], "reject-structured_outputs-kimi")
@@ -106,7 +103,7 @@ def test_unpaired_kimi_structured_outputs_message() -> None:
 
 @BOTH
 def test_unpaired_tool_choice_required_coerced(revision: str) -> None:
-    case = json.loads((SHARED / "unpaired/corpus/schema_tools_tool_choice_required_coerced_to_auto.json").read_text())
+    case = json.loads((ROOT / "unpaired/corpus/schema_tools_tool_choice_required_coerced_to_auto.json").read_text())
     result = normalize(json.dumps(case["body"]), model=case["routed_model"], revision=revision)
     got = accepted(result)
     assert got["tool_choice"] == "auto"
@@ -140,6 +137,17 @@ def test_required_rule_ids_present() -> None:
     assert "minimax-m2.7.md" in ids["reject-structured_outputs-minimax"].anchor
 
 
+def test_duplicated_yaml_data_stays_in_sync() -> None:
+    """The schema vocabulary is written once per rule file; blank-name messages mirror the empty-name ones."""
+    by_id = load_catalogue().by_id
+    vocab = [by_id[r].targets[-1].options["schema"] for r in ("schema-tools", "schema-response-format", "schema-structured-outputs")]
+    assert vocab[0] == vocab[1] == vocab[2]
+    blank = by_id["reject-whitespace-names"].messages
+    assert blank["blank-tool-name"] == by_id["schema-tools"].messages["name"]
+    assert blank["blank-tool-choice-name"] == by_id["schema-tool-choice"].messages["name"]
+    assert blank["blank-schema-name"] == by_id["schema-response-format"].messages["name"]
+
+
 def _model_for(example: dict[str, Any], rule, revision) -> str | None:
     cat = load_catalogue()
     families = example.get("families") or rule.families
@@ -155,11 +163,16 @@ def _model_for(example: dict[str, Any], rule, revision) -> str | None:
 
 
 def _live_cases():
+    """Only the (example, revision) pairs where the rule is in force: nothing to skip."""
+    from gonka_conformance.engine.pipeline import family_of
+
     cat = load_catalogue()
     for rule in _my_rules():
         for example in rule.live:
             for revision in cat.revisions:
-                yield pytest.param(rule, example, revision, id=f"{rule.id}:{example['name']}:{revision.id}")
+                model = _model_for(example, rule, revision)
+                if model is not None and rule_applies(cat, rule, revision.id, family_of(cat, model)):
+                    yield pytest.param(rule, example, revision, id=f"{rule.id}:{example['name']}:{revision.id}")
 
 
 @pytest.mark.parametrize("rule, example, revision", list(_live_cases()))
@@ -167,12 +180,6 @@ def test_live_examples_agree_with_engine(rule, example, revision) -> None:
     """Each live example is what the engine says in every revision where its rule applies."""
     cat = load_catalogue()
     model = _model_for(example, rule, revision)
-    if model is None:
-        pytest.skip("no route for these families in this revision")
-    from gonka_conformance.engine.pipeline import family_of
-
-    if not rule_applies(cat, rule, revision.id, family_of(cat, model)):
-        pytest.skip("rule not in force here")
     request = {"model": model, "messages": [{"role": "user", "content": "hi"}], **example["request"]}
     result = normalize(json.dumps(request), model=model, revision=revision.id)
     expect = example["expect"]
@@ -231,15 +238,31 @@ def test_tools_depth_boundary(revision: str) -> None:
     rejected(run(revision, tools=[tool(nest(17))]), "tools[0].function.parameters: nesting depth exceeded: limit 16", "schema-depth-tools")
 
 
+def test_properties_wrapper_is_not_a_level() -> None:
+    # The raw pre-scan (depth 32) stops deep bodies before the walker, so test the walker directly too.
+    vocab = Vocabulary.from_options(load_catalogue().by_id["schema-response-format"].targets[0].options["schema"])
+    bounds = Bounds(max_depth=16, max_nodes=128, max_size=16384, max_branch=16, max_enum=256, max_pattern_len=512)
+    for key in ("properties", "patternProperties", "dependentSchemas"):
+        schema: dict[str, Any] = {"type": "string"}
+        for _ in range(15):
+            schema = {"type": "object", key: {"a": schema}}
+        assert walk_schema(schema, bounds, vocab) is None
+        problem = walk_schema({key: {"a": schema}}, bounds, vocab)
+        assert problem is not None and problem.code == "depth"
+        assert problem.path == (key, "a") * 16
+
+
 @BOTH
-def test_properties_wrapper_is_not_a_level(revision: str) -> None:
-    # 16 schema objects joined through properties maps: the wrapper maps do not count.
-    schema: dict[str, Any] = {"type": "string"}
-    for _ in range(15):
-        schema = {"type": "object", "properties": {"a": schema}}
-    assert accepted(run(revision, tools=[tool(schema)]))
-    rejected(run(revision, tools=[tool({"type": "object", "properties": {"a": schema}})]),
-             "tools[0].function.parameters: nesting depth exceeded: limit 16")
+def test_properties_wrapper_is_not_a_level_in_the_pipeline(revision: str) -> None:
+    # 9 levels through properties maps + 7 through items = 16 (25 if the wrappers counted).
+    def schema(items_depth: int) -> dict[str, Any]:
+        node = nest(items_depth)
+        for _ in range(9):
+            node = {"type": "object", "properties": {"a": node}}
+        return node
+
+    assert accepted(run(revision, tools=[tool(schema(7))]))
+    rejected(run(revision, tools=[tool(schema(8))]), "tools[0].function.parameters: nesting depth exceeded: limit 16")
 
 
 @BOTH
@@ -254,7 +277,7 @@ def test_array_elements_add_a_level_and_scalars_are_depth_checked(revision: str)
 
 @BOTH
 def test_data_keywords_are_not_walked(revision: str) -> None:
-    deep = nest(30, key="x", leaf={"$ref": "#/nowhere", "type": "bogus"})
+    deep = nest(20, key="x", leaf={"$ref": "#/nowhere", "type": "bogus"})
     schema = {"type": "object", "default": deep, "examples": [deep], "const": deep, "enum": [deep],
               "required": ["a"], "dependentRequired": {"a": ["b"]}}
     assert accepted(run(revision, tools=[tool(schema)]))
@@ -405,10 +428,28 @@ def test_long_ref_chain_does_not_recurse() -> None:
     assert got["tools"][0]["function"]["parameters"]["properties"]["a"] == {"type": "string"}
 
 
+@pytest.mark.parametrize("wrap", [lambda ref: {"properties": {"x": ref}}, lambda ref: {"items": [[[ref]]]}])
+def test_deep_expansion_hits_the_node_cap_without_recursing(wrap) -> None:
+    # 400 definitions each nesting the next one level deeper: inlining them nests 400 levels.
+    defs = {f"A{i}": wrap({"$ref": f"#/$defs/A{i + 1}"}) for i in range(400)}
+    defs["A400"] = {"type": "string"}
+    schema = {"properties": {"a": {"$ref": "#/$defs/A0"}}, "$defs": defs}
+    rejected(run(NEW, tools=[tool(schema)]), "tools[0].function.parameters: node count exceeded: limit 256", "schema-nodes-tools")
+    analysis = analyse(body(tools=[tool(schema)]), model=MINIMAX, revision=NEW)
+    assert "$defs" in analysis.body["tools"][0]["function"]["parameters"]  # the rejected copy is not kept
+
+
+def test_deep_but_small_expansion_fails_on_depth() -> None:
+    defs = {f"A{i}": {"properties": {"x": {"$ref": f"#/$defs/A{i + 1}"}}} for i in range(40)}
+    defs["A40"] = {"type": "string"}
+    schema = {"properties": {"a": {"$ref": "#/$defs/A0"}}, "$defs": defs}
+    rejected(run(NEW, tools=[tool(schema)]), "tools[0].function.parameters: nesting depth exceeded: limit 16", "schema-depth-tools")
+
+
 @BOTH
 def test_structured_outputs_json_never_inlines(revision: str) -> None:
     schema = {"type": "object", "properties": {"a": {"$ref": "#/$defs/A"}}, "$defs": {"A": {}}}
-    rejected(run(revision, structured_outputs={"json": schema}),
+    rejected(run(revision, QWEN if revision == OLD else MINIMAX, structured_outputs={"json": schema}),
              'structured_outputs.json: schema reference keyword is forbidden: "$defs" is not allowed', "reject-schema-ref")
 
 
@@ -600,7 +641,7 @@ def test_structured_outputs_order(revision: str) -> None:
     # wrapper shape before the conflict; the conflict before sub-keys and the exactly-one rule
     rejected(run(revision, model, structured_outputs="x", response_format={"type": "text"}),
              "structured_outputs: invalid wrapper shape: must be an object", "schema-structured-outputs")
-    rejected(run(revision, model, structured_outputs={"bogus": 1}, response_format=None),
+    rejected(run(revision, model, structured_outputs={"bogus": 1}, response_format={"type": "text"}),
              "structured_outputs: cannot be combined with response_format", "reject-structured_outputs-with-response_format")
     # the route gate comes first on Kimi, whatever the value
     rejected(run(revision, KIMI, structured_outputs="x", response_format={"type": "text"}),
@@ -715,6 +756,13 @@ def test_go_regexp_accepts(pattern: str) -> None:
     assert go_regexp_error(pattern) is None
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="()[]{}|*+?^$.\\-:<>=!,PpQEdxz0123456789aAé_ ", max_size=24))
+def test_go_regexp_parser_never_raises(pattern: str) -> None:
+    error = go_regexp_error(pattern)
+    assert error is None or error.startswith("error parsing regexp: ")
+
+
 # --- robustness and speed ---------------------------------------------------------------------------
 
 SCHEMA_KEYS = ["$ref", "$defs", "definitions", "properties", "items", "type", "pattern", "enum", "anyOf", "oneOf",
@@ -755,11 +803,25 @@ def test_functions_never_raise_on_arbitrary_json(extra: dict[str, Any], model: s
         gojson.dumps(result.body)  # the forwarded body is always encodable
 
 
+def test_lint_reports_every_tool_and_every_field() -> None:
+    raw = body(tools=[tool(nest(17)), tool(name=""), tool({"type": "x"}, name="g")], metadata={"k": 1},
+               chat_template_kwargs={"tokenize": True, "chat_template": "x"})
+    messages = [r.message for r in analyse(raw, model=MINIMAX, revision=NEW).rejections]
+    assert messages == [
+        "tools[0].function.parameters: nesting depth exceeded: limit 16",
+        "tools[i].function.name: must be a non-empty string (tools[1])",
+        'tools[2].function.parameters: schema type is not a valid JSON-Schema primitive: "x"',
+        'metadata: value invalid: value for "k" must be a string',
+        'chat_template_kwargs: forbidden key (overrides apply_hf_chat_template positional argument): "tokenize"',
+        'chat_template_kwargs: forbidden key (overrides apply_hf_chat_template positional argument): "chat_template"',
+    ]
+
+
 def test_big_request_lints_fast() -> None:
     big_schema = {"type": "object", "properties": {f"p{i}": {"type": "string", "description": "d" * 40,
                                                               "enum": [f"v{j}" for j in range(5)]} for i in range(250)}}
     tools = [tool(big_schema, name=f"t{i}") for i in range(40)]
-    messages = [{"role": "user" if i % 2 == 0 else "assistant", "content": "x" * 4800} for i in range(2048)]
+    messages = [{"role": "user" if i % 2 == 0 else "assistant", "content": "x" * 4400} for i in range(2048)]
     raw = json.dumps({"messages": messages, "tools": tools, "metadata": {"a": "b"},
                       "chat_template_kwargs": {"enable_thinking": False}}).encode()
     assert 9_000_000 < len(raw) < 10_485_760

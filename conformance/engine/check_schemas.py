@@ -538,23 +538,24 @@ class _SchemaWalker:
             arms = value.get(keyword)
             if isinstance(arms, list) and len(arms) > b.max_branch:
                 self.fail("branch", path + (keyword,), keyword=keyword, limit=b.max_branch)
+        # Array elements and child-map values are walked even when scalar (only the depth check
+        # applies to them), so they are visited only where that check can fail.
+        deep = depth + 1 > b.max_depth
         for key, item in value.items():
             if key in v.data:
                 continue
             if isinstance(item, dict):
-                if key in v.child_maps:
-                    for name, sub in item.items():
-                        self.walk_child(sub, depth + 1, path + (key, name))
-                else:
+                if key not in v.child_maps:
                     self.walk(item, depth + 1, path + (key,))
+                    continue
+                children: Any = item.items()
             elif isinstance(item, list):
-                for index, sub in enumerate(item):
-                    self.walk_child(sub, depth + 1, path + (key, index))
-
-    def walk_child(self, value: Any, depth: int, path: tuple[Any, ...]) -> None:
-        # Scalars are walked too (only the depth check applies); skip the call when it cannot fail.
-        if isinstance(value, dict) or depth > self.b.max_depth:
-            self.walk(value, depth, path)
+                children = enumerate(item)
+            else:
+                continue
+            for name, sub in children:
+                if deep or isinstance(sub, dict):
+                    self.walk(sub, depth + 1, path + (key, name))
 
     def check_type(self, node: dict[str, Any], path: tuple[Any, ...]) -> None:
         if "type" not in node:
@@ -629,7 +630,7 @@ class _TooBig(Exception):
 
 
 def marshaled_size(value: Any, limit: int | None = None) -> int:
-    """``len(json.Marshal(value))``; stops early (returning ``limit + 1``) once over ``limit``."""
+    """``len(json.Marshal(value))``; with a ``limit`` it stops early and returns some size above it."""
     total = 0
 
     def add(n: int) -> None:
@@ -641,7 +642,8 @@ def marshaled_size(value: Any, limit: int | None = None) -> int:
     def string(text: str) -> None:
         if limit is not None and len(text) + 2 > limit - total:
             add(len(text) + 2)  # already over: every character is at least one byte
-        add(len(gojson.go_string(text).encode("utf-8", errors="surrogatepass")))
+        encoded = gojson.go_string(text)
+        add(len(encoded) if encoded.isascii() else len(encoded.encode("utf-8", errors="surrogatepass")))
 
     def size(item: Any) -> None:
         if isinstance(item, str):
@@ -682,22 +684,24 @@ def bounded_schema(
     options = site.options
     bounds = Bounds.from_options(options["bounds"])
     vocab = Vocabulary.from_options(options["schema"])
-    schema = holder[key]
+    schema, inlined = holder[key], None
     if options.get("refs") == "inline" and _in_force(ctx, site, "inline") and mentions_refs(schema, vocab):
         try:
-            schema, count = dereference(schema, vocab, bounds.max_nodes)
+            schema, inlined = dereference(schema, vocab, bounds.max_nodes)
         except RefError as exc:
             yield Hit(pointer, exc.code, {"prefix": prefix, **exc.params})
             return
         except NodeLimit:
             yield Hit(pointer, "nodes", {"prefix": prefix, "limit": bounds.max_nodes})
             return
-        holder[key] = schema
-        yield Change(pointer, MISSING, MISSING, f"{count} local $ref inlined and $defs/definitions removed", "inline")
     problem = walk_schema(schema, bounds, vocab)
     if problem is not None:
         yield Hit(_pointer(pointer, problem.path), problem.code, {"prefix": prefix, **problem.params})
-        return
+        return  # a rejected inlined copy is not written back: it may nest far too deep to keep
+    if inlined is not None:
+        holder[key] = schema
+        detail = f"{inlined} local $ref inlined" if inlined else "unused definition containers removed"
+        yield Change(pointer, MISSING, MISSING, detail, "inline")
     if bounds.max_size > 0 and marshaled_size(schema, bounds.max_size) > bounds.max_size:
         yield Hit(pointer, "size", {"prefix": prefix, "limit": bounds.max_size})
 
@@ -917,7 +921,8 @@ def _choice(item: Any, pointer: str, options: Mapping[str, Any]) -> Iterator[Hit
     if not isinstance(item, list) or not item:
         yield Hit(pointer, "choice-shape")
         return
-    max_entries, max_entry, max_total = (int(options[k]) for k in ("max_choice_entries", "max_choice_entry_len", "max_choice_total"))
+    keys = ("max_choice_entries", "max_choice_entry_len", "max_choice_total")
+    max_entries, max_entry, max_total = (int(options[k]) for k in keys)
     if len(item) > max_entries:
         yield Hit(pointer, "choice-count", {"count": len(item), "limit": max_entries})
         return

@@ -270,6 +270,7 @@ def run(
     state = _Run(ctx, pre_plan.rules, [], [], [])
     stages = ENGINE_STAGES + (("advise",) if collect else ())
     parsed = False
+    client_keys: frozenset[str] = frozenset()
     try:
         for step in pre_plan.steps:
             state.execute(step)
@@ -278,6 +279,7 @@ def run(
         if state.rejections:
             raise _Stop()
         parsed = True
+        client_keys = frozenset(ctx.body)  # before any rule changes it: what the client sent
         if collect:  # advice rules compare against what the client sent
             ctx.state["client"] = {k: copy.deepcopy(v) for k, v in ctx.body.items() if k != "messages"}
             ctx.state["profile"] = profile
@@ -290,10 +292,10 @@ def run(
             state.execute(step)
     except _Stop:
         pass
-    return _finish(ctx, state, parsed)
+    return _finish(ctx, state, parsed, client_keys)
 
 
-def _finish(ctx: Context, state: _Run, parsed: bool) -> Analysis:
+def _finish(ctx: Context, state: _Run, parsed: bool, client_keys: frozenset[str] = frozenset()) -> Analysis:
     events = tuple(state.events)
     family = ctx.family
     model = ctx.model or ctx.routed_model
@@ -303,7 +305,8 @@ def _finish(ctx: Context, state: _Run, parsed: bool) -> Analysis:
         result = Rejected(first.status, first.message, first.rule, first.pointer, events, model, family, ctx.revision.id)
     else:
         result = Accepted(ctx.body, events, model, family, ctx.revision.id)
-    return Analysis(result, tuple(state.rejections), events, tuple(state.advice), ctx.body if parsed else None, parsed)
+    return Analysis(result, tuple(state.rejections), events, tuple(state.advice), ctx.body if parsed else None, parsed,
+                    client_keys)
 
 
 def _as_bytes(source: bytes | str | Mapping[str, Any]) -> bytes:

@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any, Generator, Iterator, Mapping
 
+from .. import gojson
 from .context import Context, Site, child
 from .registry import transform
 from .types import MISSING, Change
 
 # Go's unicode.IsSpace set, which strings.TrimSpace uses (Python's str.strip also trims
 # U+001C-U+001F, which Go keeps).
-GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B)) + "\u2028\u2029\u202f\u205f\u3000"
 
 
 def go_trim_space(text: str) -> str:
@@ -40,10 +41,11 @@ def drop_empty_array(ctx: Context, site: Site) -> Iterator[Change]:
         return
     del site.parent[site.key]
     yield Change(site.pointer, [], MISSING, f"empty {site.key} removed")
+    parent_pointer = site.pointer[: site.pointer.rfind("/")]
     for name in site.options.get("also", ()):
         if name in site.parent:
             before = site.parent.pop(name)
-            yield Change(child("", name), before, MISSING, f"{name} removed together with the empty {site.key}")
+            yield Change(child(parent_pointer, name), before, MISSING, f"{name} removed together with the empty {site.key}")
 
 
 @transform("coerce-string")
@@ -52,7 +54,7 @@ def coerce_string(ctx: Context, site: Site) -> Iterator[Change]:
     before, target = site.value, site.options["to"]
     if isinstance(before, str) and before == site.options["from"]:
         site.parent[site.key] = target
-        yield Change(site.pointer, before, target, f"{site.key} {before!r} rewritten to {target!r}")
+        yield Change(site.pointer, before, target, f"{site.key} {gojson.dumps(before)} rewritten to {gojson.dumps(target)}")
 
 
 @transform("default-with-sibling", when_absent=True)
@@ -64,7 +66,7 @@ def default_with_sibling(ctx: Context, site: Site) -> Iterator[Change]:
     if isinstance(sibling, list) and sibling:
         value = site.options["value"]
         site.parent[site.key] = value
-        yield Change(site.pointer, MISSING, value, f"{site.key} defaulted to {value!r} because {site.options['sibling']} is present")
+        yield Change(site.pointer, MISSING, value, f"{site.key} defaulted to {gojson.dumps(value)}: {site.options['sibling']} is present")
 
 
 # --- $ref inlining ------------------------------------------------------------------------------
@@ -103,10 +105,14 @@ class NodeLimit(Exception):
     """Inlined nodes exceeded the schema's node limit (reported as the ``nodes`` bound)."""
 
 
+def _container(value: Any) -> bool:
+    return isinstance(value, (dict, list))
+
+
 def mentions_refs(schema: Any, vocab: Vocabulary) -> bool:
     """Whether inlining would change anything: a $ref or a definition container in a schema position."""
     if isinstance(schema, list):
-        return any(mentions_refs(item, vocab) for item in schema)
+        return any(mentions_refs(item, vocab) for item in schema if isinstance(item, (dict, list)))
     if not isinstance(schema, dict):
         return False
     if "$ref" in schema or not vocab.containers.isdisjoint(schema):
@@ -115,15 +121,36 @@ def mentions_refs(schema: Any, vocab: Vocabulary) -> bool:
         if key in vocab.data:
             continue
         if key in vocab.child_maps and isinstance(value, dict):
-            if any(mentions_refs(item, vocab) for item in value.values()):
+            if any(mentions_refs(item, vocab) for item in value.values() if isinstance(item, (dict, list))):
                 return True
-        elif isinstance(value, (dict, list)) and mentions_refs(value, vocab):
+        elif _container(value) and mentions_refs(value, vocab):
             return True
     return False
 
 
+Step = Generator[Any, Any, Any]  # yields sub-steps, receives their results, returns its own
+
+
+def _trampoline(step: Step) -> Any:
+    """Run nested steps with an explicit stack: inlining can nest hundreds of levels deep
+    (one per inlined target, bounded only by the node cap), beyond Python's recursion limit."""
+    stack, result = [step], None
+    while stack:
+        try:
+            sub = stack[-1].send(result)
+        except StopIteration as stop:
+            stack.pop()
+            result = stop.value
+            continue
+        stack.append(sub)
+        result = None
+    return result
+
+
 @dataclass
 class _Deref:
+    """``DereferenceLocalSchemaRefs`` as resumable steps (see :func:`_trampoline`)."""
+
     root: dict[str, Any]
     vocab: Vocabulary
     max_nodes: int
@@ -132,58 +159,62 @@ class _Deref:
     expanded_nodes: int = 0
     inlined: int = 0
 
-    def value(self, value: Any) -> Any:
-        if isinstance(value, dict):
-            return self.ref(value) if "$ref" in value else self.node(value)
+    def visit(self, value: dict[str, Any] | list[Any]) -> Step:
         if isinstance(value, list):
-            return [self.value(item) for item in value]
-        return value
+            return self.array(value)
+        return self.ref(value) if "$ref" in value else self.node(value)
 
-    def node(self, node: dict[str, Any]) -> dict[str, Any]:
+    def array(self, items: list[Any]) -> Step:
+        out = []
+        for item in items:
+            out.append((yield self.visit(item)) if _container(item) else item)
+        return out
+
+    def node(self, node: dict[str, Any]) -> Step:
         if self.expanding > 0:
             self.count()
         out: dict[str, Any] = {}
         for key, value in node.items():
             if key in self.vocab.containers:
                 continue
-            out[key] = value if key in self.vocab.data else self.child(key, value)
+            out[key] = value if key in self.vocab.data else (yield self.child(key, value))
         return out
 
-    def child(self, key: str, value: Any) -> Any:
+    def child(self, key: str, value: Any) -> Step:
+        """A keyword's value: a name -> schema map for child-map keywords, else a schema."""
         if isinstance(value, dict) and key in self.vocab.child_maps:
-            return {name: self.value(item) for name, item in value.items()}
-        return self.value(value)
+            out = {}
+            for name, item in value.items():
+                out[name] = (yield self.visit(item)) if _container(item) else item
+            return out
+        return (yield self.visit(value)) if _container(value) else value
 
-    def ref(self, node: dict[str, Any]) -> Any:
-        # A chain of refs is followed iteratively (Go recurses; Python's stack is shallower).
+    def ref(self, node: dict[str, Any]) -> Step:
+        # A chain of refs is followed in a loop; siblings are merged back innermost first, each
+        # with the refs above it still on the recursion stack, as Go's recursion does.
         chain: list[tuple[str, dict[str, Any]]] = []
         current: Any = node
-        try:
-            while isinstance(current, dict) and "$ref" in current:
-                ref = current["$ref"]
-                if not isinstance(ref, str) or not go_trim_space(ref):
-                    raise RefError("ref-shape")
-                if ref in self.stack:
-                    raise RefError("ref-recursive", ref=ref)
-                target = resolve_local_pointer(self.root, ref)
-                self.stack.add(ref)
-                self.expanding += 1
-                self.inlined += 1
-                chain.append((ref, current))
-                current = target
-            resolved = self.value(current)
-            while chain:
-                ref, ref_node = chain.pop()
-                self.expanding -= 1
-                self.stack.discard(ref)
-                resolved = self.merge(resolved, ref_node)
-            return resolved
-        finally:  # on an error the whole dereference is abandoned; keep the state sane anyway
-            for ref, _node in chain:
-                self.stack.discard(ref)
-            self.expanding -= len(chain)
+        while isinstance(current, dict) and "$ref" in current:
+            ref = current["$ref"]
+            if not isinstance(ref, str) or not go_trim_space(ref):
+                raise RefError("ref-shape")
+            if ref in self.stack:
+                raise RefError("ref-recursive", ref=ref)
+            target = resolve_local_pointer(self.root, ref)
+            self.stack.add(ref)
+            self.expanding += 1
+            self.inlined += 1
+            chain.append((ref, current))
+            current = target
+        resolved = (yield self.visit(current)) if _container(current) else current
+        while chain:
+            ref, ref_node = chain.pop()
+            self.expanding -= 1
+            self.stack.discard(ref)
+            resolved = yield self.merge(resolved, ref_node)
+        return resolved
 
-    def merge(self, target: Any, ref_node: dict[str, Any]) -> Any:
+    def merge(self, target: Any, ref_node: dict[str, Any]) -> Step:
         """Siblings of ``$ref`` override the inlined target's keys."""
         siblings = [k for k in ref_node if k != "$ref" and k not in self.vocab.containers]
         if not isinstance(target, dict):
@@ -193,7 +224,7 @@ class _Deref:
         out = dict(target)
         for key in siblings:
             value = ref_node[key]
-            out[key] = value if key in self.vocab.data else self.child(key, value)
+            out[key] = value if key in self.vocab.data else (yield self.child(key, value))
         return out
 
     def count(self) -> None:
@@ -258,7 +289,7 @@ def dereference(schema: dict[str, Any], vocab: Vocabulary, max_nodes: int) -> tu
     inlined nodes alone exceed ``max_nodes``. The input is not modified.
     """
     state = _Deref(schema, vocab, max_nodes)
-    resolved = state.value(schema)
+    resolved = _trampoline(state.visit(schema))
     if not isinstance(resolved, dict):
         raise RefError("ref-root")
     return resolved, state.inlined

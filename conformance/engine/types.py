@@ -164,3 +164,6 @@ class Analysis:
     advice: tuple[Advice, ...]
     body: dict[str, Any] | None  # the normalized body (as far as the pipeline got)
     parsed: bool  # False when read/scan/parse failed and no rule beyond them ran
+    #: The top-level keys of the body as the client sent it (empty when it did not parse);
+    #: the linter tells a client's field from one the gateway wrote with it.
+    client_keys: frozenset[str] = frozenset()

@@ -31,6 +31,7 @@ class Faults:
     from a seeded generator, so a run with the same seed and request order is reproducible."""
 
     latency_ms: float = 0.0           # added before every chat answer
+    chunk_delay_ms: float = 0.0       # between streamed events (a slow stream)
     error_rate: float = 0.0           # answer 5xx (``error_status``)
     error_status: int = 502
     rate_limit_rate: float = 0.0      # answer 429 with Retry-After
@@ -48,7 +49,7 @@ class Faults:
             value = getattr(self, name)
             if not (0.0 <= value <= 1.0) or math.isnan(value):
                 raise ValueError(f"fault rate {name} must be between 0 and 1, got {value}")
-        if self.latency_ms < 0:
+        if self.latency_ms < 0 or self.chunk_delay_ms < 0:
             raise ValueError("fault latency must not be negative")
         if not (500 <= self.error_status <= 599):
             raise ValueError(f"fault error status must be a 5xx code, got {self.error_status}")
@@ -71,7 +72,7 @@ class GatewayConfig:
     open_models: tuple[str, ...] = ()      # served without any key
     disabled: DisabledMode | None = None
     debug_endpoint: bool = False           # GET /_reference/debug/requests (white-box view)
-    debug_history: int = 100
+    debug_history: int = 256
     faults: Faults = field(default_factory=Faults)
     upstream: str | None = None            # lint-and-forward proxy mode
     block_rejects: bool = False            # proxy: answer locally with the gateway's 400

@@ -67,7 +67,8 @@ _EXPLICIT = re.compile(
     re.IGNORECASE,
 )
 _LONG_FORM = re.compile(
-    r"\b(essay|article|story|novel|chapter|report|long|lengthy|detailed|in detail|comprehensive|thorough|elaborate)\b",
+    r"\b(essay|article|story|novel|chapter|report|lengthy|long-form|long (?:answer|text|essay|story|article)|"
+    r"in detail|detailed|comprehensive|thorough|elaborate)\b",
     re.IGNORECASE,
 )
 _ASKS_FOR_TOOL = re.compile(r"\b(tools?|functions?|call|invoke)\b", re.IGNORECASE)

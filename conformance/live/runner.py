@@ -92,7 +92,7 @@ class LiveRun:
     """One run: the selected (case, model) items, their observations and verdicts."""
 
     def __init__(self, catalogue: Catalogue, config: RunConfig, target: Target, redactor: Redactor,
-                 whitebox: Callable[[str], Any] | None = None) -> None:
+                 whitebox: Callable[[str, str | None], Any] | None = None) -> None:
         self.catalogue = catalogue
         self.config = config
         self.target = target
@@ -104,6 +104,7 @@ class LiveRun:
         self._lock = threading.Lock()
         self.results: dict[str, CaseResult] = {}
         self.observations: dict[str, list[tuple[LiveRequest, Observation]]] = {}
+        self._forwarded_cache: dict[str, Any] = {}
 
     # -- selection ----------------------------------------------------------------------------
 
@@ -180,7 +181,7 @@ class LiveRun:
             return "error", [f"HTTP {obs.status} from the target: {(obs.error_message or obs.text)[:200]}"], None
         forwarded = None
         if case.observable == "reference-only":
-            forwarded = self.whitebox(request.nonce) if self.whitebox and request.nonce else None
+            forwarded = self._forwarded(request, obs)
             if forwarded is None:
                 return "unobservable", ["reference-only rule: a black-box target cannot show it"], None
         upstream = expect(self.catalogue, case, request, model, self.revision)
@@ -192,6 +193,13 @@ class LiveRun:
             if not judge(case, overlay, obs, forwarded):
                 return "divergent", problems, self._divergence_note(case)
         return "fail", problems, None
+
+    def _forwarded(self, request: LiveRequest, obs: Observation) -> Any:
+        if not self.whitebox or not request.nonce:
+            return None
+        if request.nonce not in self._forwarded_cache:  # the white-box view is asked once per request
+            self._forwarded_cache[request.nonce] = self.whitebox(request.nonce, obs.headers.get("x-request-id"))
+        return self._forwarded_cache[request.nonce]
 
     def _divergence_note(self, case: LiveCase) -> str:
         broker = self.catalogue.broker(self.config.profile or "")
@@ -229,7 +237,7 @@ class LiveRun:
                     request, obs = runs[-1]
                     if case.observable == "reference-only" and not self.whitebox:
                         continue
-                    forwarded = self.whitebox(request.nonce) if self.whitebox and case.observable == "reference-only" else None
+                    forwarded = self._forwarded(request, obs) if case.observable == "reference-only" else None
                     expectation: Expectation = expect(self.catalogue, case, request, result.model, revision.id, profile=profile)
                     compared += 1
                     if judge(case, expectation, obs, forwarded):

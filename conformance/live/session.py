@@ -64,7 +64,7 @@ class LiveSession:
             models=opts.models, tier=opts.tier, budget_tokens=opts.budget_tokens, concurrency=opts.concurrency,
             timeout=opts.timeout, retries=opts.retries, repeat=opts.repeat, baseline=baseline,
         )
-        whitebox: Callable[[str], Any] | None = None
+        whitebox: Callable[[str, str | None], Any] | None = None
         if self.embedded:
             base_url, debug_url = self._start_embedded()
             config.api_key = "sk-local-" + secrets.token_hex(8)  # any key works on the reference gateway
@@ -163,17 +163,24 @@ class LiveSession:
         return lines
 
 
-def _whitebox_reader(debug_url: str, api_key: str) -> Callable[[str], Any]:
-    """Find the body the reference gateway forwarded for the request carrying ``nonce``."""
+def _whitebox_reader(debug_url: str, api_key: str) -> Callable[[str, str | None], Any]:
+    """The body the reference gateway forwarded for a request: looked up by the response's
+    X-Request-Id, or by the request's nonce in the recent history."""
 
-    def forwarded_for(nonce: str) -> Any:
+    def get(url: str) -> Any:
         try:
-            response = httpx.get(debug_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=10.0)
-            entries = response.json()
+            response = httpx.get(url, headers={"Authorization": f"Bearer {api_key}"}, timeout=10.0)
+            return response.json() if response.status_code == 200 else None
         except (httpx.HTTPError, ValueError):
             return None
-        if isinstance(entries, dict):
-            entries = entries.get("requests") or entries.get("entries") or []
+
+    def forwarded_for(nonce: str, request_id: str | None = None) -> Any:
+        if request_id:
+            record = get(f"{debug_url.rstrip('/')}/{request_id}")
+            if isinstance(record, dict) and record.get("forwarded") is not None:
+                return record["forwarded"]
+        entries = get(debug_url)
+        entries = entries.get("requests") if isinstance(entries, dict) else entries
         for entry in reversed(entries if isinstance(entries, list) else []):
             forwarded = entry.get("forwarded") if isinstance(entry, dict) else None
             if forwarded is not None and nonce in json.dumps(forwarded, ensure_ascii=False):

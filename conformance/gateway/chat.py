@@ -1,0 +1,183 @@
+"""``POST /v1/chat/completions`` against the simulated model, in the pooled gateway's order
+(contract.md §1 "Where the pipeline runs"): read the body (413), normalize through the engine
+(its 400s win), validate the model (400), check access (401), admit through the limiter (429),
+then call the host and shape its answer for the client."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import math
+import time
+from typing import Any, Iterator
+
+from ..engine.pipeline import forwarded_bytes, normalize
+from ..engine.types import Accepted, Rejected
+from .faults import CUT
+from .httpserver import BodyTooLarge, Request
+from .livelog import Line
+from .respond import ResponseRules, Shaper, client_intent, upstream_chunks, upstream_completion
+from .simulate import simulate
+from .state import GatewayState
+from .wire import APPLICATION_JSON, EVENT_STREAM, SSE_DONE, TEXT_PLAIN, Response, RouteRules, compact_json, http_error, sse_event
+from .debug import DebugLog, body_for_record
+
+
+def bearer_token(request: Request) -> str | None:
+    value = request.headers.get("Authorization")
+    if not value:
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def same_secret(given: str | None, expected: str | None) -> bool:
+    return bool(given) and bool(expected) and hmac.compare_digest(given.encode(), expected.encode())  # type: ignore[union-attr]
+
+
+class ChatService:
+    def __init__(self, state: GatewayState, rules: RouteRules, response_rules: ResponseRules,
+                 debug: DebugLog | None, faults: Any, log: Any) -> None:
+        self.state = state
+        self.rules = rules
+        self.response_rules = response_rules
+        self.debug = debug
+        self.faults = faults
+        self.log = log
+
+    # --- the pooled chat path -----------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        state = self.state
+        request_id = state.next_request_id()
+        started = time.monotonic()
+        record: dict[str, Any] = {"request_id": request_id, "time": time.time(), "method": request.method,
+                                  "path": request.path, "revision": state.revision.id, "profile": state.config.profile}
+        lines: list[Line] = []
+        response = self._handle(request, request_id, record, lines)
+        response.headers.append(("X-Request-Id", request_id))
+        record["status"] = response.status
+        if self.debug is not None:
+            self.debug.add(record)
+        if self.log is not None:
+            self.log.request(request_id, request.method, request.path, lines, response.status,
+                             (time.monotonic() - started) * 1000, secrets=[bearer_token(request) or ""])
+        return response
+
+    def _handle(self, request: Request, request_id: str, record: dict[str, Any], lines: list[Line]) -> Response:
+        state, settings = self.state, self.state.settings
+        if request.method != "POST":
+            return Response(405, [("Content-Type", TEXT_PLAIN), ("X-Content-Type-Options", "nosniff"), ("Allow", "POST")],
+                            b"method not allowed\n")
+        try:
+            raw = request.read_body()
+        except BodyTooLarge:
+            record.update(outcome="rejected", rule="limit-body-size")
+            response = self.rules.error("limit-body-size")
+            response.close_connection = True
+            return response
+        self.faults.delay()
+        token = bearer_token(request)
+        admin = same_secret(token, state.config.admin_key)
+        result = normalize(raw, model=state.default_model, revision=state.revision.id, limits=settings.limits,
+                           admin=admin, profile=state.config.profile, catalogue=state.catalogue)
+        record.update(admin=admin, model=result.model, family=result.family, events=[e.to_json() for e in result.events])
+        if self.log is not None:
+            lines.extend(self.log.result_lines(result))
+        if isinstance(result, Rejected):
+            record.update(outcome="rejected", rule=result.rule, message=result.message, pointer=result.pointer)
+            return http_error(result.status, result.message)
+        forwarded = forwarded_bytes(result)
+        record.update(forwarded=json.loads(forwarded), forwarded_bytes=body_for_record(forwarded))
+        route = self._route(result, token, admin)
+        if route is not None:
+            rule, response = route
+            record.update(outcome="rejected", rule=rule, message=json.loads(response.body)["error"]["message"])
+            if self.log is not None:
+                lines.append(self.log.finding("error", rule, "/model", record["message"]))
+            return response
+        tokens = max(1, math.ceil(len(raw) / 4))  # estimatePromptTokens
+        refused = state.limiter.admit(tokens)
+        if refused is not None:
+            code, current, limit = refused
+            record.update(outcome="rejected", rule="reject-over-capacity")
+            return self.rules.error("reject-over-capacity", code, current=current, limit=limit)
+        try:
+            return self._answer(result, forwarded, record, lines, lambda: state.limiter.release(tokens))
+        except BaseException:
+            state.limiter.release(tokens)
+            raise
+
+    def _route(self, result: Accepted, token: str | None, admin: bool) -> tuple[str, Response] | None:
+        """Model validation, then access control (after normalization, as upstream)."""
+        state, settings = self.state, self.state.settings
+        model = result.model
+        if model not in state.runtimes:
+            return "reject-unknown-model", self.rules.error("reject-unknown-model", model=model, models=", ".join(state.models))
+        if admin:
+            return None
+        mode = settings.access.get(model, "admin_only")
+        if mode == "open":
+            return None
+        if mode == "admin_only":
+            return "require-admin-key", self.rules.error("require-admin-key", model=model)
+        keys = state.config.api_keys()
+        if token and (not keys or any(same_secret(token, k) for k in keys)):
+            return None
+        return "require-api-key", self.rules.error("require-api-key", model=model)
+
+    # --- the simulated host and the response rules ---------------------------------------------
+
+    def _answer(self, result: Accepted, forwarded: bytes, record: dict[str, Any], lines: list[Line], release: Any) -> Response:
+        intent = client_intent(result)
+        record.update(outcome="accepted", client={"stream": intent.stream, "include_usage": intent.include_usage,
+                                                  "logprobs": intent.logprobs})
+        fault = self.faults.pick()
+        if fault is not None:
+            record["fault"] = fault
+            if self.log is not None:
+                lines.append(self.log.text(f"fault injected: {fault}", "bold magenta"))
+            replaced = self.faults.response(fault, self.rules, intent.stream)
+            if replaced is not None:
+                release()
+                return replaced
+        sim = simulate(result.body, model=result.model, family=result.family, forwarded_bytes=forwarded)
+        response_id = self.state.response_id(result.model)
+        runtime = self.state.runtimes.get(result.model) or self.state.runtimes[self.state.default_model]
+        shaper = Shaper(self.response_rules, result.family, intent, response_id)
+        created = int(time.time())
+        headers = [("X-Devshard-ID", str(runtime.escrow_id))]
+        record.update(response_id=response_id, finish_reasons=[c.finish_reason for c in sim.choices], usage=sim.usage)
+        if self.log is not None:
+            summary = ", ".join(f"{c.finish_reason} ({c.completion_tokens} tokens, {c.reasoning_tokens} reasoning)" for c in sim.choices)
+            lines.append(self.log.text(f"{response_id}: {summary}"))
+        if not intent.stream:
+            body = shaper.shape(upstream_completion(sim, created), streamed=False)
+            release()
+            response = compact_json(200, body, headers)
+            if fault == CUT:
+                response.cut_after = max(1, len(response.body) // 2)
+            return response
+        events = list(self._sse(sim, shaper, created))
+        return Response(200, [("Content-Type", EVENT_STREAM), ("Cache-Control", "no-cache"), ("Connection", "keep-alive"), *headers],
+                        stream=self._paced(events), cut_after=max(1, len(events) // 2) if fault == CUT else None,
+                        on_close=release)
+
+    def _sse(self, sim: Any, shaper: Shaper, created: int) -> Iterator[bytes]:
+        for chunk in upstream_chunks(sim, created):
+            shaped = shaper.shape(chunk, streamed=True)
+            if shaped is not None:
+                yield sse_event(shaped)
+        yield SSE_DONE
+
+    def _paced(self, events: list[bytes]) -> Iterator[bytes]:
+        delay = self.state.config.faults.chunk_delay_ms / 1000.0
+        for number, event in enumerate(events):
+            if delay and number:
+                if self.faults.stopped(delay):
+                    return
+            yield event
+
+
+__all__ = ["ChatService", "bearer_token", "same_secret", "APPLICATION_JSON"]

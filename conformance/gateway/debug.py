@@ -1,0 +1,80 @@
+"""The white-box view (opt-in, ``--debug-endpoint``): the last requests' forwarded bodies and
+engine events, so the live suite can verify silent rules (strips, coercions, translations)
+against the reference, and a broker can see what its users' agents send.
+
+``GET /_reference/debug/requests[?limit=N]`` lists the newest records last;
+``GET /_reference/debug/requests/<request-id>`` returns one (the id is the response's
+``X-Request-Id``); ``DELETE /_reference/debug/requests`` clears the history. No header is ever
+recorded, so keys cannot leak through it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+from urllib.parse import parse_qs
+
+from .wire import Response, not_found, pretty_json
+
+DEBUG_PREFIX = "/_reference/debug/requests"
+MAX_RECORDED_BODY = 2 * 1024 * 1024   # larger bodies are summarised, not kept
+
+
+class DebugLog:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._records: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, record: dict[str, Any]) -> None:
+        with self._lock:
+            self._records[record["request_id"]] = record
+            while len(self._records) > self.size:
+                self._records.popitem(last=False)
+
+    def update(self, request_id: str, **fields: Any) -> None:
+        with self._lock:
+            if request_id in self._records:
+                self._records[request_id].update(fields)
+
+    def get(self, request_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self._records.get(request_id)
+
+    def recent(self, limit: int) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._records.values())[-limit:] if limit > 0 else []
+
+    def clear(self) -> None:
+        with self._lock:
+            self._records.clear()
+
+
+def body_for_record(raw: bytes) -> Any:
+    """A body as the record keeps it: the text, or a summary when large or not UTF-8."""
+    if len(raw) > MAX_RECORDED_BODY:
+        return {"omitted": "body too large to record", "bytes": len(raw)}
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"omitted": "body is not UTF-8", "bytes": len(raw)}
+
+
+def debug_view(method: str, path: str, query: str, log: DebugLog) -> Response:
+    tail = path[len(DEBUG_PREFIX):]
+    if tail in ("", "/"):
+        if method in ("GET", "HEAD"):
+            try:
+                limit = int((parse_qs(query).get("limit") or [str(log.size)])[0])
+            except ValueError:
+                limit = log.size
+            return pretty_json(200, {"requests": log.recent(limit)})
+        if method == "DELETE":
+            log.clear()
+            return Response(204)
+        return Response(405, [("Allow", "GET, HEAD, DELETE")])
+    record = log.get(tail.lstrip("/"))
+    if record is None or method not in ("GET", "HEAD"):
+        return not_found()
+    return pretty_json(200, record)

@@ -1,0 +1,228 @@
+"""From simulated host output to what the client receives.
+
+The simulated host answers the way vLLM does for the *forwarded* body (token ids because
+``return_token_ids`` is forced, logprobs when the forwarded body asks, a usage chunk when the
+upstream stream asks). The gateway's response rules (cases/rules/70-gateway.yaml, stage
+``response``) then shape it for the client, exactly as the client asked: the id is rewritten,
+token ids always and logprobs unless asked are stripped, and (newest) streamed usage is
+removed unless the client asked for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import zip_longest
+from typing import Any, Iterator
+
+from ..catalogue.loader import Catalogue
+from ..engine.pipeline import rule_applies
+from ..engine.types import MISSING, Accepted
+from .simulate import SimChoice, Simulation, token_id
+
+STREAM_TOKENS_PER_CHUNK = 4   # simulation parameter: tokens per content/reasoning delta
+MAX_PROMPT_TOKEN_IDS = 8192   # stand-in length of the (always stripped) prompt_token_ids
+
+# Rule ids this module executes (stable slugs, never reused).
+FORCE_UPSTREAM_STREAM = "force-upstream-stream"
+UNWRAP_EXTRA_BODY = "unwrap-extra_body"
+RESPONSE_ID = "response-id-format"
+STRIP_TOKEN_IDS = "strip-response-token-ids"
+STRIP_LOGPROBS = "strip-response-logprobs-unless-asked"
+STRIP_STREAM_USAGE = "strip-stream-usage-unless-asked"
+
+TOKEN_ID_FIELDS = frozenset({"token_ids", "prompt_token_ids", "prompt_logprobs"})
+LOGPROB_FIELDS = frozenset({"logprobs", "logprob"})
+
+
+# --- the client's intent ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClientIntent:
+    """What the client asked for, as the gateway remembers it (contract.md §1 step 10, §6)."""
+
+    stream: bool
+    include_usage: bool
+    logprobs: bool
+
+
+def client_value(accepted: Accepted, field: str) -> Any:
+    """A top-level field as the client sent it (after ``extra_body`` unwrapping): the forwarded
+    value with the engine's later changes to that field undone, newest first."""
+    value = accepted.body.get(field, MISSING)
+    pointers = ("/" + field, "/extra_body/" + field)
+    for event in reversed(accepted.events):
+        if event.pointer in pointers and event.rule != UNWRAP_EXTRA_BODY:
+            value = event.before
+    return value
+
+
+def client_intent(accepted: Accepted) -> ClientIntent:
+    """The client's stream / usage / logprobs intent. The newest revision forces the upstream to
+    stream with usage (rule force-upstream-stream); its events carry what the client had."""
+    stream = client_value(accepted, "stream") is True
+    options = client_value(accepted, "stream_options")
+    for event in accepted.events:  # force-upstream-stream saw the filtered stream_options
+        if event.rule == FORCE_UPSTREAM_STREAM and event.pointer.endswith("/stream_options"):
+            options = event.before
+    include_usage = stream and isinstance(options, dict) and options.get("include_usage") is True
+    top = client_value(accepted, "top_logprobs")
+    asked = client_value(accepted, "logprobs") is True or (isinstance(top, int) and not isinstance(top, bool) and top > 0)
+    return ClientIntent(stream, include_usage, asked)
+
+
+# --- which response rules are in force ------------------------------------------------------
+
+
+class ResponseRules:
+    def __init__(self, catalogue: Catalogue, revision: str, profile: str | None) -> None:
+        self.catalogue = catalogue
+        self.revision = revision
+        inactive = set()
+        if profile:
+            inactive = {d.rule for d in catalogue.broker(profile).divergences if d.behaviour == "inactive"}
+        self._inactive = inactive
+        self._cache: dict[tuple[str, str | None], bool] = {}
+
+    def active(self, rule_id: str, family: str | None) -> bool:
+        key = (rule_id, family)
+        if key not in self._cache:
+            rule = self.catalogue.by_id.get(rule_id)
+            self._cache[key] = bool(rule) and rule_id not in self._inactive and rule_applies(self.catalogue, rule, self.revision, family)
+        return self._cache[key]
+
+
+def _strip(node: Any, names: frozenset[str]) -> None:
+    if isinstance(node, dict):
+        for name in names & node.keys():
+            del node[name]
+        for value in node.values():
+            if isinstance(value, (dict, list)):
+                _strip(value, names)
+    elif isinstance(node, list):
+        for value in node:
+            if isinstance(value, (dict, list)):
+                _strip(value, names)
+
+
+@dataclass
+class Shaper:
+    """Applies the response rules to one answer."""
+
+    rules: ResponseRules
+    family: str | None
+    intent: ClientIntent
+    response_id: str
+
+    def shape(self, obj: dict[str, Any], streamed: bool) -> dict[str, Any] | None:
+        if self.rules.active(RESPONSE_ID, self.family):
+            obj["id"] = self.response_id
+        names: frozenset[str] = frozenset()
+        if self.rules.active(STRIP_TOKEN_IDS, self.family):
+            names |= TOKEN_ID_FIELDS
+        if not self.intent.logprobs and self.rules.active(STRIP_LOGPROBS, self.family):
+            names |= LOGPROB_FIELDS
+        if names:
+            _strip(obj, names)
+        if streamed and not self.intent.include_usage and self.rules.active(STRIP_STREAM_USAGE, self.family):
+            obj.pop("usage", None)
+            if not obj.get("choices"):
+                return None  # a chunk left without choices is dropped
+        return obj
+
+
+# --- rendering the host's output ----------------------------------------------------------------
+
+
+def _logprobs(sim: Simulation, choice: SimChoice, tokens: list[str], offset: int) -> dict[str, Any]:
+    entries = []
+    for position, token in enumerate(tokens, offset):
+        mix = (choice.seed + position * 2654435761) % 1000
+        logprob = -round(mix / 400.0, 4)
+        entry: dict[str, Any] = {"token": token, "logprob": logprob, "bytes": list(token.encode("utf-8", errors="surrogatepass"))}
+        entry["top_logprobs"] = [{"token": token, "logprob": logprob, "bytes": entry["bytes"]}] + [
+            {"token": f" alt{k}", "logprob": round(logprob - k - 0.5, 4), "bytes": list(f" alt{k}".encode())}
+            for k in range(1, sim.top_logprobs)
+        ] if sim.top_logprobs else []
+        entries.append(entry)
+    return {"content": entries}
+
+
+def _tool_call_json(call: Any) -> dict[str, Any]:
+    return {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+
+
+def upstream_completion(sim: Simulation, created: int) -> dict[str, Any]:
+    """The host's non-streamed ``chat.completion`` (or the gateway's fold of its stream)."""
+    choices = []
+    for choice in sim.choices:
+        message: dict[str, Any] = {"role": "assistant", "content": None if choice.content is None else "".join(choice.content)}
+        if sim.style.separate_reasoning:
+            message["reasoning_content"] = "".join(choice.reasoning) if choice.reasoning else None
+        if choice.tool_calls:
+            message["tool_calls"] = [_tool_call_json(c) for c in choice.tool_calls]
+        item: dict[str, Any] = {
+            "index": choice.index, "message": message,
+            "logprobs": _logprobs(sim, choice, choice.content or [], 0) if sim.logprobs else None,
+            "finish_reason": choice.finish_reason, "stop_reason": None,
+        }
+        if sim.return_token_ids:
+            item["token_ids"] = [token_id(t) for t in choice.reasoning + (choice.content or [])]
+        choices.append(item)
+    body: dict[str, Any] = {
+        "id": f"chatcmpl-{sim.prompt_seed:016x}", "object": "chat.completion", "created": created, "model": sim.model,
+        "choices": choices, "usage": sim.usage, "prompt_logprobs": None,
+    }
+    if sim.return_token_ids:
+        body["prompt_token_ids"] = list(range(min(sim.prompt_tokens, MAX_PROMPT_TOKEN_IDS)))
+    return body
+
+
+def _choice_deltas(sim: Simulation, choice: SimChoice) -> Iterator[dict[str, Any]]:
+    def delta(payload: dict[str, Any], tokens: list[str] | None = None, offset: int = 0, finish: str | None = None) -> dict[str, Any]:
+        item: dict[str, Any] = {"index": choice.index, "delta": payload, "logprobs": None, "finish_reason": finish}
+        if tokens is not None and sim.logprobs:
+            item["logprobs"] = _logprobs(sim, choice, tokens, offset)
+        if sim.return_token_ids:
+            item["token_ids"] = [token_id(t) for t in tokens or ()]
+        if finish is not None:
+            item["stop_reason"] = None
+        return item
+
+    yield delta({"role": "assistant", "content": ""})
+    step = STREAM_TOKENS_PER_CHUNK
+    for start in range(0, len(choice.reasoning), step):
+        piece = choice.reasoning[start:start + step]
+        yield delta({"reasoning_content": "".join(piece)}, piece)
+    content = choice.content or []
+    for start in range(0, len(content), step):
+        piece = content[start:start + step]
+        yield delta({"content": "".join(piece)}, piece, start)
+    for number, call in enumerate(choice.tool_calls):
+        head = {"index": number, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}
+        yield delta({"tool_calls": [head]})
+        half = len(call.arguments) // 2
+        for part in (call.arguments[:half], call.arguments[half:]):
+            if part:
+                yield delta({"tool_calls": [{"index": number, "function": {"arguments": part}}]})
+    yield delta({}, finish=choice.finish_reason)
+
+
+def upstream_chunks(sim: Simulation, created: int) -> Iterator[dict[str, Any]]:
+    """The host's ``chat.completion.chunk`` events, choices interleaved as vLLM emits them."""
+    upstream_id = f"chatcmpl-{sim.prompt_seed:016x}"
+    first = True
+    streams = [_choice_deltas(sim, choice) for choice in sim.choices]
+    for step in zip_longest(*streams):
+        for item in step:
+            if item is None:
+                continue
+            chunk: dict[str, Any] = {"id": upstream_id, "object": "chat.completion.chunk", "created": created,
+                                     "model": sim.model, "choices": [item]}
+            if first and sim.return_token_ids:
+                chunk["prompt_token_ids"] = list(range(min(sim.prompt_tokens, MAX_PROMPT_TOKEN_IDS)))
+            first = False
+            yield chunk
+    if sim.include_usage:
+        yield {"id": upstream_id, "object": "chat.completion.chunk", "created": created, "model": sim.model,
+               "choices": [], "usage": sim.usage}
