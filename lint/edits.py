@@ -117,6 +117,7 @@ def plan(changes: Iterable[Change], index: SourceIndex) -> list[Edit]:
     style = Style.of(index)
     edits: list[Edit] = []
     removals: dict[int, tuple[Container, set[int]]] = {}
+    additions: dict[int, tuple[Container, list[Add]]] = {}
     for change in changes:
         if isinstance(change, Remove):
             container, position = _parent(index, change.pointer)
@@ -135,10 +136,25 @@ def plan(changes: Iterable[Change], index: SourceIndex) -> list[Edit]:
             edits.append(Edit(member.key_start, member.end,
                               json.dumps(change.key, ensure_ascii=False) + gap + dump(change.value, style)))
         else:
-            edits.append(_add(index, change, style))
+            container = _object_at(index, change.parent)
+            existing = container.find(change.key)
+            if existing is not None:
+                edits.append(Edit(existing.start, existing.end, dump(change.value, style)))
+            else:
+                additions.setdefault(container.start, (container, []))[1].append(change)
     for container, positions in removals.values():
         edits.extend(_remove(container, positions))
+    for container, added in additions.values():
+        edits.append(_append(index.text, container, added, style))
     return edits
+
+
+def _object_at(index: SourceIndex, pointer: str) -> Container:
+    span = index.value_span(pointer)
+    container = index.container(span[0]) if span else None
+    if container is None or container.kind != "{":
+        raise EditError(f"no object at {pointer or '/'}")
+    return container
 
 
 def _parent(index: SourceIndex, pointer: str) -> tuple[Container, int]:
@@ -178,30 +194,24 @@ def _remove(container: Container, positions: set[int]) -> list[Edit]:
     return edits
 
 
-def _add(index: SourceIndex, change: Add, style: Style) -> Edit:
-    span = index.value_span(change.parent)
-    container = index.container(span[0]) if span else None
-    if container is None or container.kind != "{":
-        raise EditError(f"no object at {change.parent or '/'}")
-    existing = container.find(change.key)
-    value = dump(change.value, style)
-    if existing is not None:
-        return Edit(existing.start, existing.end, value)
+def _append(text: str, container: Container, added: list[Add], style: Style) -> Edit:
+    """One insertion after the last member for every new key (keys given once, last wins)."""
+    values = {change.key: change.value for change in added}
     container.complete()
     assert container.end is not None
-    member = json.dumps(change.key, ensure_ascii=False) + style.key_separator + value
-    text = index.text
+    members = [json.dumps(key, ensure_ascii=False) + style.key_separator + dump(value, style)
+               for key, value in values.items()]
     if not container.members:
-        return Edit(container.start + 1, container.end - 1, member)
+        return Edit(container.start + 1, container.end - 1, style.item_separator.join(members))
     last = container.members[-1]
-    before_first = text[container.start + 1:container.members[0].key_start]
-    if "\n" in before_first:  # one member per line: same indentation as the last one
-        indent = text[text.rfind("\n", 0, last.key_start) + 1:last.key_start]
-        return Edit(last.end, last.end, ",\n" + indent + member)
-    separator = style.item_separator
-    if len(container.members) > 1:
-        separator = text[container.members[-2].end:last.key_start] or separator
-    return Edit(last.end, last.end, separator + member)
+    if "\n" in text[container.start + 1:container.members[0].key_start]:
+        indent = text[text.rfind("\n", 0, last.key_start) + 1:last.key_start]  # one member per line
+        separator = ",\n" + indent
+    elif len(container.members) > 1:
+        separator = text[container.members[-2].end:last.key_start] or style.item_separator
+    else:
+        separator = style.item_separator
+    return Edit(last.end, last.end, "".join(separator + member for member in members))
 
 
 # --- applying --------------------------------------------------------------------------------

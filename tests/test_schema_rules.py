@@ -1,5 +1,5 @@
 """Schema-bounded parameters: tools, tool_choice, response_format, structured_outputs, metadata,
-chat_template_kwargs (cases/rules/30-tools.yaml, 31-structured.yaml; contract.md §2.3-§2.6, row 39)."""
+chat_template_kwargs (cases/rules/30-schemas.yaml; contract.md §2.3-§2.6, row 39)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ MINIMAX = "MiniMaxAI/MiniMax-M2.7"
 OLD, NEW = "2026-05", "2026-09"
 BOTH = pytest.mark.parametrize("revision", [OLD, NEW])
 MY_FIELDS = ("tools", "tool_choice", "response_format", "structured_outputs", "metadata", "chat_template_kwargs")
-MY_FILES = ("30-tools.yaml", "31-structured.yaml")
+MY_FILES = ("30-schemas.yaml",)
 
 
 def body(**fields: Any) -> bytes:
@@ -138,7 +138,7 @@ def test_required_rule_ids_present() -> None:
 
 
 def test_duplicated_yaml_data_stays_in_sync() -> None:
-    """The schema vocabulary is written once per rule file; blank-name messages mirror the empty-name ones."""
+    """YAML anchors share the schema vocabulary and the blank-name messages (written once)."""
     by_id = load_catalogue().by_id
     vocab = [by_id[r].targets[-1].options["schema"] for r in ("schema-tools", "schema-response-format", "schema-structured-outputs")]
     assert vocab[0] == vocab[1] == vocab[2]

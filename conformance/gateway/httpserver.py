@@ -42,6 +42,11 @@ class BodyError(Exception):
     """The body could not be read (malformed framing, timeout, client gone)."""
 
 
+class AbortStream(Exception):
+    """Raised by a response stream to end the connection without finishing the message
+    (e.g. the proxied upstream broke off): the client must see the break, not a clean end."""
+
+
 @dataclass
 class Request:
     method: str
@@ -135,6 +140,24 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     server: GatewayHTTPServer
+
+    # Malformed requests are answered like Go's server does: a status line, plain text, close.
+    default_request_version = "HTTP/1.1"
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        self.close_connection = True
+        phrase = self.responses.get(code, ("Error",))[0]
+        body = f"{code} {phrase}\n".encode("ascii")
+        try:
+            self.send_response_only(code)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Connection", "close")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+        except OSError:
+            pass
 
     def setup(self) -> None:
         self.timeout = self.server.io_timeout
@@ -332,16 +355,20 @@ class _Handler(BaseHTTPRequestHandler):
                     return
                 self.wfile.write(body)
                 return
-            for number, chunk in enumerate(response.stream):
-                if response.cut_after is not None and number >= response.cut_after:
-                    self._abort()
-                    return
-                if not chunk:
-                    continue
-                if chunked:
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                else:
-                    self.wfile.write(chunk)
+            try:
+                for number, chunk in enumerate(response.stream):
+                    if response.cut_after is not None and number >= response.cut_after:
+                        self._abort()
+                        return
+                    if not chunk:
+                        continue
+                    if chunked:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    else:
+                        self.wfile.write(chunk)
+            except AbortStream:
+                self._abort()
+                return
             if chunked:
                 self.wfile.write(b"0\r\n\r\n")
         except (OSError, ValueError):  # client vanished or timed out mid-write

@@ -44,7 +44,7 @@ class LiveLog:
                 secrets: Iterable[str] = ()) -> None:
         """Print one request's block atomically (requests run concurrently)."""
         style = "green" if status < 400 else ("yellow" if status < 500 else "bold red")
-        head: Line = [(f"{request_id} ", "dim"), (f"{method} {path}", "bold"), ("  ->  ", ""), (str(status), style),
+        head: Line = [(f"{request_id} ", "dim"), (f"{method} {path}", "bold"), (" -> ", ""), (str(status), style),
                       (f"  {elapsed_ms:.0f} ms", "dim")]
         secrets = list(secrets)
         with self._lock:

@@ -17,7 +17,7 @@ from ..engine.pipeline import analyse, forwarded_bytes
 from ..engine.types import Accepted, Rejected
 from .chat import bearer_token
 from .debug import DebugLog, body_for_record
-from .httpserver import BodyTooLarge, Request
+from .httpserver import AbortStream, BodyTooLarge, Request
 from .livelog import Line, LiveLog, Redactor
 from .state import GatewayState
 from .wire import Response, RouteRules, http_error
@@ -147,4 +147,4 @@ class ProxyService:
         try:
             yield from upstream.iter_raw()
         except httpx.HTTPError:
-            return  # the upstream stream broke off; the client sees the stream end without [DONE]
+            raise AbortStream() from None  # the upstream broke off: so does the client's stream

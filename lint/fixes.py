@@ -1,0 +1,430 @@
+"""Automatic fixes, keyed by the catalogue's ``lint.fix.op`` names.
+
+An op reads one finding (and the client's body) and returns changes to the document; it
+returns ``None`` when it does not apply to that finding, and then no fix is offered. Ops the
+catalogue names but this module does not implement are simply never offered
+(:func:`unimplemented_ops` lists them). Whether a fix is *safe* comes from the catalogue.
+
+Most safe ops adopt what the gateway does anyway (remove a field it strips, write the value
+it clamps to), so the forwarded body does not change; the others rewrite the payload the way
+the rule's documentation prescribes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from gonka_conformance.catalogue.model import Rule
+from gonka_conformance.engine.context import split_pointer
+from gonka_conformance.engine.types import MISSING, Analysis, Limits
+
+from .edits import Add, Change, Raw, Remove, Rename, Replace
+from .findings import Finding, FixInfo
+from .locate import SourceIndex
+
+if TYPE_CHECKING:
+    from gonka_conformance.catalogue.loader import Catalogue
+
+
+@dataclass
+class FixContext:
+    """What an op may look at for one finding."""
+
+    finding: Finding
+    rule: Rule | None
+    index: SourceIndex
+    analysis: Analysis
+    catalogue: "Catalogue"
+    limits: Limits
+    profile: str | None
+    _doc: Any = field(default=MISSING, repr=False)
+
+    @property
+    def spec(self) -> Mapping[str, Any]:
+        return (self.rule.lint.get("fix") or {}) if self.rule else {}
+
+    @property
+    def options(self) -> Mapping[str, Any]:
+        return self.spec.get("with") or {}
+
+    @property
+    def doc(self) -> Any:
+        """The client's body, parsed (only ops that need it pay for it)."""
+        if self._doc is MISSING:
+            try:
+                self._doc = json.loads(self.index.text)
+            except (ValueError, RecursionError):
+                self._doc = None
+        return self._doc
+
+    def has(self, pointer: str) -> bool:
+        return self.index.exists(pointer)
+
+    def value(self, pointer: str) -> Any:
+        node = self.doc
+        for token in split_pointer(pointer):
+            if isinstance(node, dict) and token in node:
+                node = node[token]
+            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+                node = node[int(token)]
+            else:
+                return MISSING
+        return node
+
+    def raw(self, pointer: str) -> Raw:
+        span = self.index.value_span(pointer)
+        if span is None:
+            raise KeyError(pointer)
+        return Raw(self.index.text[span[0]:span[1]])
+
+
+Op = Callable[[FixContext], "list[Change] | None"]
+OPS: dict[str, Op] = {}
+
+
+def op(*names: str) -> Callable[[Op], Op]:
+    def register(fn: Op) -> Op:
+        for name in names:
+            OPS[name] = fn
+        return fn
+    return register
+
+
+def unimplemented_ops(catalogue: "Catalogue") -> dict[str, list[str]]:
+    """Op name → the rules naming it, for every op without an implementation."""
+    missing: dict[str, list[str]] = {}
+    for rule in catalogue.rules:
+        name = (rule.lint.get("fix") or {}).get("op")
+        if name and name not in OPS:
+            missing.setdefault(name, []).append(rule.id)
+    return missing
+
+
+def changes_for(ctx: FixContext) -> list[Change] | None:
+    name = ctx.spec.get("op")
+    fn = OPS.get(name) if name else None
+    if fn is None:
+        return None
+    try:
+        changes = fn(ctx)
+    except (KeyError, TypeError, ValueError, IndexError, RecursionError):
+        return None  # the payload is not shaped the way the op expects: offer nothing
+    return changes or None
+
+
+def describe(ctx: FixContext) -> FixInfo | None:
+    rule = ctx.rule
+    if rule is None:
+        return None
+    spec = ctx.spec
+    text = rule.docs.get("fix") if isinstance(rule.docs, Mapping) else None
+    if not spec and not text:
+        return None
+    available = bool(spec) and changes_for(ctx) is not None
+    return FixInfo(text, spec.get("op"), spec.get("safe"), available, spec.get("note"))
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _parent(pointer: str) -> str:
+    return pointer[: pointer.rfind("/")] if pointer else ""
+
+
+def _last(pointer: str) -> str:
+    tokens = split_pointer(pointer)
+    return tokens[-1] if tokens else ""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# --- ops -------------------------------------------------------------------------------------
+
+
+@op("remove-field", "remove-strict", "remove-orphan-tool-messages", "remove-empty-assistant-turns",
+    "remove-tool-message-name", "remove-disallowed-message-fields")
+def remove_field(ctx: FixContext) -> list[Change] | None:
+    fields = ctx.options.get("fields")
+    if fields:
+        parent = _parent(ctx.finding.pointer)
+        found = [f"{parent}/{name}" for name in fields if ctx.has(f"{parent}/{name}")]
+        return [Remove(pointer) for pointer in found] or None
+    pointer = ctx.finding.pointer
+    if pointer and ctx.has(pointer):
+        return [Remove(pointer)]
+    return None
+
+
+def _adopt(ctx: FixContext) -> list[Change] | None:
+    """What the gateway did at the finding's pointer, written into the payload."""
+    pointer, after = ctx.finding.pointer, ctx.finding.after
+    if not pointer or not ctx.has(pointer):
+        return None
+    if after is MISSING:
+        return [Remove(pointer)]
+    return [Replace(pointer, after)]
+
+
+@op("clamp-field", "drop-blank-entries")
+def clamp_field(ctx: FixContext) -> list[Change] | None:
+    if ctx.finding.origin != "event":
+        return None
+    return _adopt(ctx)
+
+
+@op("set-max-tokens")
+def set_max_tokens(ctx: FixContext) -> list[Change] | None:
+    value = ctx.options.get("value", "cap")
+    target = ctx.limits.max_tokens_cap if value == "cap" else value
+    if not _is_int(target):
+        return None
+    pointer = ctx.finding.pointer
+    if pointer in ("/max_tokens", "/max_completion_tokens") and ctx.has(pointer):
+        return [Replace(pointer, target)]
+    present = [p for p in ("/max_tokens", "/max_completion_tokens") if ctx.has(p)]
+    return [Replace(p, target) for p in present] or [Add("", "max_tokens", target)]
+
+
+@op("set-thinking-budget-zero")
+def set_thinking_budget_zero(ctx: FixContext) -> list[Change] | None:
+    if ctx.value("/thinking_token_budget") == 0:
+        return None
+    return [Add("", "thinking_token_budget", 0)]
+
+
+@op("kimi-fix-first")
+def kimi_fix_first(ctx: FixContext) -> list[Change] | None:
+    """The FAQ's fix-first payload: max_tokens 4096, thinking disabled, budget 0."""
+    changes: list[Change] = []
+    present = [p for p in ("/max_tokens", "/max_completion_tokens") if ctx.has(p)]
+    changes += [Replace(p, 4096) for p in present] or [Add("", "max_tokens", 4096)]
+    changes.append(Add("", "thinking", {"type": "disabled"}))
+    changes.append(Add("", "thinking_token_budget", 0))
+    return changes
+
+
+_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.\-]")
+
+
+@op("rewrite-duplicate-tool-call-ids", "rewrite-tool-call-ids")
+def rewrite_tool_call_ids(ctx: FixContext) -> list[Change] | None:
+    """Every tool call id becomes ``functions.<name>:<n>`` (n counts calls across the whole
+    conversation, so ids are unique); each tool result follows the call it answers, in order.
+    No call and no result is dropped."""
+    messages = ctx.value("/messages")
+    if not isinstance(messages, list):
+        return None
+    changes: list[Change] = []
+    pending: dict[str, deque[str]] = {}
+    counter = 0
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            continue
+        calls = message.get("tool_calls")
+        if message.get("role") == "assistant" and isinstance(calls, list):
+            for j, call in enumerate(calls):
+                if not isinstance(call, dict) or not isinstance(call.get("id"), str):
+                    continue
+                function = call.get("function")
+                name = function.get("name") if isinstance(function, dict) else None
+                name = _NAME_CHARS.sub("_", name.strip()) if isinstance(name, str) and name.strip() else "call"
+                new = f"functions.{name}:{counter}"
+                counter += 1
+                pending.setdefault(call["id"], deque()).append(new)
+                if new != call["id"]:
+                    changes.append(Replace(f"/messages/{i}/tool_calls/{j}/id", new))
+        elif message.get("role") == "tool" and isinstance(message.get("tool_call_id"), str):
+            queue = pending.get(message["tool_call_id"])
+            if queue:
+                new = queue.popleft()
+                if new != message["tool_call_id"]:
+                    changes.append(Replace(f"/messages/{i}/tool_call_id", new))
+    return changes or None
+
+
+@op("functions-to-tools")
+def functions_to_tools(ctx: FixContext) -> list[Change] | None:
+    pointer = ctx.finding.pointer
+    parent, name = _parent(pointer), _last(pointer)
+    value = ctx.value(pointer)
+    if name == "functions":
+        if not isinstance(value, list) or not all(isinstance(f, dict) for f in value):
+            return None
+        tools = [{"type": "function", "function": ctx.raw(f"{pointer}/{i}")} for i in range(len(value))]
+        existing = ctx.value(f"{parent}/tools")
+        if existing is MISSING:
+            return [Rename(pointer, "tools", tools)]
+        if not isinstance(existing, list):
+            return None
+        kept = [ctx.raw(f"{parent}/tools/{i}") for i in range(len(existing))]
+        return [Remove(pointer), Replace(f"{parent}/tools", kept + tools)]
+    if name == "function_call":
+        if value in ("none", "auto"):
+            choice: Any = value
+        elif isinstance(value, dict) and isinstance(value.get("name"), str):
+            choice = {"type": "function", "function": {"name": value["name"]}}
+        else:
+            return None
+        if ctx.value(f"{parent}/tool_choice") is not MISSING:
+            return [Remove(pointer)]
+        return [Rename(pointer, "tool_choice", choice)]
+    return None
+
+
+@op("reasoning-to-effort")
+def reasoning_to_effort(ctx: FixContext) -> list[Change] | None:
+    pointer = ctx.finding.pointer
+    if _last(pointer) != "reasoning" or not ctx.has(pointer):
+        return None
+    lifted = [e.after for e in ctx.analysis.events
+              if e.rule == ctx.finding.rule and e.pointer.endswith("/reasoning_effort") and e.before is MISSING
+              and e.after is not MISSING]
+    if lifted and ctx.value(f"{_parent(pointer)}/reasoning_effort") is MISSING:
+        return [Rename(pointer, "reasoning_effort", lifted[0])]
+    return [Remove(pointer)]  # the gateway lifts nothing from it: dropping it changes nothing
+
+
+@op("developer-to-system")
+def developer_to_system(ctx: FixContext) -> list[Change] | None:
+    pointer = ctx.finding.pointer
+    role = pointer if pointer.endswith("/role") else f"{pointer}/role"
+    if ctx.value(role) != "developer":
+        return None
+    return [Replace(role, "system")]
+
+
+@op("set-model")
+def set_model(ctx: FixContext) -> list[Change] | None:
+    family = ctx.analysis.result.family
+    if not ctx.profile or not family or not ctx.has("/model"):
+        return None
+    expected = ctx.catalogue.broker(ctx.profile).model_ids.get(family)
+    if not isinstance(expected, str) or ctx.value("/model") == expected:
+        return None
+    return [Replace("/model", expected)]
+
+
+@op("set-tool-choice-auto")
+def set_tool_choice_auto(ctx: FixContext) -> list[Change] | None:
+    pointer = ctx.finding.pointer
+    if _last(pointer) != "tool_choice":
+        pointer = "/tool_choice"
+    if ctx.has(pointer):
+        return [Replace(pointer, "auto")] if ctx.value(pointer) != "auto" else None
+    return [Add(_parent(pointer), "tool_choice", "auto")]
+
+
+@op("drop-max-completion-tokens")
+def drop_max_completion_tokens(ctx: FixContext) -> list[Change] | None:
+    tokens, completion = ctx.value("/max_tokens"), ctx.value("/max_completion_tokens")
+    if not (_is_int(tokens) and _is_int(completion)):
+        return None
+    changes: list[Change] = [Remove("/max_completion_tokens")]
+    if completion < tokens:
+        changes.append(Replace("/max_tokens", completion))
+    return changes
+
+
+@op("drop-non-text-parts")
+def drop_non_text_parts(ctx: FixContext) -> list[Change] | None:
+    pointer = ctx.finding.pointer
+    part = _parent(pointer) if _last(pointer) == "type" else pointer
+    content_pointer = _parent(part)
+    content = ctx.value(content_pointer)
+    if not isinstance(content, list):
+        return None
+    index = int(_last(part))
+    others = [p for i, p in enumerate(content) if i != index and isinstance(p, dict) and p.get("type") == "text"]
+    if not others:
+        return None  # nothing but the image: dropping it would leave an empty message
+    return [Remove(part)]
+
+
+@op("trim-oldest-messages")
+def trim_oldest_messages(ctx: FixContext) -> list[Change] | None:
+    messages = ctx.value("/messages")
+    limit = _option(ctx.rule, "max_entries", 2048)
+    if not isinstance(messages, list) or len(messages) <= limit:
+        return None
+    drop: list[int] = []
+    excess = len(messages) - limit
+    for i, message in enumerate(messages):
+        role = message.get("role") if isinstance(message, dict) else None
+        if role in ("system", "developer"):
+            continue
+        if excess > 0 or role == "tool":  # never start the kept history with a tool result
+            drop.append(i)
+            excess -= 1
+            continue
+        break
+    return [Remove(f"/messages/{i}") for i in drop] or None
+
+
+@op("coerce-type")
+def coerce_type(ctx: FixContext) -> list[Change] | None:
+    pointer = ctx.finding.pointer
+    value = ctx.value(pointer)
+    wanted = _wanted_type(ctx.rule, pointer)
+    converted: Any = MISSING
+    if wanted == "int":
+        if isinstance(value, str) and value.strip().isdigit():
+            converted = int(value.strip())
+        elif isinstance(value, float) and value.is_integer() and value >= 0:
+            converted = int(value)
+    elif wanted == "bool":
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            converted = value.strip().lower() == "true"
+    elif wanted == "str":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            converted = ctx.raw(pointer).text
+    if converted is MISSING:
+        return None
+    return [Replace(pointer, converted)]
+
+
+def _wanted_type(rule: Rule | None, pointer: str) -> str | None:
+    if rule is None:
+        return None
+    for target in rule.targets:
+        if target.check == "typed-decode":
+            if pointer == "/model":
+                return "str"
+            if _last(pointer) in (target.options.get("integers") or ()):
+                return "int"
+        elif target.path == pointer:
+            return {"uint": "int", "bool": "bool"}.get(target.check or "")
+        elif target.check == "string-elements" and _parent(pointer) == target.path:
+            return "str"
+    return None
+
+
+def _option(rule: Rule | None, name: str, default: int) -> int:
+    for target in rule.targets if rule else ():
+        value = target.options.get(name)
+        if _is_int(value):
+            return value
+    return default
+
+
+@op("move-extra-body-keys")
+def move_extra_body_keys(ctx: FixContext) -> list[Change] | None:
+    """Lift ``extra_body`` keys to the top level as the gateway does (the top level wins)."""
+    if not ctx.has("/extra_body"):
+        return None
+    envelope = ctx.value("/extra_body")
+    doc = ctx.doc
+    if not isinstance(doc, dict):
+        return None
+    changes: list[Change] = []
+    if isinstance(envelope, dict):
+        for key in envelope:
+            if key not in doc:
+                changes.append(Add("", key, ctx.raw("/extra_body/" + key.replace("~", "~0").replace("/", "~1"))))
+    changes.append(Remove("/extra_body"))
+    return changes
