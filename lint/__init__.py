@@ -1,0 +1,76 @@
+"""gonka-lint: find, explain and fix what Gonka's gateway does to a chat-completions payload.
+
+Library use::
+
+    from gonka_conformance.lint import lint
+    for finding in lint(body, model="moonshotai/Kimi-K2.6"):
+        print(finding.severity, finding.rule, finding.pointer, finding.message)
+
+Every finding comes from the engine's analysis of the payload against the YAML catalogue; the
+linter evaluates no rule of its own. See ``docs/lint.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+from gonka_conformance.catalogue.loader import Catalogue, load_catalogue
+from gonka_conformance.engine.types import Limits
+
+from .findings import Finding, FixInfo, sort_key
+from .inputs import InputError, Record
+from .runner import Options, lint_record
+
+__all__ = ["Finding", "FixInfo", "PayloadError", "lint"]
+
+
+class PayloadError(ValueError):
+    """The payload is not a request body that can be linted (invalid JSON, not an object…)."""
+
+
+def lint(
+    payload: bytes | str | Mapping[str, Any],
+    *,
+    model: str | None = None,
+    revision: str | None = None,
+    profile: str | None = None,
+    limits: Limits | None = None,
+    admin: bool = False,
+    catalogue: Catalogue | None = None,
+) -> list[Finding]:
+    """Every finding for one request body (bytes, text, or an already-decoded mapping).
+
+    ``model`` is the routed model when the body names none; ``revision`` and ``profile`` pick
+    the contract revision (default: the newest) and a broker overlay. Raises
+    :class:`PayloadError` for input that is not a JSON object.
+    """
+    if isinstance(payload, Mapping):
+        try:
+            raw = json.dumps(payload, ensure_ascii=False).encode("utf-8", errors="surrogatepass")
+        except (TypeError, ValueError) as exc:
+            raise PayloadError(f"payload is not JSON-serializable: {exc}") from None
+    elif isinstance(payload, str):
+        raw = payload.encode("utf-8", errors="surrogatepass")
+    elif isinstance(payload, (bytes, bytearray, memoryview)):
+        raw = bytes(payload)
+    else:
+        raise TypeError(f"payload must be bytes, str or a mapping, not {type(payload).__name__}")
+    options = Options(catalogue or load_catalogue(), model=model, revision=revision, profile=profile,
+                      limits=limits, admin=admin)
+    outcome = lint_record(Record("<payload>", None, raw), options)
+    if outcome.error is not None:
+        raise PayloadError(_describe(outcome.error))
+    return sorted((_detach(finding) for finding in outcome.findings), key=sort_key)
+
+
+def _describe(error: InputError) -> str:
+    if error.line is not None:
+        return f"line {error.line}, column {error.column}: {error.message}"
+    return error.message
+
+
+def _detach(finding: Finding) -> Finding:
+    import dataclasses
+
+    return dataclasses.replace(finding, file=None)

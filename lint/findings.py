@@ -12,8 +12,8 @@ Which events are findings (see docs/lint.md, "What is a finding"):
   (one user message) to the same model, revision and profile: a forced or defaulted value
   every request gets (``return_token_ids``, the default ``max_tokens``, the upstream stream…);
 * an event is **client-related** when its pointer (or, below the top level, its parent) is
-  in the client's body, or when it changes a value that existed and that no suppressed
-  event wrote;
+  in the client's body, or when it changes a value that existed and that no ambient event
+  wrote (a value the gateway moved from the client's field is still the client's);
 * an event is a finding when it is client-related, unless it is an ambient ``info`` event;
   and also when it is not ambient and at least a ``warning`` — a value the gateway writes
   *because of* what the client sent (Kimi's forced zero budget for ``max_tokens: 100``).
@@ -151,7 +151,7 @@ def map_analysis(
         rule = _rule(catalogue, rejection.rule)
         findings.append(Finding(rejection.rule, "error", rejection.message, rejection.pointer,
                                 origin="rejection", status=rejection.status, **_meta(rule)))
-    written: set[str] = set()  # pointers a suppressed (gateway-side) event wrote
+    written: set[str] = set()  # pointers an ambient (gateway-side) event wrote
     for event in analysis.events:
         rule = _rule(catalogue, event.rule)
         severity = event_severity(rule)
@@ -165,8 +165,8 @@ def map_analysis(
         if keep:
             findings.append(Finding(event.rule, severity, event.detail, event.pointer, origin="event",
                                     before=event.before, after=event.after, **_meta(rule)))
-        elif event.after is not MISSING:
-            written.add(event.pointer)
+        if is_ambient and event.after is not MISSING:
+            written.add(event.pointer)  # a later change to it is the gateway's own business
     for advice in analysis.advice:
         rule = _rule(catalogue, advice.rule)
         severity = rule.severity if rule else "info"

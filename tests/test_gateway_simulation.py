@@ -9,7 +9,7 @@ import re
 import pytest
 
 from gonka_conformance.catalogue.loader import load_catalogue
-from gonka_conformance.engine.pipeline import forwarded_bytes, normalize
+from gonka_conformance.engine.pipeline import normalize
 from gonka_conformance.gateway.respond import ResponseRules, Shaper, client_intent, upstream_chunks, upstream_completion
 from gonka_conformance.gateway.simulate import answer_length, simulate
 
@@ -25,8 +25,7 @@ WEATHER = [{"type": "function", "function": {"name": "get_weather", "parameters"
 def run(body: dict, model: str = KIMI, revision: str = NEW, **kw):
     result = normalize(json.dumps({"model": model, **body}).encode(), revision=revision, **kw)
     assert result.outcome == "accepted", result.message
-    raw = forwarded_bytes(result)
-    return result, simulate(result.body, model=result.model, family=result.family, forwarded_bytes=raw)
+    return result, simulate(result.body, model=result.model, family=result.family)
 
 
 def ask(text: str) -> list[dict]:

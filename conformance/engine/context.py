@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from .types import MISSING, Limits
@@ -20,12 +21,17 @@ def unescape(token: str) -> str:
     return token.replace("~1", "/").replace("~0", "~")
 
 
-def split_pointer(pointer: str) -> list[str]:
+@lru_cache(maxsize=4096)
+def _split_cached(pointer: str) -> tuple[str, ...]:
     if pointer == "":
-        return []
+        return ()
     if not pointer.startswith("/"):
         raise ValueError(f"not a JSON pointer: {pointer!r}")
-    return [unescape(t) for t in pointer[1:].split("/")]
+    return tuple(unescape(t) for t in pointer[1:].split("/"))
+
+
+def split_pointer(pointer: str) -> list[str]:
+    return list(_split_cached(pointer))
 
 
 def join_pointer(*tokens: Any) -> str:
@@ -59,8 +65,27 @@ def resolve(body: Any, path: str) -> Iterator[tuple[str, Any, Any, Any]]:
     A ``*`` token matches every member of an object or element of an array. For a path with
     no wildcard whose last value is absent, nothing is yielded.
     """
-    tokens = split_pointer(path)
-    yield from _walk(body, tokens, "", None, None)
+    tokens = _split_cached(path)
+    if "*" not in tokens:  # the common case, walked without recursion or generators
+        return _resolve_plain(body, tokens, path)
+    return _walk(body, list(tokens), "", None, None)
+
+
+@lru_cache(maxsize=4096)
+def _canonical(path: str) -> str:
+    return join_pointer(*_split_cached(path))
+
+
+def _resolve_plain(body: Any, tokens: tuple[str, ...], path: str) -> tuple[tuple[str, Any, Any, Any], ...]:
+    node, parent, key = body, None, None
+    for head in tokens:
+        if isinstance(node, dict) and head in node:
+            parent, key, node = node, head, node[head]
+        elif isinstance(node, list) and head.isdigit() and int(head) < len(node):
+            parent, key, node = node, int(head), node[int(head)]
+        else:
+            return ()
+    return ((_canonical(path), parent, key, node),)
 
 
 def _walk(node: Any, tokens: list[str], pointer: str, parent: Any, key: Any) -> Iterator[tuple[str, Any, Any, Any]]:

@@ -17,7 +17,7 @@ from .faults import CUT
 from .httpserver import BodyTooLarge, Request
 from .livelog import Line
 from .respond import ResponseRules, Shaper, client_intent, upstream_chunks, upstream_completion
-from .simulate import simulate
+from .simulate import canonical, simulate
 from .state import GatewayState
 from .wire import APPLICATION_JSON, EVENT_STREAM, SSE_DONE, TEXT_PLAIN, Response, RouteRules, compact_json, http_error, sse_event
 from .debug import DebugLog, body_for_record
@@ -82,14 +82,17 @@ class ChatService:
         admin = same_secret(token, state.config.admin_key)
         result = normalize(raw, model=state.default_model, revision=state.revision.id, limits=settings.limits,
                            admin=admin, profile=state.config.profile, catalogue=state.catalogue)
-        record.update(admin=admin, model=result.model, family=result.family, events=[e.to_json() for e in result.events])
+        record.update(admin=admin, model=result.model, family=result.family)
+        if self.debug is not None:
+            record["events"] = [e.to_json() for e in result.events]
         if self.log is not None:
             lines.extend(self.log.result_lines(result))
         if isinstance(result, Rejected):
             record.update(outcome="rejected", rule=result.rule, message=result.message, pointer=result.pointer)
             return http_error(result.status, result.message)
-        forwarded = forwarded_bytes(result)
-        record.update(forwarded=json.loads(forwarded), forwarded_bytes=body_for_record(forwarded))
+        if self.debug is not None:  # the exact upstream bytes, only when someone can look at them
+            exact = forwarded_bytes(result)
+            record.update(forwarded=json.loads(exact), forwarded_bytes=body_for_record(exact))
         route = self._route(result, token, admin)
         if route is not None:
             rule, response = route
@@ -104,7 +107,7 @@ class ChatService:
             record.update(outcome="rejected", rule="reject-over-capacity")
             return self.rules.error("reject-over-capacity", code, current=current, limit=limit)
         try:
-            return self._answer(result, forwarded, record, lines, lambda: state.limiter.release(tokens))
+            return self._answer(result, record, lines, lambda: state.limiter.release(tokens))
         except BaseException:
             state.limiter.release(tokens)
             raise
@@ -129,7 +132,7 @@ class ChatService:
 
     # --- the simulated host and the response rules ---------------------------------------------
 
-    def _answer(self, result: Accepted, forwarded: bytes, record: dict[str, Any], lines: list[Line], release: Any) -> Response:
+    def _answer(self, result: Accepted, record: dict[str, Any], lines: list[Line], release: Any) -> Response:
         intent = client_intent(result)
         record.update(outcome="accepted", client={"stream": intent.stream, "include_usage": intent.include_usage,
                                                   "logprobs": intent.logprobs})
@@ -142,7 +145,7 @@ class ChatService:
             if replaced is not None:
                 release()
                 return replaced
-        sim = simulate(result.body, model=result.model, family=result.family, forwarded_bytes=forwarded)
+        sim = simulate(result.body, model=result.model, family=result.family, fingerprint=canonical(result.body))
         response_id = self.state.response_id(result.model)
         runtime = self.state.runtimes.get(result.model) or self.state.runtimes[self.state.default_model]
         shaper = Shaper(self.response_rules, result.family, intent, response_id)

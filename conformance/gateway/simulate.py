@@ -13,6 +13,7 @@ Everything numeric below is a simulation parameter, not a gateway fact.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import json
 import math
@@ -164,8 +165,15 @@ def _corpus(kind: str) -> _Corpus:
     return corpus
 
 
+@functools.lru_cache(maxsize=8192)
 def token_id(token: str) -> int:
     return zlib.crc32(token.encode("utf-8", errors="surrogatepass")) % VOCABULARY_SIZE
+
+
+def canonical(body: dict[str, Any]) -> bytes:
+    """A canonical encoding of a forwarded body (sorted keys): the model's seed and its prompt
+    length. Cheaper than the exact Go encoding and just as deterministic."""
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8", errors="surrogatepass")
 
 
 # --- the result -------------------------------------------------------------------------------
@@ -366,8 +374,11 @@ def _apply_stop(tokens: list[str], stops: list[str], keep: int) -> list[str] | N
     return out
 
 
-def simulate(body: dict[str, Any], *, model: str, family: str | None, forwarded_bytes: bytes) -> Simulation:
-    """Run the simulated host on the forwarded body."""
+def simulate(body: dict[str, Any], *, model: str, family: str | None, fingerprint: bytes | None = None) -> Simulation:
+    """Run the simulated host on the forwarded body (``fingerprint``: its :func:`canonical`
+    encoding, when the caller already has it)."""
+    if fingerprint is None:
+        fingerprint = canonical(body)
     style = STYLES.get(family, STYLES[None])
     messages = body.get("messages") if isinstance(body.get("messages"), list) else []
     users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
@@ -378,7 +389,7 @@ def simulate(body: dict[str, Any], *, model: str, family: str | None, forwarded_
     max_tokens = _int(body.get("max_tokens")) or _int(body.get("max_completion_tokens")) or 4096
     min_tokens = min(_int(body.get("min_tokens")) or 0, max_tokens)
     n = max(1, _int(body.get("n")) or 1)
-    prompt_seed = _seed(hashlib.sha256(forwarded_bytes).hexdigest())
+    prompt_seed = _seed(hashlib.sha256(fingerprint).hexdigest())
     unit, amount = answer_length(prompt) if last_role != "tool" else ("words", TOOL_RESULT_WORDS)
     plan = _tool_plan(body, messages, prompt)
     think_target = _thinking_target(style, body)
@@ -426,7 +437,7 @@ def simulate(body: dict[str, Any], *, model: str, family: str | None, forwarded_
 
     return Simulation(
         model=model, family=family, style=style, choices=choices,
-        prompt_tokens=max(1, math.ceil(len(forwarded_bytes) / 4)), prompt_seed=prompt_seed,
+        prompt_tokens=max(1, math.ceil(len(fingerprint) / 4)), prompt_seed=prompt_seed,
         logprobs=body.get("logprobs") is True or (_int(body.get("top_logprobs")) or 0) > 0,
         top_logprobs=min(_int(body.get("top_logprobs")) or 0, 20),
         return_token_ids=body.get("return_token_ids") is True,

@@ -30,6 +30,7 @@ def register(commands: Any) -> None:
     run.add_argument("--retries", type=int, default=2, help="retries for 429/503 (Retry-After honoured)")
     run.add_argument("--repeat", type=int, default=1, help="send each case K times; a fleet must answer consistently")
     run.add_argument("--baseline", help="baseline file of expected failures (stale entries fail the run)")
+    run.add_argument("--whitebox-url", help="debug view of a reference gateway started with serve --debug-endpoint (verifies silent rules)")
     run.add_argument("--report-dir", default="gonka-report", help="where reports go (default: ./gonka-report)")
     run.add_argument("-q", "--quiet", action="store_true", help="less pytest output")
     run.set_defaults(handler=cmd_run)
@@ -76,6 +77,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for option, value in (("--gonka-base-url", args.base_url), ("--gonka-profile", args.profile),
                           ("--gonka-revision", args.revision), ("--gonka-models", args.models),
                           ("--gonka-budget-tokens", args.budget_tokens), ("--gonka-baseline", args.baseline),
+                          ("--gonka-whitebox-url", args.whitebox_url),
                           ("-k", args.keyword)):
         if value is not None:
             pytest_args += [option, str(value)]

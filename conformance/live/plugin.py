@@ -40,6 +40,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--gonka-repeat", type=int, default=1, help="send each case K times; answers must agree")
     group.addoption("--gonka-report-dir", help="write report.json, report.html, summary.md here")
     group.addoption("--gonka-baseline", help="baseline file of expected failures")
+    group.addoption("--gonka-whitebox-url", help="debug view of a reference gateway (serve --debug-endpoint) to verify silent rules")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -60,7 +61,7 @@ def _options(config: pytest.Config) -> SessionOptions:
         revision=get("gonka_revision"), models=[m.strip() for m in models.split(",") if m.strip()] if models else None,
         tier=get("gonka_tier"), budget_tokens=get("gonka_budget_tokens"), concurrency=get("gonka_concurrency"),
         timeout=get("gonka_timeout"), retries=get("gonka_retries"), repeat=get("gonka_repeat"),
-        report_dir=get("gonka_report_dir"), baseline=get("gonka_baseline"),
+        report_dir=get("gonka_report_dir"), baseline=get("gonka_baseline"), whitebox_url=get("gonka_whitebox_url"),
     )
 
 

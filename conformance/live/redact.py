@@ -9,8 +9,9 @@ from typing import Any
 MASK = "***"
 
 _PATTERNS = [
-    re.compile(r"(?i)(authorization\s*[:=]\s*\"?)(bearer\s+)?[^\s\",}]+"),
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{6,}"),
+    # (a "$VARIABLE" reference, as in the curl reproducers, is not a secret)
+    re.compile(r"(?i)(authorization\s*[:=]\s*\"?)(?!(?:bearer\s+)?\$[A-Z_])(bearer\s+)?[^\s\",}]+"),
+    re.compile(r"(?i)(bearer\s+)(?!\$[A-Z_])[A-Za-z0-9._~+/=-]{6,}"),
     re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@"),  # URL credentials
     re.compile(r"(?i)([?&](?:api[_-]?key|key|token|access_token|auth|secret|password)=)[^&#\s\"]+"),
     re.compile(r"\b(sk|gp|gnk-sk|sk-proj)-[A-Za-z0-9_-]{16,}"),  # broker key shapes (ecosystem.md §2)

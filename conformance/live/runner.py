@@ -180,11 +180,12 @@ class LiveRun:
         if obs.status is not None and obs.status >= 500:
             return "error", [f"HTTP {obs.status} from the target: {(obs.error_message or obs.text)[:200]}"], None
         forwarded = None
+        upstream = expect(self.catalogue, case, request, model, self.revision)
         if case.observable == "reference-only":
             forwarded = self._forwarded(request, obs)
-            if forwarded is None:
+            if forwarded is None and obs.status == upstream.status:
+                # The status agrees; the silent change itself cannot be seen from outside.
                 return "unobservable", ["reference-only rule: a black-box target cannot show it"], None
-        upstream = expect(self.catalogue, case, request, model, self.revision)
         problems = judge(case, upstream, obs, forwarded)
         if not problems:
             return "pass", [], None

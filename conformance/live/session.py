@@ -36,6 +36,7 @@ class SessionOptions:
     repeat: int = 1
     report_dir: str | None = None
     baseline: str | None = None
+    whitebox_url: str | None = None  # debug view of a remote reference gateway (serve --debug-endpoint)
 
 
 class LiveSession:
@@ -73,6 +74,8 @@ class LiveSession:
             base_url = opts.base_url or ""
         config.base_url = base_url
         api_key = resolve_api_key(config)
+        if opts.whitebox_url:
+            whitebox = _whitebox_reader(opts.whitebox_url, api_key or "")
         self.redactor.add(api_key)
         target = Target(base_url=base_url, api_key=api_key, timeout=opts.timeout, retries=opts.retries)
         self.run = LiveRun(self.catalogue, config, target, self.redactor, whitebox)

@@ -1,0 +1,165 @@
+"""Load the reference gateway over loopback and compare it with a trivial server on the same
+HTTP stack, in the same run.
+
+    python benchmarks/gateway_bench.py [--requests 3000] [--concurrency 8] [--stream]
+
+The servers run in this process; the load comes from a second process (this script with
+``--client``) over keep-alive connections, a bounded number of requests, each with a unique
+nonce so nothing can be cached. The trivial server reads the body and answers a fixed
+chat.completion; the gateway runs the engine, the route rules, the simulated model and the
+response rules. Printed: requests/s, p50 and p99 latency, and the gateway/trivial ratios
+(target: the gateway's own work adds no more than 2x the trivial server's latency).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from urllib.parse import urlsplit
+
+BODY_TEMPLATE = {
+    "model": "moonshotai/Kimi-K2.6",
+    "messages": [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": "[{nonce}] Say hello in five words."},
+    ],
+    "max_tokens": 64,
+    "temperature": 0.7,
+}
+FIXED_ANSWER = json.dumps({
+    "id": "devshard-1-1", "object": "chat.completion", "created": 0, "model": "moonshotai/Kimi-K2.6",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello there, nice to meet."}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 40, "completion_tokens": 6, "total_tokens": 46},
+}).encode()
+
+
+# --- load generator (second process) ---------------------------------------------------------
+
+
+def client_main(url: str, requests: int, concurrency: int, stream: bool, tag: str) -> None:
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/") + "/chat/completions"
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    counter = iter(range(requests))
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        mine: list[float] = []
+        while True:
+            with lock:
+                number = next(counter, None)
+            if number is None:
+                break
+            body = json.loads(json.dumps(BODY_TEMPLATE))
+            body["messages"][1]["content"] = body["messages"][1]["content"].replace("{nonce}", f"{tag}-{number}")
+            if stream:
+                body["stream"] = True
+            payload = json.dumps(body).encode()
+            started = time.perf_counter()
+            try:
+                conn.request("POST", path, payload, {"Content-Type": "application/json", "Authorization": "Bearer sk-bench"})
+                response = conn.getresponse()
+                response.read()
+                ok = response.status == 200
+            except (OSError, http.client.HTTPException):
+                ok = False
+                conn.close()
+                conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+            mine.append(time.perf_counter() - started)
+            if not ok:
+                with lock:
+                    errors[0] += 1
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    print(json.dumps({
+        "requests": len(latencies), "errors": errors[0], "seconds": elapsed, "rps": len(latencies) / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000, "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+    }))
+
+
+def load(url: str, requests: int, concurrency: int, stream: bool, tag: str) -> dict:
+    command = [sys.executable, os.path.abspath(__file__), "--client", url, "--requests", str(requests),
+               "--concurrency", str(concurrency), "--tag", tag] + (["--stream"] if stream else [])
+    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# --- servers (this process) ----------------------------------------------------------------------
+
+
+def trivial_server():
+    """The same HTTP stack (GatewayHTTPServer and its handler), with a trivial application."""
+    from gonka_conformance.gateway.httpserver import GatewayHTTPServer
+    from gonka_conformance.gateway.wire import Response
+
+    def app(request):
+        request.read_body()
+        return Response(200, [("Content-Type", "application/json")], FIXED_ANSWER)
+
+    server = GatewayHTTPServer(("127.0.0.1", 0), app, body_limit=10 * 1024 * 1024)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/v1"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--stream", action="store_true", help="streamed requests (SSE)")
+    parser.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--tag", default="run", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.client:
+        client_main(args.client, args.requests, args.concurrency, args.stream, args.tag)
+        return 0
+
+    from gonka_conformance.gateway import GatewayConfig, ReferenceGateway
+
+    server, trivial_url = trivial_server()
+    gateway = ReferenceGateway(GatewayConfig())
+    results = {}
+    try:
+        gateway_url = gateway.start()
+        for name, url in (("trivial", trivial_url), ("gateway", gateway_url)):
+            load(url, args.warmup, args.concurrency, args.stream, f"warm-{name}")
+            results[name] = load(url, args.requests, args.concurrency, args.stream, name)
+    finally:
+        gateway.close()
+        server.stop()
+
+    kind = "streamed" if args.stream else "non-streamed"
+    print(f"{args.requests} {kind} requests per server, concurrency {args.concurrency}, loopback, "
+          f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    print(f"{'server':<9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    for name, r in results.items():
+        print(f"{name:<9} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['errors']:>7}")
+    t, g = results["trivial"], results["gateway"]
+    p50, p99 = g["p50_ms"] / t["p50_ms"], g["p99_ms"] / t["p99_ms"]
+    print(f"gateway/trivial: p50 {p50:.2f}x, p99 {p99:.2f}x, throughput {g['rps'] / t['rps']:.2f}x "
+          f"(target: latency at most 2x) -> {'OK' if p50 <= 2.0 else 'OVER TARGET'}")
+    return 0 if not (t["errors"] or g["errors"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

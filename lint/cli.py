@@ -1,0 +1,418 @@
+"""``gonka-lint``: the command line. Exit 0 no error findings, 1 error findings (any finding
+with --strict), 2 usage error or unreadable input, 3 an internal error (a bug)."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence, TextIO
+
+from gonka_conformance import __version__
+from gonka_conformance.catalogue.loader import Catalogue, CatalogueError, load_catalogue
+
+from . import explain
+from .config import FORMATS, IGNORE_FILE, Config, ConfigError, IgnoreFile, Selector, find_pyproject, load_config
+from .findings import SEVERITIES, SEVERITY_RANK, Finding, sort_key
+from .formats import RecordSummary, Report, renderer
+from .formats import text as text_format
+from .inputs import InputError, Record, Source, discover, records
+from .runner import FixResult, Options, Outcome, fix_record, lint_record
+
+PROG = "gonka-lint"
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def _csv(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Lint chat-completions payloads against Gonka's gateway rules (offline): every rejection, "
+                    "silent change and FAQ advisory, with the rule, its upstream anchor, the JSON pointer and the fix.",
+        epilog="Exit status: 0 no error findings, 1 error findings (any finding with --strict), "
+               "2 usage error or unreadable input, 3 internal error. Docs: docs/lint.md.")
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help=".json, .jsonl/.ndjson, .har files, directories, or - for stdin "
+                             "(default: stdin when piped, else the current directory)")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    target = parser.add_argument_group("target")
+    target.add_argument("--model", help="routed model when a payload names none")
+    target.add_argument("--revision", help="contract revision (default: the newest)")
+    target.add_argument("--profile", metavar="BROKER", help="broker profile overlay (e.g. gonkagate.com)")
+    target.add_argument("--catalogue", metavar="DIR", help="load the catalogue from DIR instead of the packaged one")
+    select = parser.add_argument_group("selection")
+    select.add_argument("--select", type=_csv, action="extend", metavar="RULES",
+                        help="only these rule ids or id prefixes (comma-separated, repeatable; ALL for every rule)")
+    select.add_argument("--extend-select", type=_csv, action="extend", default=None, metavar="RULES")
+    select.add_argument("--ignore", type=_csv, action="extend", default=None, metavar="RULES",
+                        help="skip these rule ids or prefixes (the most specific selector wins)")
+    select.add_argument("--min-severity", choices=SEVERITIES, help="hide findings below this severity")
+    select.add_argument("--strict", action="store_true", default=None, help="warnings and info fail too (exit 1)")
+    select.add_argument("--exit-zero", action="store_true", help="exit 0 even with error findings")
+    ignore = parser.add_argument_group("ignore file")
+    ignore.add_argument("--ignore-file", metavar="PATH", help=f"findings accepted on purpose (default: {IGNORE_FILE})")
+    ignore.add_argument("--no-ignore-file", action="store_true", help="do not read the ignore file")
+    ignore.add_argument("--generate-ignore-file", action="store_true",
+                        help="write the current findings of the linted files into the ignore file and exit")
+    fixes = parser.add_argument_group("fixes")
+    fixes.add_argument("--fix", action="store_true", help="apply safe fixes in place")
+    fixes.add_argument("--unsafe-fixes", action="store_true", default=None, help="also apply unsafe fixes")
+    fixes.add_argument("--diff", action="store_true", help="print the fixes as a unified diff; write nothing")
+    out = parser.add_argument_group("output")
+    out.add_argument("--format", choices=FORMATS, help="output format (default: text)")
+    out.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    out.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    out.add_argument("--explain", metavar="RULE", help="print a rule's documentation and exit")
+    out.add_argument("--show-normalized", action="store_true",
+                     help="also show what the gateway forwards (or its rejection) and every event, per payload")
+    out.add_argument("--stdin-filename", metavar="NAME", help="name stdin in the output (its extension picks the format)")
+    conf = parser.add_argument_group("configuration")
+    conf.add_argument("--config", metavar="PYPROJECT", help="read [tool.gonka-lint] from this pyproject.toml")
+    conf.add_argument("--isolated", action="store_true", help="ignore pyproject.toml configuration")
+    return parser
+
+
+@dataclass
+class Settings:
+    """The command line merged over [tool.gonka-lint]."""
+
+    catalogue: Catalogue
+    options: Options
+    selector: Selector
+    config: Config
+    format: str
+    strict: bool
+    unsafe: bool
+    min_severity: str | None
+    ignore: IgnoreFile | None
+
+
+def settings(args: argparse.Namespace) -> Settings:
+    if args.isolated:
+        config = Config()
+    else:
+        path = Path(args.config) if args.config else find_pyproject(Path.cwd())
+        if args.config and not path.is_file():  # type: ignore[union-attr]
+            raise ConfigError(f"{args.config}: no such file")
+        config = load_config(path)
+    catalogue = load_catalogue(args.catalogue) if args.catalogue else load_catalogue()
+    revision = args.revision or config.revision
+    profile = args.profile or config.profile
+    try:
+        catalogue.revision(revision)
+        if profile:
+            catalogue.broker(profile)
+    except KeyError as exc:
+        raise ConfigError(str(exc.args[0])) from None
+    select = args.select if args.select is not None else config.select
+    selector = Selector.build(catalogue.by_id, select, [*config.extend_select, *(args.extend_select or [])],
+                              [*config.ignore, *(args.ignore or [])])
+    ignore = None
+    if not args.no_ignore_file:
+        explicit = args.ignore_file or config.ignore_file
+        base = Path.cwd() if args.ignore_file else config.root
+        path = base / (explicit or IGNORE_FILE)
+        ignore = IgnoreFile.load(path, required=bool(explicit) and not args.generate_ignore_file)
+    options = Options(catalogue, model=args.model or config.model, revision=revision, profile=profile)
+    return Settings(catalogue, options, selector, config, args.format or config.format or "text",
+                    bool(args.strict if args.strict is not None else config.strict),
+                    bool(args.unsafe_fixes if args.unsafe_fixes is not None else config.unsafe_fixes),
+                    args.min_severity or config.min_severity, ignore)
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    settings: Settings
+    findings: list[Finding] = field(default_factory=list)  # shown (after every filter)
+    generated: list[Finding] = field(default_factory=list)  # for --generate-ignore-file
+    errors: list[InputError] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    normalized: list[RecordSummary] = field(default_factory=list)
+    records: int = 0
+    skipped: int = 0
+    ignored: int = 0
+    fixed: int = 0
+    internal: bool = False
+    diffs: list[str] = field(default_factory=list)
+    stdout_fixed: list[str] = field(default_factory=list)
+
+    def selected(self, finding: Finding) -> bool:
+        s = self.settings
+        if not s.selector(finding.rule):
+            return False
+        return s.min_severity is None or SEVERITY_RANK[finding.severity] <= SEVERITY_RANK[s.min_severity]
+
+    def accept_fix(self, finding: Finding) -> bool:
+        if not self.selected(finding) or not finding.fix or not finding.fix.available:
+            return False
+        if self.settings.ignore is not None and _ignored_quietly(self.settings.ignore, finding):
+            return False
+        return bool(finding.fix.safe) or self.settings.unsafe
+
+    def keep(self, outcome: Outcome, show_normalized: bool) -> None:
+        if outcome.skipped:
+            self.skipped += 1
+            return
+        self.records += 1
+        if outcome.error is not None:
+            self.errors.append(outcome.error)
+            self.internal = self.internal or outcome.internal
+            return
+        if show_normalized and outcome.analysis is not None:
+            analysis = outcome.analysis
+            self.normalized.append(RecordSummary(outcome.record.file, outcome.record.record,
+                                                 analysis.result.to_json(), [e.to_json() for e in analysis.events]))
+        for finding in outcome.findings:
+            if not self.selected(finding):
+                continue
+            self.generated.append(finding)
+            if self.settings.ignore is not None and self.settings.ignore.matches(finding):
+                self.ignored += 1
+                continue
+            self.findings.append(finding)
+
+
+def _ignored_quietly(ignore: IgnoreFile, finding: Finding) -> bool:
+    pointers = ignore.entries.get(ignore.key(finding.file or "-"), {}).get(finding.rule)
+    return bool(pointers) and finding.pointer in pointers
+
+
+def lint_sources(run: Run, args: argparse.Namespace, sources: Iterator[Source | InputError]) -> None:
+    options = run.settings.options
+    fixing = args.fix or args.diff
+    for source in sources:
+        if isinstance(source, InputError):
+            run.errors.append(source)
+            continue
+        run.files.append(source.display)
+        whole = source.kind == "json"
+        only_requests = not source.explicit
+        fixed_lines: dict[int, str] = {}
+        json_fix: FixResult | None = None
+        for item in records(source, max_body=options.max_body):
+            if isinstance(item, InputError):
+                run.errors.append(item)
+                continue
+            if fixing and source.writable and not only_requests:
+                result = fix_record(item, options, run.accept_fix, whole_file=whole)
+                outcome = result.after if args.fix else result.before
+                if result.changed:
+                    run.fixed += len(result.fixed) if args.fix else 0
+                    if item.record is None:
+                        json_fix = result
+                    else:
+                        fixed_lines[item.record] = result.after.record.raw.decode("utf-8", errors="surrogatepass")
+            else:
+                outcome = lint_record(item, options, whole_file=whole, only_requests=only_requests)
+            run.keep(outcome, args.show_normalized)
+        if fixing:
+            _write_fixes(run, args, source, json_fix, fixed_lines)
+
+
+def _write_fixes(run: Run, args: argparse.Namespace, source: Source, json_fix: FixResult | None,
+                 lines: dict[int, str]) -> None:
+    if json_fix is None and not lines:
+        if source.path is None and args.fix:  # like Ruff: stdin with --fix is echoed, fixed or not
+            run.stdout_fixed.append((source.data or b"").decode("utf-8", errors="replace"))
+        return
+    if json_fix is not None:
+        before = json_fix.before.record.raw.decode("utf-8", errors="surrogatepass")
+        after = json_fix.after.record.raw.decode("utf-8", errors="surrogatepass")
+        if args.diff:
+            run.diffs.append(_diff(source.display, before, after))
+        elif source.path is None:
+            run.stdout_fixed.append(after)
+        else:
+            _replace_file(source.path, after.encode("utf-8", errors="surrogatepass"))
+        return
+    if source.path is None:  # JSON Lines on stdin
+        original = (source.data or b"").decode("utf-8", errors="replace").splitlines(keepends=True)
+        new = [(_swap_line(line, lines.get(number)) if number in lines else line)
+               for number, line in enumerate(original, 1)]
+        if args.diff:
+            run.diffs.append(_diff(source.display, "".join(original), "".join(new)))
+        else:
+            run.stdout_fixed.append("".join(new))
+        return
+    if args.diff:
+        run.diffs.append(_jsonl_diff(source, lines))
+    else:
+        _rewrite_jsonl(source.path, lines)
+
+
+def _swap_line(line: str, new: str | None) -> str:
+    ending = line[len(line.rstrip("\r\n")):]
+    return (new if new is not None else line.rstrip("\r\n")) + ending
+
+
+def _diff(name: str, before: str, after: str) -> str:
+    return "".join(difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
+                                        fromfile=f"a/{name}", tofile=f"b/{name}"))
+
+
+def _jsonl_diff(source: Source, lines: dict[int, str]) -> str:
+    out = [f"--- a/{source.display}\n", f"+++ b/{source.display}\n"]
+    with open(source.path, "rb") as handle:  # type: ignore[arg-type]
+        for number, raw in enumerate(handle, 1):
+            if number in lines:
+                old = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                out += [f"@@ -{number} +{number} @@\n", f"-{old}\n", f"+{lines[number]}\n"]
+    return "".join(out)
+
+
+def _rewrite_jsonl(path: Path, lines: dict[int, str]) -> None:
+    """Stream the file into a temporary sibling with the fixed lines swapped in, then replace it."""
+    directory = path.parent
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as out, open(path, "rb") as handle:
+            for number, raw in enumerate(handle, 1):
+                if number in lines:
+                    ending = raw[len(raw.rstrip(b"\r\n")):]
+                    out.write(lines[number].encode("utf-8", errors="surrogatepass") + ending)
+                else:
+                    out.write(raw)
+        _keep_mode(path, temp)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _replace_file(path: Path, data: bytes) -> None:
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        _keep_mode(path, temp)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _keep_mode(path: Path, temp: str) -> None:
+    try:
+        os.chmod(temp, path.stat().st_mode & 0o7777)
+    except OSError:
+        pass
+
+
+# --- entry point -----------------------------------------------------------------------------
+
+
+def _default_paths(args: argparse.Namespace) -> list[str]:
+    if args.paths:
+        return args.paths
+    return ["-"] if not sys.stdin.isatty() else ["."]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    text_format.COLOR["mode"] = args.color
+    try:
+        return _main(args)
+    except ConfigError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CatalogueError as exc:
+        print(f"{PROG}: invalid catalogue:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def _main(args: argparse.Namespace) -> int:
+    if args.diff and args.fix:
+        raise ConfigError("--diff and --fix are exclusive: --diff shows what --fix would write")
+    if args.explain:
+        catalogue = load_catalogue(args.catalogue) if args.catalogue else load_catalogue()
+        text = explain.explain_json(catalogue, args.explain) if args.format == "json" else \
+            explain.explain_text(catalogue, args.explain)
+        print(text)
+        return EXIT_OK
+    s = settings(args)
+    run = Run(s)
+    sources = discover(_default_paths(args), exclude=tuple(s.config.exclude), stdin_filename=args.stdin_filename)
+    lint_sources(run, args, sources)
+    run.findings.sort(key=sort_key)
+
+    if args.generate_ignore_file:
+        assert s.ignore is not None or args.no_ignore_file
+        if s.ignore is None:
+            raise ConfigError("--generate-ignore-file and --no-ignore-file are exclusive")
+        count = s.ignore.regenerate(run.generated, run.files)
+        s.ignore.write()
+        _report_errors(run)
+        print(f"{PROG}: wrote {count} entr{'y' if count == 1 else 'ies'} to {s.ignore.path}", file=sys.stderr)
+        return _status(run, args, findings=False)
+
+    stale = s.ignore.stale(run.files) if s.ignore is not None else []
+    available = [f for f in run.findings if f.fix and f.fix.available]
+    report = Report(run.findings, run.errors, run.files, s.catalogue, s.catalogue.revision(s.options.revision).id,
+                    s.options.profile, records=run.records, skipped=run.skipped, ignored=run.ignored,
+                    fixed=run.fixed, fixable=sum(1 for f in available if f.fix.safe or s.unsafe),  # type: ignore[union-attr]
+                    unsafe_fixable=0 if s.unsafe else sum(1 for f in available if not f.fix.safe),  # type: ignore[union-attr]
+                    stale=stale, normalized=run.normalized if args.show_normalized else None, strict=s.strict)
+    _report_errors(run)
+    for file, rule, pointer in stale:
+        print(f"{PROG}: warning: stale ignore entry {file}: {rule} {pointer or '/'} (no longer found)",
+              file=sys.stderr)
+    if args.diff:
+        sys.stdout.write("".join(run.diffs))
+        print(f"{PROG}: {len(run.diffs)} file(s) would change", file=sys.stderr)
+    elif run.stdout_fixed:
+        sys.stdout.write("".join(run.stdout_fixed))
+        _render(report, args, sys.stderr, s.format)
+    else:
+        _render(report, args, None, s.format)
+    return _status(run, args, findings=True, strict=s.strict)
+
+
+def _report_errors(run: Run) -> None:
+    for error in run.errors:
+        print(f"{PROG}: {error}", file=sys.stderr)
+
+
+def _render(report: Report, args: argparse.Namespace, stream: TextIO | None, fmt: str) -> None:
+    render = renderer(fmt)
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as handle:
+                render(report, handle)
+        except OSError as exc:
+            raise ConfigError(f"{args.output}: cannot write: {exc.strerror or exc}") from None
+        return
+    render(report, stream or sys.stdout)
+
+
+def _status(run: Run, args: argparse.Namespace, *, findings: bool, strict: bool = False) -> int:
+    if run.internal:
+        return EXIT_INTERNAL
+    if run.errors:
+        return EXIT_USAGE
+    if not findings or args.exit_zero:
+        return EXIT_OK
+    if any(f.severity == "error" for f in run.findings) or (strict and run.findings):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,232 @@
+"""Configuration: ``[tool.gonka-lint]`` in pyproject.toml, rule selection and the ignore file.
+
+Payloads carry no comments, so findings are accepted on purpose in an ignore file keyed by
+file, rule and JSON pointer (like Redocly's ``.redocly.lint-ignore.yaml``), generated from the
+current findings with ``--generate-ignore-file``; an entry that no longer matches anything in
+a file that was linted is reported as stale.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from .findings import SEVERITIES, Finding
+
+IGNORE_FILE = ".gonka-lint-ignore.yaml"
+FORMATS = ("text", "json", "sarif", "github", "junit")
+
+
+class ConfigError(Exception):
+    """A problem with pyproject.toml, the ignore file or a selector: exit 2."""
+
+
+# --- pyproject ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Config:
+    select: list[str] | None = None
+    extend_select: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+    strict: bool = False
+    format: str | None = None
+    model: str | None = None
+    revision: str | None = None
+    profile: str | None = None
+    ignore_file: str | None = None
+    unsafe_fixes: bool = False
+    exclude: list[str] = field(default_factory=list)
+    min_severity: str | None = None
+    source: Path | None = None  # the pyproject.toml it came from
+
+    @property
+    def root(self) -> Path:
+        return self.source.parent if self.source else Path.cwd()
+
+
+_LISTS = {"select", "extend_select", "ignore", "exclude"}
+_BOOLS = {"strict", "unsafe_fixes"}
+_STRINGS = {"format", "model", "revision", "profile", "ignore_file", "min_severity"}
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest pyproject.toml (from ``start`` upwards) that has a [tool.gonka-lint] table."""
+    for directory in (start, *start.parents):
+        candidate = directory / "pyproject.toml"
+        if candidate.is_file():
+            try:
+                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                continue  # someone else's broken pyproject is not ours to report unless named
+            if "gonka-lint" in data.get("tool", {}):
+                return candidate
+    return None
+
+
+def load_config(path: Path | None) -> Config:
+    if path is None:
+        return Config()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    table = data.get("tool", {}).get("gonka-lint", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.gonka-lint] must be a table")
+    config = Config(source=path)
+    known = {f.name for f in fields(Config)} - {"source"}
+    for raw_key, value in table.items():
+        key = raw_key.replace("-", "_")
+        if key not in known:
+            raise ConfigError(f"{path}: [tool.gonka-lint] unknown key {raw_key!r} "
+                              f"(known: {', '.join(sorted(k.replace('_', '-') for k in known))})")
+        if key in _LISTS and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise ConfigError(f"{path}: [tool.gonka-lint] {raw_key} must be a list of strings")
+        if key in _BOOLS and not isinstance(value, bool):
+            raise ConfigError(f"{path}: [tool.gonka-lint] {raw_key} must be true or false")
+        if key in _STRINGS and not isinstance(value, str):
+            raise ConfigError(f"{path}: [tool.gonka-lint] {raw_key} must be a string")
+        setattr(config, key, value)
+    if config.format is not None and config.format not in FORMATS:
+        raise ConfigError(f"{path}: [tool.gonka-lint] format must be one of {', '.join(FORMATS)}")
+    if config.min_severity is not None and config.min_severity not in SEVERITIES:
+        raise ConfigError(f"{path}: [tool.gonka-lint] min-severity must be one of {', '.join(SEVERITIES)}")
+    return config
+
+
+# --- selection ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Selector:
+    """``--select`` / ``--ignore`` by rule id or id prefix; the most specific selector wins."""
+
+    select: tuple[str, ...] | None = None  # None: every rule
+    ignore: tuple[str, ...] = ()
+
+    def __call__(self, rule_id: str) -> bool:
+        chosen = _best(self.select, rule_id) if self.select is not None else 0
+        if chosen < 0:
+            return False
+        return chosen > _best(self.ignore, rule_id)
+
+    @classmethod
+    def build(cls, rule_ids: Iterable[str], select: list[str] | None, extend: list[str],
+              ignore: list[str]) -> "Selector":
+        known = list(rule_ids)
+        for name in [*(select or []), *extend, *ignore]:
+            if name != "ALL" and not any(rule == name or rule.startswith(name) for rule in known):
+                raise ConfigError(f"unknown rule or prefix {name!r} (see gonka-conformance rules)")
+        chosen = None if select is None else tuple(select) + tuple(extend)
+        return cls(chosen, tuple(ignore))
+
+
+def _best(selectors: tuple[str, ...] | None, rule_id: str) -> int:
+    """Length of the longest selector matching ``rule_id`` (0 for ALL, -1 for none)."""
+    best = -1
+    for name in selectors or ():
+        if name == "ALL":
+            best = max(best, 0)
+        elif rule_id == name or rule_id.startswith(name):
+            best = max(best, len(name))
+    return best
+
+
+# --- ignore file -------------------------------------------------------------------------------
+
+
+@dataclass
+class IgnoreFile:
+    """Findings accepted on purpose: file → rule → JSON pointers."""
+
+    path: Path
+    entries: dict[str, dict[str, set[str]]] = field(default_factory=dict)
+    used: set[tuple[str, str, str]] = field(default_factory=set)
+
+    @classmethod
+    def load(cls, path: Path, *, required: bool) -> "IgnoreFile":
+        ignore = cls(path)
+        if not path.exists():
+            if required:
+                raise ConfigError(f"{path}: ignore file not found")
+            return ignore
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        except (UnicodeDecodeError, yaml.YAMLError) as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f":{mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"{path}{where}: invalid YAML") from None
+        if data is None:
+            return ignore
+        if not isinstance(data, dict) or not isinstance(data.get("ignore", {}), dict) or data.get("version", 1) != 1:
+            raise ConfigError(f"{path}: expected 'version: 1' and an 'ignore' mapping of file -> rule -> [pointers]")
+        for file, rules in (data.get("ignore") or {}).items():
+            if not isinstance(rules, dict):
+                raise ConfigError(f"{path}: ignore[{file!r}] must map rule ids to lists of JSON pointers")
+            for rule, pointers in rules.items():
+                if not isinstance(pointers, list) or not all(isinstance(p, str) for p in pointers):
+                    raise ConfigError(f"{path}: ignore[{file!r}][{rule!r}] must be a list of JSON pointers")
+                ignore.entries.setdefault(str(file), {})[str(rule)] = set(pointers)
+        return ignore
+
+    def key(self, display: str) -> str:
+        """How a linted file is named in the ignore file: relative to it, with '/' separators."""
+        if display == "-" or display.startswith("<"):
+            return display
+        try:
+            return Path(os.path.relpath(os.path.abspath(display), self.path.parent.resolve())).as_posix()
+        except ValueError:  # another drive on Windows
+            return Path(os.path.abspath(display)).as_posix()
+
+    def matches(self, finding: Finding) -> bool:
+        file = self.key(finding.file or "-")
+        pointers = self.entries.get(file, {}).get(finding.rule)
+        if pointers and finding.pointer in pointers:
+            self.used.add((file, finding.rule, finding.pointer))
+            return True
+        return False
+
+    def stale(self, linted: Iterable[str]) -> list[tuple[str, str, str]]:
+        """Entries for files linted in this run that matched nothing."""
+        files = {self.key(name) for name in linted}
+        return sorted((file, rule, pointer)
+                      for file, rules in self.entries.items() if file in files
+                      for rule, pointers in rules.items() for pointer in pointers
+                      if (file, rule, pointer) not in self.used)
+
+    def regenerate(self, findings: Iterable[Finding], linted: Iterable[str]) -> int:
+        """Replace the entries of the linted files by their current findings; keep the rest."""
+        files = {self.key(name) for name in linted}
+        entries = {file: rules for file, rules in self.entries.items() if file not in files}
+        count = 0
+        for finding in findings:
+            pointers = entries.setdefault(self.key(finding.file or "-"), {}).setdefault(finding.rule, set())
+            if finding.pointer not in pointers:
+                pointers.add(finding.pointer)
+                count += 1
+        self.entries = entries
+        return count
+
+    def write(self) -> None:
+        data: dict[str, Any] = {
+            "version": 1,
+            "ignore": {file: {rule: sorted(pointers) for rule, pointers in sorted(rules.items())}
+                       for file, rules in sorted(self.entries.items())},
+        }
+        header = ("# gonka-lint ignore file: findings accepted on purpose, by file, rule and JSON pointer.\n"
+                  "# Regenerate with: gonka-lint --generate-ignore-file PATH...\n")
+        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
+        try:
+            self.path.write_text(header + text, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{self.path}: cannot write: {exc.strerror or exc}") from None

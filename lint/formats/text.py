@@ -1,0 +1,146 @@
+"""``--format text`` (default): findings grouped per file, Ruff-like, and a summary line.
+
+::
+
+    fixtures/hermes.json
+      13:3  error    reject-tags  Chat completions parameter "tags" is currently rejected … [*]
+                     at /tags — Remove `tags`; carry tracking data in `metadata` … or `user`.
+                     https://github.com/gonka-ai/gonka/blob/main/docs/chat-api/troubleshooting.md#reject-tags
+
+Colour comes from rich when the stream is a terminal (``--color`` overrides; ``NO_COLOR`` is
+honoured). Payload text is never interpreted as markup.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from itertools import groupby
+from typing import TextIO
+
+from rich.console import Console
+from rich.text import Text
+
+from . import Report
+from ..findings import Finding
+
+STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+MAX_MESSAGE = 160
+COLOR = {"mode": "auto"}  # set by the CLI's --color
+
+
+def _console(stream: TextIO) -> Console:
+    mode = COLOR["mode"]
+    if mode == "always":
+        color = True
+    elif mode == "never" or os.environ.get("NO_COLOR"):
+        color = False
+    else:
+        color = bool(getattr(stream, "isatty", lambda: False)())
+    return Console(file=stream, force_terminal=color, no_color=not color, highlight=False, soft_wrap=True,
+                   emoji=False, markup=False, width=10_000 if not color else None)
+
+
+def short(message: str) -> str:
+    """The first sentence of a long gateway message (the JSON output keeps it whole)."""
+    if len(message) <= MAX_MESSAGE:
+        return message
+    cut = message.find(". ")
+    if 0 < cut < MAX_MESSAGE:
+        return message[: cut + 1] + " …"
+    return message[: MAX_MESSAGE - 1] + "…"
+
+
+def _marker(finding: Finding) -> str:
+    if finding.fix and finding.fix.available:
+        return " [*]" if finding.fix.safe else " [unsafe fix]"
+    return ""
+
+
+def render(report: Report, stream: TextIO) -> None:
+    console = _console(stream)
+    ordered = sorted(report.findings, key=lambda f: (report.files.index(f.file) if f.file in report.files else 0,
+                                                     f.record or 0, f.line or 0, f.column or 0))
+    for file, group in groupby(ordered, key=lambda f: f.file or "-"):
+        console.print(Text(file, style="bold"))
+        for finding in group:
+            _finding(console, finding)
+        console.print()
+    if report.normalized is not None:
+        _normalized(console, report)
+    _summary(console, report)
+
+
+def _finding(console: Console, finding: Finding) -> None:
+    where = ""
+    if finding.record is not None:
+        where = f"#{finding.record} "
+    if finding.line is not None:
+        where += f"{finding.line}:{finding.column}"
+    line = Text("  ")
+    line.append(f"{where:<9} ", style="dim")
+    line.append(f"{finding.severity:<8} ", style=STYLES.get(finding.severity, ""))
+    line.append(finding.rule, style="bold")
+    line.append("  " + short(finding.message))
+    line.append(_marker(finding), style="green")
+    console.print(line)
+    indent = " " * 12
+    detail = Text(indent)
+    detail.append(f"at {finding.pointer or '/'}", style="dim")
+    if finding.fix and finding.fix.description:
+        detail.append(" — " + finding.fix.description)
+    console.print(detail)
+    if finding.anchor:
+        console.print(Text(indent + finding.anchor, style="blue"))
+
+
+def _normalized(console: Console, report: Report) -> None:
+    for item in report.normalized or []:
+        label = item.file + (f" #{item.record}" if item.record is not None else "")
+        result = item.result
+        if result.get("outcome") == "rejected":
+            head = f"{label}: rejected {result.get('status')} ({result.get('rule')}): {result.get('message')}"
+            console.print(Text(head, style="bold red"))
+        else:
+            head = f"{label}: forwarded as (model {result.get('model')}, revision {result.get('revision')})"
+            console.print(Text(head, style="bold"))
+            console.print(Text(json.dumps(result.get("body"), ensure_ascii=False, indent=2, default=str)))
+        for event in item.events:
+            console.print(Text(f"  {event['rule']}  {event['pointer'] or '/'}: {event['detail']}", style="dim"))
+        console.print()
+
+
+def _summary(console: Console, report: Report) -> None:
+    counts = report.summary()
+    files = counts["files"]
+    noun = "file" if files == 1 else "files"
+    if counts["findings"]:
+        parts = [f"{counts['errors']} error{'s' if counts['errors'] != 1 else ''}",
+                 f"{counts['warnings']} warning{'s' if counts['warnings'] != 1 else ''}",
+                 f"{counts['info']} info"]
+        problems = "problem" if counts["findings"] == 1 else "problems"
+        text = f"Found {counts['findings']} {problems} ({', '.join(parts)}) in {files} {noun}"
+        if counts["records"] != files:
+            text += f", {counts['records']} request bodies"
+        text += "."
+        style = "bold red" if counts["errors"] else "bold yellow"
+    else:
+        text = f"All checks passed: {counts['records']} request bod{'y' if counts['records'] == 1 else 'ies'}" \
+               f" in {files} {noun}."
+        style = "bold green"
+    console.print(Text(text, style=style))
+    extra = []
+    if report.fixed:
+        extra.append(f"Fixed {report.fixed}.")
+    if report.fixable:
+        extra.append(f"[*] {report.fixable} fixable with --fix.")
+    if report.unsafe_fixable:
+        extra.append(f"{report.unsafe_fixable} more with --fix --unsafe-fixes.")
+    if report.ignored:
+        extra.append(f"{report.ignored} ignored by the ignore file.")
+    if report.skipped:
+        extra.append(f"{report.skipped} file(s) skipped: not chat requests.")
+    if report.errors:
+        extra.append(f"{len(report.errors)} input(s) could not be linted.")
+    if extra:
+        console.print(Text(" ".join(extra)))
