@@ -16,6 +16,7 @@ import json
 import re
 from collections import deque
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from gonka_conformance.catalogue.model import Rule
@@ -428,3 +429,71 @@ def move_extra_body_keys(ctx: FixContext) -> list[Change] | None:
                 changes.append(Add("", key, ctx.raw("/extra_body/" + key.replace("~", "~0").replace("/", "~1"))))
     changes.append(Remove("/extra_body"))
     return changes
+
+
+# --- schemas -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _SchemaSite:
+    pattern: "re.Pattern[str]"  # matches the pointer of a schema root
+    vocabulary: Mapping[str, Any]
+    max_nodes: int
+
+
+@lru_cache(maxsize=8)
+def _schema_sites(catalogue: "Catalogue") -> list[_SchemaSite]:
+    """Where the catalogue's schema checks look (their ``prefix`` option, e.g.
+    ``tools[{index}].function.parameters``), with the vocabulary they read schemas with."""
+    sites = []
+    for rule in catalogue.rules:
+        for target in rule.targets:
+            options = target.options
+            prefix, vocabulary = options.get("prefix"), options.get("schema")
+            if not isinstance(prefix, str) or not isinstance(vocabulary, Mapping):
+                continue
+            tokens = prefix.replace("[{index}]", ".*").split(".")
+            regex = "".join("/[0-9]+" if token == "*" else "/" + re.escape(token) for token in tokens)
+            bounds = options.get("bounds") or {}
+            sites.append(_SchemaSite(re.compile(regex), vocabulary, int(bounds.get("max_nodes", 128))))
+    return sites
+
+
+@op("inline-schema-refs")
+def inline_schema_refs(ctx: FixContext) -> list[Change] | None:
+    """Inline local ``$ref``s (and drop ``$defs``/``definitions``) with the engine's own
+    dereferencer: refs it cannot inline (remote, recursive, unresolved) get no fix."""
+    from gonka_conformance.engine.transform_schemas import NodeLimit, RefError, Vocabulary, dereference
+
+    pointer = ctx.finding.pointer
+    for site in _schema_sites(ctx.catalogue):
+        match = site.pattern.match(pointer)
+        if match is None or (match.end() < len(pointer) and pointer[match.end()] != "/"):
+            continue
+        root = pointer[: match.end()]
+        schema = ctx.value(root)
+        if not isinstance(schema, dict):
+            return None
+        try:
+            inlined, _count = dereference(schema, Vocabulary.from_options(site.vocabulary), site.max_nodes)
+        except (RefError, NodeLimit):
+            return None
+        return [Replace(root, inlined)] if inlined != schema else None
+    return None
+
+
+@op("use-response-format")
+def use_response_format(ctx: FixContext) -> list[Change] | None:
+    """``structured_outputs: {json: S}`` becomes ``response_format: {type: json_schema, …}``;
+    other constraints (regex, choice, grammar) have no response_format equivalent."""
+    value = ctx.value("/structured_outputs")
+    if not isinstance(value, dict):
+        return None
+    if ctx.has("/response_format"):
+        return [Remove("/structured_outputs")]
+    if isinstance(value.get("json"), dict) and set(value) <= {"json", "disable_additional_properties"}:
+        schema = {"name": "output", "schema": ctx.raw("/structured_outputs/json")}
+        return [Rename("/structured_outputs", "response_format", {"type": "json_schema", "json_schema": schema})]
+    if value.get("json_object") is True and set(value) == {"json_object"}:
+        return [Rename("/structured_outputs", "response_format", {"type": "json_object"})]
+    return None

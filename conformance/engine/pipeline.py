@@ -19,7 +19,7 @@ from .. import gojson
 from ..catalogue.loader import Catalogue, load_catalogue
 from ..catalogue.model import STAGES, Rule, Target
 from . import registry
-from .context import Context, Site, resolve
+from .context import Context, Site, parent_of, resolve, split_pointer
 from .types import (
     MISSING, Accepted, Advice, Analysis, Change, Event, Hit, Limits, Rejected, Rejection, Result,
 )
@@ -88,6 +88,9 @@ class Step:
     target: Target
     fn: registry.Registered
     is_check: bool
+    #: The top-level key the target needs (None when it may act on an absent value or walks a
+    #: wildcard): a body without it cannot match, so the step is skipped without resolving.
+    head: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,9 @@ def _plan(catalogue: Catalogue, revision_id: str, family: str | None, profile_id
             if target.revisions and not _in_range(catalogue, index, target.revisions.start, target.revisions.until):
                 continue
             fn = registry.CHECKS[target.check] if target.check else registry.TRANSFORMS[target.transform or ""]
-            steps.append((STAGES.index(rule.stage), target.order, seq, Step(rule, target, fn, bool(target.check))))
+            tokens = split_pointer(target.path)
+            head = tokens[0] if tokens and tokens[0] != "*" and not fn.when_absent else None
+            steps.append((STAGES.index(rule.stage), target.order, seq, Step(rule, target, fn, bool(target.check), head)))
     steps.sort(key=lambda item: item[:3])
     return Plan(tuple(step for *_, step in steps), applicable, rules)
 
@@ -176,12 +181,12 @@ class _Run:
 
     def execute(self, step: Step) -> None:
         rule, target = step.rule, step.target
+        if step.head is not None and (not isinstance(self.ctx.body, dict) or step.head not in self.ctx.body):
+            return  # nothing to select: the same outcome as resolving, without the walk
         if rule.when and not all(_condition_holds(self.ctx.body, c) for c in rule.when):
             return
         sites = list(resolve(self.ctx.body, target.path)) if self.ctx.body is not None else []
         if not sites and step.fn.when_absent and "*" not in target.path:
-            from .context import parent_of
-
             parent, key = parent_of(self.ctx.body, target.path)
             sites = [(target.path, parent, key, MISSING)]
         for pointer, parent, key, value in sites:
