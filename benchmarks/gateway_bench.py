@@ -1,7 +1,7 @@
 """Load the reference gateway over loopback and compare it with a trivial server on the same
 HTTP stack, in the same run.
 
-    python benchmarks/gateway_bench.py [--requests 3000] [--concurrency 8] [--stream]
+    python benchmarks/gateway_bench.py [--requests 2000] [--concurrency 8] [--rounds 3] [--stream]
 
 The servers run in this process; the load comes from a second process (this script with
 ``--client``) over keep-alive connections, a bounded number of requests, each with a unique
@@ -123,9 +123,10 @@ def trivial_server():
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per server (medians are printed)")
     parser.add_argument("--stream", action="store_true", help="streamed requests (SSE)")
     parser.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--tag", default="run", help=argparse.SUPPRESS)
@@ -138,19 +139,23 @@ def main() -> int:
 
     server, trivial_url = trivial_server()
     gateway = ReferenceGateway(GatewayConfig())
-    results = {}
+    runs: dict[str, list[dict]] = {"trivial": [], "gateway": []}
     try:
-        gateway_url = gateway.start()
-        for name, url in (("trivial", trivial_url), ("gateway", gateway_url)):
+        urls = {"trivial": trivial_url, "gateway": gateway.start()}
+        for name, url in urls.items():
             load(url, args.warmup, args.concurrency, args.stream, f"warm-{name}")
-            results[name] = load(url, args.requests, args.concurrency, args.stream, name)
+        for round_number in range(args.rounds):  # alternate, so background load hits both alike
+            for name, url in urls.items():
+                runs[name].append(load(url, args.requests, args.concurrency, args.stream, f"{name}-{round_number}"))
     finally:
         gateway.close()
         server.stop()
 
+    results = {name: {key: statistics.median(r[key] for r in rs) for key in ("rps", "p50_ms", "p99_ms")}
+               | {"errors": sum(r["errors"] for r in rs)} for name, rs in runs.items()}
     kind = "streamed" if args.stream else "non-streamed"
-    print(f"{args.requests} {kind} requests per server, concurrency {args.concurrency}, loopback, "
-          f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    print(f"{args.requests} {kind} requests per server per round, {args.rounds} alternating rounds (medians), "
+          f"concurrency {args.concurrency}, loopback, python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
     print(f"{'server':<9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for name, r in results.items():
         print(f"{name:<9} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['errors']:>7}")

@@ -42,7 +42,7 @@ class FixContext:
     catalogue: "Catalogue"
     limits: Limits
     profile: str | None
-    _doc: Any = field(default=MISSING, repr=False)
+    shared: dict[str, Any] = field(default_factory=dict, repr=False)  # per body: the parsed doc, …
 
     @property
     def spec(self) -> Mapping[str, Any]:
@@ -55,12 +55,12 @@ class FixContext:
     @property
     def doc(self) -> Any:
         """The client's body, parsed (only ops that need it pay for it)."""
-        if self._doc is MISSING:
+        if "doc" not in self.shared:
             try:
-                self._doc = json.loads(self.index.text)
+                self.shared["doc"] = json.loads(self.index.text)
             except (ValueError, RecursionError):
-                self._doc = None
-        return self._doc
+                self.shared["doc"] = None
+        return self.shared["doc"]
 
     def has(self, pointer: str) -> bool:
         return self.index.exists(pointer)
@@ -215,6 +215,12 @@ _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.\-]")
 
 @op("rewrite-duplicate-tool-call-ids", "rewrite-tool-call-ids")
 def rewrite_tool_call_ids(ctx: FixContext) -> list[Change] | None:
+    if "tool-call-ids" not in ctx.shared:  # one rewrite for the whole conversation
+        ctx.shared["tool-call-ids"] = _rewrite_tool_call_ids(ctx)
+    return ctx.shared["tool-call-ids"]
+
+
+def _rewrite_tool_call_ids(ctx: FixContext) -> list[Change] | None:
     """Every tool call id becomes ``functions.<name>:<n>`` (n counts calls across the whole
     conversation, so ids are unique); each tool result follows the call it answers, in order.
     No call and no result is dropped."""

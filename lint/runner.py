@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from gonka_conformance import gojson
 from gonka_conformance.engine.pipeline import EngineError, analyse
@@ -70,6 +70,7 @@ class Outcome:
     index: SourceIndex | None = None
     skipped: bool = False  # found in a directory walk, and not a chat request
     internal: bool = False  # the engine failed: a bug, reported as such
+    shared: dict[str, Any] = field(default_factory=dict, repr=False)  # what fix ops share per body
 
     @property
     def text(self) -> str | None:
@@ -242,7 +243,7 @@ def _depth_offset(raw: bytes, options: Options, rule_id: str) -> int | None:
 def fix_context(outcome: Outcome, finding: Finding, options: Options) -> FixContext:
     assert outcome.index is not None and outcome.analysis is not None
     return FixContext(finding, options.catalogue.by_id.get(finding.rule), outcome.index, outcome.analysis,
-                      options.catalogue, options.effective_limits, options.profile)
+                      options.catalogue, options.effective_limits, options.profile, outcome.shared)
 
 
 # --- fixing ----------------------------------------------------------------------------------

@@ -39,12 +39,27 @@ def body_size(ctx: Context, site: Site) -> Iterator[Hit]:
 @check("raw-nesting-depth", when_absent=True)
 def raw_nesting_depth(ctx: Context, site: Site) -> Iterator[Hit]:
     limit = int(site.options["limit"])
-    if gojson.nesting_depth_exceeds(ctx.raw, limit):
+    # Upstream scans the raw bytes before decoding. For a body that is exactly one JSON value
+    # the decoded tree has the same depth and is far cheaper to measure on a large body, so
+    # decode first (the parse stage reuses the result); invalid JSON, trailing bytes or
+    # nesting beyond Python's recursion limit get the byte scan itself.
+    try:
+        body, whole = gojson.decode_document(ctx.raw)
+    except gojson.GoJSONError:
+        whole = False
+    else:
+        ctx.state["decoded"] = body
+    exceeded = gojson.tree_depth_exceeds(body, limit) if whole else gojson.nesting_depth_exceeds(ctx.raw, limit)
+    if exceeded:
         yield Hit("", params={"limit": limit})
 
 
 @transform("parse-json-object", when_absent=True)
 def parse_json_object(ctx: Context, site: Site) -> Iterator[Hit]:
+    if "decoded" in ctx.state:  # decoded by the depth check already
+        body = ctx.state.pop("decoded")
+        ctx.body = body if body is not None else {}
+        return
     try:
         body = gojson.decode_object(ctx.raw)
     except gojson.GoJSONError as exc:

@@ -181,8 +181,6 @@ class _Run:
 
     def execute(self, step: Step) -> None:
         rule, target = step.rule, step.target
-        if step.head is not None and (not isinstance(self.ctx.body, dict) or step.head not in self.ctx.body):
-            return  # nothing to select: the same outcome as resolving, without the walk
         if rule.when and not all(_condition_holds(self.ctx.body, c) for c in rule.when):
             return
         sites = list(resolve(self.ctx.body, target.path)) if self.ctx.body is not None else []
@@ -239,6 +237,16 @@ def _condition_holds(body: dict[str, Any], condition: Mapping[str, Any]) -> bool
     return True
 
 
+def _json_copy(value: Any) -> Any:
+    """A deep copy of decoded JSON (dicts, lists and immutable scalars): copy.deepcopy's
+    result, several times faster on the tool schemas the linter copies on every request."""
+    if isinstance(value, dict):
+        return {k: _json_copy(v) if isinstance(v, (dict, list)) else v for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_copy(v) if isinstance(v, (dict, list)) else v for v in value]
+    return copy.deepcopy(value) if not isinstance(value, (str, int, float, bool, type(None))) else value
+
+
 def resolve_model(body: Any, routed_model: str) -> str:
     """Upstream routing: a non-blank string ``model`` wins, else the routed/default model."""
     if isinstance(body, dict):
@@ -286,7 +294,7 @@ def run(
         parsed = True
         client_keys = frozenset(ctx.body)  # before any rule changes it: what the client sent
         if collect:  # advice rules compare against what the client sent
-            ctx.state["client"] = {k: copy.deepcopy(v) for k, v in ctx.body.items() if k != "messages"}
+            ctx.state["client"] = {k: _json_copy(v) for k, v in ctx.body.items() if k != "messages"}
             ctx.state["profile"] = profile
         ctx.model = resolve_model(ctx.body, routed)
         ctx.family = family_of(cat, ctx.model)
@@ -294,6 +302,9 @@ def run(
         ctx.applicable = plan.applicable
         state.rules = plan.rules
         for step in plan.steps:
+            # A step whose top-level key is absent selects nothing: skip it without resolving.
+            if step.head is not None and step.head not in ctx.body:
+                continue
             state.execute(step)
     except _Stop:
         pass

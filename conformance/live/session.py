@@ -50,6 +50,7 @@ class LiveSession:
         self._stack = ExitStack()
         self._items: dict[str, tuple[LiveCase, str]] = {}
         self.run: LiveRun | None = None
+        self._fingerprint: dict[str, Any] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -138,7 +139,7 @@ class LiveSession:
         from ..reports.model import RunInfo, build_report, write_json
 
         run = self.run
-        fingerprint = run.fingerprint() if run and run.results else None
+        fingerprint = self.fingerprint()
         info = RunInfo(
             base_url=self.redactor.text(run.target.base_url if run else (self.options.base_url or "")),
             embedded=self.embedded, models=list(run.models) if run else [],
@@ -154,6 +155,11 @@ class LiveSession:
         (directory / "report.html").write_text(self.redactor.text(render_html(report)), encoding="utf-8")
         (directory / "summary.md").write_text(self.redactor.text(render_markdown(report)), encoding="utf-8")
 
+    def fingerprint(self) -> dict[str, Any] | None:
+        if self._fingerprint is None and self.run and self.run.results:
+            self._fingerprint = self.run.fingerprint()
+        return self._fingerprint
+
     def summary_lines(self) -> list[str]:
         counts = Counter(result.outcome for result in self.results())
         order = ("pass", "fail", "divergent", "unobservable", "xfail", "xpass", "error")
@@ -161,6 +167,10 @@ class LiveSession:
         lines = ["gonka-conformance: " + ", ".join(f"{counts.get(o, 0)} {o}" for o in order) + f"; tokens spent {spent}"]
         if self.error:
             lines.append(f"gonka-conformance: {self.error}")
+        best = (self.fingerprint() or {}).get("best")
+        if best:
+            lines.append(f"gonka-conformance: best explained by revision {best['revision']}, profile "
+                         f"{best['profile'] or 'upstream'} ({len(best['contradictions'])} of {best['compared']} observations contradict it)")
         if self.options.report_dir:
             lines.append(f"gonka-conformance: reports in {self.options.report_dir}/ (report.html, report.json, summary.md)")
         return lines
