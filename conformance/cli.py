@@ -44,7 +44,7 @@ def _catalogue(args: argparse.Namespace) -> Catalogue:
     return load_catalogue(args.catalogue)
 
 
-def _check_revision(catalogue: Catalogue, revision: str | None) -> None:
+def check_revision(catalogue: Catalogue, revision: str | None) -> None:
     if revision is not None:
         try:
             catalogue.revision(revision)
@@ -52,7 +52,7 @@ def _check_revision(catalogue: Catalogue, revision: str | None) -> None:
             raise UsageError(str(exc.args[0])) from None
 
 
-def _check_profile(catalogue: Catalogue, profile: str | None) -> None:
+def check_profile(catalogue: Catalogue, profile: str | None) -> None:
     if profile is not None:
         try:
             catalogue.broker(profile)
@@ -65,8 +65,8 @@ def _check_profile(catalogue: Catalogue, profile: str | None) -> None:
 
 def cmd_normalize(args: argparse.Namespace) -> int:
     catalogue = _catalogue(args)
-    _check_revision(catalogue, args.revision)
-    _check_profile(catalogue, args.profile)
+    check_revision(catalogue, args.revision)
+    check_profile(catalogue, args.profile)
     raw = read_input(args.file, limit=64 * 1024 * 1024)
     limits = None
     if args.default_max_tokens is not None or args.max_tokens_cap is not None:

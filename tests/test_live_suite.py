@@ -190,11 +190,11 @@ def test_baseline_expected_failures_stale_entries_and_diff(monkeypatch, tmp_path
         first = run_suite(gw, monkeypatch, report_dir=str(tmp_path / "a"))
         baseline = tmp_path / "baseline.json"
         baseline.write_text(json.dumps(baseline_from_report(load_report(tmp_path / "a" / "report.json"))))
-        known = run_suite(gw, monkeypatch, baseline=str(baseline))
+        known = run_suite(gw, monkeypatch, baseline_file=str(baseline))
     assert first.exit_code() == 1
     assert by_outcome(known).get("xfail") == {"limit-stop"} and known.exit_code() == 0
     with gateway() as gw:
-        fixed = run_suite(gw, monkeypatch, baseline=str(baseline), report_dir=str(tmp_path / "b"))
+        fixed = run_suite(gw, monkeypatch, baseline_file=str(baseline), report_dir=str(tmp_path / "b"))
     assert by_outcome(fixed).get("xpass") == {"limit-stop"} and fixed.exit_code() == 1
     changes = diff_reports(load_report(tmp_path / "a" / "report.json"), load_report(tmp_path / "b" / "report.json"))
     assert {e["key"].split("[")[0] for e in changes["changed"]} == {"limit-stop"}  # fail -> xpass

@@ -52,13 +52,15 @@ class ChatService:
         state = self.state
         request_id = state.next_request_id()
         started = time.monotonic()
-        record: dict[str, Any] = {"request_id": request_id, "time": time.time(), "method": request.method,
-                                  "path": request.path, "revision": state.revision.id, "profile": state.config.profile}
+        record: dict[str, Any] = {}  # filled for the debug view and the live log only
+        if self.debug is not None:
+            record.update(request_id=request_id, time=time.time(), method=request.method, path=request.path,
+                          revision=state.revision.id, profile=state.config.profile)
         lines: list[Line] = []
         response = self._handle(request, request_id, record, lines)
         response.headers.append(("X-Request-Id", request_id))
-        record["status"] = response.status
         if self.debug is not None:
+            record["status"] = response.status
             self.debug.add(record)
         if self.log is not None:
             self.log.request(request_id, request.method, request.path, lines, response.status,
@@ -134,8 +136,9 @@ class ChatService:
 
     def _answer(self, result: Accepted, record: dict[str, Any], lines: list[Line], release: Any) -> Response:
         intent = client_intent(result)
-        record.update(outcome="accepted", client={"stream": intent.stream, "include_usage": intent.include_usage,
-                                                  "logprobs": intent.logprobs})
+        if self.debug is not None:
+            record.update(outcome="accepted", client={"stream": intent.stream, "include_usage": intent.include_usage,
+                                                      "logprobs": intent.logprobs})
         fault = self.faults.pick()
         if fault is not None:
             record["fault"] = fault
@@ -151,7 +154,8 @@ class ChatService:
         shaper = Shaper(self.response_rules, result.family, intent, response_id)
         created = int(time.time())
         headers = [("X-Devshard-ID", str(runtime.escrow_id))]
-        record.update(response_id=response_id, finish_reasons=[c.finish_reason for c in sim.choices], usage=sim.usage)
+        if self.debug is not None:
+            record.update(response_id=response_id, finish_reasons=[c.finish_reason for c in sim.choices], usage=sim.usage)
         if self.log is not None:
             summary = ", ".join(f"{c.finish_reason} ({c.completion_tokens} tokens, {c.reasoning_tokens} reasoning)" for c in sim.choices)
             lines.append(self.log.text(f"{response_id}: {summary}"))

@@ -167,7 +167,7 @@ def upstream_completion(sim: Simulation, created: int) -> dict[str, Any]:
             "finish_reason": choice.finish_reason, "stop_reason": None,
         }
         if sim.return_token_ids:
-            item["token_ids"] = [token_id(t) for t in choice.reasoning + (choice.content or [])]
+            item["token_ids"] = list(map(token_id, choice.reasoning + (choice.content or [])))
         choices.append(item)
     body: dict[str, Any] = {
         "id": f"chatcmpl-{sim.prompt_seed:016x}", "object": "chat.completion", "created": created, "model": sim.model,
@@ -184,7 +184,7 @@ def _choice_deltas(sim: Simulation, choice: SimChoice) -> Iterator[dict[str, Any
         if tokens is not None and sim.logprobs:
             item["logprobs"] = _logprobs(sim, choice, tokens, offset)
         if sim.return_token_ids:
-            item["token_ids"] = [token_id(t) for t in tokens or ()]
+            item["token_ids"] = list(map(token_id, tokens or ()))
         if finish is not None:
             item["stop_reason"] = None
         return item

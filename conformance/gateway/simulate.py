@@ -213,7 +213,7 @@ class Simulation:
     include_usage: bool               # the forwarded (upstream) stream asks for a usage chunk
     forwarded: dict[str, Any] = field(repr=False, default_factory=dict)
 
-    @property
+    @functools.cached_property
     def usage(self) -> dict[str, Any]:
         completion = sum(c.completion_tokens for c in self.choices)
         return {
@@ -240,11 +240,6 @@ def _text(content: Any) -> str:
     if isinstance(content, list):
         return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
     return ""
-
-
-def _seed(*parts: Any) -> int:
-    digest = hashlib.sha256("\x00".join(map(str, parts)).encode("utf-8", errors="surrogatepass")).digest()
-    return int.from_bytes(digest[:8], "big")
 
 
 def answer_length(prompt: str) -> tuple[str, int]:
@@ -389,7 +384,7 @@ def simulate(body: dict[str, Any], *, model: str, family: str | None, fingerprin
     max_tokens = _int(body.get("max_tokens")) or _int(body.get("max_completion_tokens")) or 4096
     min_tokens = min(_int(body.get("min_tokens")) or 0, max_tokens)
     n = max(1, _int(body.get("n")) or 1)
-    prompt_seed = _seed(hashlib.sha256(fingerprint).hexdigest())
+    prompt_seed = int.from_bytes(hashlib.sha256(fingerprint).digest()[:8], "big")
     unit, amount = answer_length(prompt) if last_role != "tool" else ("words", TOOL_RESULT_WORDS)
     plan = _tool_plan(body, messages, prompt)
     think_target = _thinking_target(style, body)
@@ -398,7 +393,7 @@ def simulate(body: dict[str, Any], *, model: str, family: str | None, fingerprin
 
     choices = []
     for index in range(n):
-        seed = _seed(prompt_seed, index)
+        seed = (prompt_seed + index * 0x9E3779B97F4A7C15) % (1 << 64)  # one seed per choice
         left = max_tokens
         thought = min(think_target, left)
         left -= thought

@@ -57,8 +57,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("--retries, --timeout and --budget-tokens must not be negative")
     if args.base_url and not args.base_url.lower().startswith(("http://", "https://")):
         raise UsageError("--base-url must be an http:// or https:// URL")
-    if args.baseline and not Path(args.baseline).is_file():
-        raise UsageError(f"{args.baseline}: no such baseline file")
+    from ..catalogue.loader import load_catalogue
+    from ..cli import check_profile, check_revision
+
+    catalogue = load_catalogue()
+    check_revision(catalogue, args.revision)
+    check_profile(catalogue, args.profile)
+    if args.baseline:
+        from ..reports.baseline import load_baseline
+
+        try:
+            load_baseline(args.baseline)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     report_dir = Path(args.report_dir)
     try:
         report_dir.mkdir(parents=True, exist_ok=True)

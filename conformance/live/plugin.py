@@ -45,6 +45,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SESSION] = None
+    _validate(config)
+
+
+def _validate(config: pytest.Config) -> None:
+    """Bad gonka options are usage errors before anything starts (only when they are given)."""
+    revision, profile, baseline = (config.getoption(n) for n in ("gonka_revision", "gonka_profile", "gonka_baseline"))
+    if revision or profile:
+        from ..catalogue.loader import load_catalogue
+
+        catalogue = load_catalogue()
+        try:
+            catalogue.revision(revision)
+            if profile:
+                catalogue.broker(profile)
+        except KeyError as exc:
+            raise pytest.UsageError(str(exc.args[0])) from None
+    if baseline:
+        from ..reports.baseline import load_baseline
+
+        try:
+            load_baseline(baseline)
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -61,7 +84,7 @@ def _options(config: pytest.Config) -> SessionOptions:
         revision=get("gonka_revision"), models=[m.strip() for m in models.split(",") if m.strip()] if models else None,
         tier=get("gonka_tier"), budget_tokens=get("gonka_budget_tokens"), concurrency=get("gonka_concurrency"),
         timeout=get("gonka_timeout"), retries=get("gonka_retries"), repeat=get("gonka_repeat"),
-        report_dir=get("gonka_report_dir"), baseline=get("gonka_baseline"), whitebox_url=get("gonka_whitebox_url"),
+        report_dir=get("gonka_report_dir"), baseline_file=get("gonka_baseline"), whitebox_url=get("gonka_whitebox_url"),
     )
 
 

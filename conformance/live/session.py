@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 from collections import Counter
@@ -22,20 +23,11 @@ from .runner import CaseResult, LiveRun, RunConfig, TargetUnreachable, discover_
 
 
 @dataclass
-class SessionOptions:
-    base_url: str | None = None
-    api_key_env: str = "GONKA_API_KEY"
-    profile: str | None = None
-    revision: str | None = None
-    models: list[str] | None = None
-    tier: str = "cheap"
-    budget_tokens: int | None = None
-    concurrency: int = 4
-    timeout: float = 60.0
-    retries: int = 2
-    repeat: int = 1
+class SessionOptions(RunConfig):
+    """What a run is told: the runner's settings plus where things live on disk."""
+
     report_dir: str | None = None
-    baseline: str | None = None
+    baseline_file: str | None = None
     whitebox_url: str | None = None  # debug view of a remote reference gateway (serve --debug-endpoint)
 
 
@@ -56,16 +48,11 @@ class LiveSession:
 
     def start(self) -> None:
         opts = self.options
-        baseline = {}
-        if opts.baseline:
+        config = dataclasses.replace(opts)  # the runner's own copy; the options stay as given
+        if opts.baseline_file:
             from ..reports.baseline import load_baseline
 
-            baseline = load_baseline(opts.baseline)
-        config = RunConfig(
-            base_url=opts.base_url, api_key_env=opts.api_key_env, profile=opts.profile, revision=opts.revision,
-            models=opts.models, tier=opts.tier, budget_tokens=opts.budget_tokens, concurrency=opts.concurrency,
-            timeout=opts.timeout, retries=opts.retries, repeat=opts.repeat, baseline=baseline,
-        )
+            config.baseline = load_baseline(opts.baseline_file)
         whitebox: Callable[[str, str | None], Any] | None = None
         if self.embedded:
             base_url, debug_url = self._start_embedded()
