@@ -19,7 +19,7 @@ from .livelog import Line
 from .respond import ResponseRules, Shaper, client_intent, upstream_chunks, upstream_completion
 from .simulate import canonical, simulate
 from .state import GatewayState
-from .wire import APPLICATION_JSON, EVENT_STREAM, SSE_DONE, TEXT_PLAIN, Response, RouteRules, compact_json, http_error, sse_event
+from .wire import EVENT_STREAM, SSE_DONE, TEXT_PLAIN, Response, RouteRules, compact_json, http_error, sse_event
 from .debug import DebugLog, body_for_record
 
 
@@ -186,5 +186,3 @@ class ChatService:
                     return
             yield event
 
-
-__all__ = ["ChatService", "bearer_token", "same_secret", "APPLICATION_JSON"]

@@ -66,15 +66,16 @@ class GatewayConfig:
     revision: str | None = None            # contract revision id (default: the catalogue's default)
     profile: str | None = None             # broker profile overlay (limits, divergences, model spelling)
     models: tuple[str, ...] | None = None  # served model ids (default: the revision's routes)
-    api_key: str | tuple[str, ...] | None = None  # None: any Bearer key is accepted, none is a 401
-    admin_key: str | None = None           # bypasses the output cap and every access mode
+    # Secrets (and a URL that may carry credentials) stay out of repr().
+    api_key: str | tuple[str, ...] | None = field(default=None, repr=False)  # None: any Bearer key, none is a 401
+    admin_key: str | None = field(default=None, repr=False)  # bypasses the output cap and every access mode
     admin_only_models: tuple[str, ...] = ()
     open_models: tuple[str, ...] = ()      # served without any key
     disabled: DisabledMode | None = None
     debug_endpoint: bool = False           # GET /_reference/debug/requests (white-box view)
     debug_history: int = 256
     faults: Faults = field(default_factory=Faults)
-    upstream: str | None = None            # lint-and-forward proxy mode
+    upstream: str | None = field(default=None, repr=False)  # lint-and-forward proxy mode
     block_rejects: bool = False            # proxy: answer locally with the gateway's 400
     upstream_timeout: float = 600.0
     limits: Limits | None = None           # None: the profile's limits, else 3072/4096

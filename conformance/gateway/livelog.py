@@ -51,10 +51,6 @@ class LiveLog:
             for line in [head, *lines]:
                 self.console.print(Text.assemble(*((self.redact(text, secrets), style) for text, style in line)))
 
-    def note(self, message: str) -> None:
-        with self._lock:
-            self.console.print(Text(self.redact(message), style="dim"))
-
     # --- building the lines -------------------------------------------------------------------
 
     def finding(self, severity: str, rule: str, pointer: str, message: str) -> "Line":

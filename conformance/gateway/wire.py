@@ -31,12 +31,6 @@ class Response:
     on_close: Callable[[], None] | None = None
     close_connection: bool = False
 
-    def header(self, name: str) -> str | None:
-        for key, value in self.headers:
-            if key.lower() == name.lower():
-                return value
-        return None
-
 
 def http_error(status: int, message: str, extra_headers: Iterable[tuple[str, str]] = ()) -> Response:
     """Go's ``http.Error(w, json, code)`` as the pooled chat path uses it: the JSON error body
