@@ -169,8 +169,7 @@ def _parent(index: SourceIndex, pointer: str) -> tuple[Container, int]:
     member = container.find(tokens[-1])
     if member is None:
         raise EditError(f"nothing at {pointer}")
-    container.complete()
-    return container, container.members.index(member)
+    return container, container.position_of(member)
 
 
 def _remove(container: Container, positions: set[int]) -> list[Edit]:

@@ -52,29 +52,20 @@ class FixContext:
     def options(self) -> Mapping[str, Any]:
         return self.spec.get("with") or {}
 
-    @property
-    def doc(self) -> Any:
-        """The client's body, parsed (only ops that need it pay for it)."""
-        if "doc" not in self.shared:
-            try:
-                self.shared["doc"] = json.loads(self.index.text)
-            except (ValueError, RecursionError):
-                self.shared["doc"] = None
-        return self.shared["doc"]
-
     def has(self, pointer: str) -> bool:
         return self.index.exists(pointer)
 
     def value(self, pointer: str) -> Any:
-        node = self.doc
-        for token in split_pointer(pointer):
-            if isinstance(node, dict) and token in node:
-                node = node[token]
-            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-                node = node[int(token)]
-            else:
-                return MISSING
-        return node
+        """The client's value at ``pointer`` (MISSING when absent), decoded from its source
+        span only: an op looking at ``max_tokens`` does not parse the conversation."""
+        key = "value:" + pointer
+        if key not in self.shared:
+            span = self.index.value_span(pointer)
+            try:
+                self.shared[key] = json.loads(self.index.text[span[0]:span[1]]) if span else MISSING
+            except (ValueError, RecursionError):
+                self.shared[key] = MISSING
+        return self.shared[key]
 
     def raw(self, pointer: str) -> Raw:
         span = self.index.value_span(pointer)
@@ -425,13 +416,11 @@ def move_extra_body_keys(ctx: FixContext) -> list[Change] | None:
     if not ctx.has("/extra_body"):
         return None
     envelope = ctx.value("/extra_body")
-    doc = ctx.doc
-    if not isinstance(doc, dict):
-        return None
+    top_level = ctx.analysis.client_keys
     changes: list[Change] = []
     if isinstance(envelope, dict):
         for key in envelope:
-            if key not in doc:
+            if key not in top_level:
                 changes.append(Add("", key, ctx.raw("/extra_body/" + key.replace("~", "~0").replace("/", "~1"))))
     changes.append(Remove("/extra_body"))
     return changes

@@ -250,3 +250,13 @@ def test_run_exit_codes_for_usage_and_unreachable(tmp_path) -> None:
     assert json.loads((tmp_path / "report.json").read_text())["summary"]["pass"] == 0
     nothing = _run_cli(["run", "-k", "no-such-rule-anywhere", "--report-dir", str(tmp_path / "n")], {})
     assert nothing.returncode == 2 and "no live case selected" in nothing.stderr
+
+
+def test_fingerprint_names_the_revision_a_target_runs(monkeypatch) -> None:
+    with gateway(revision="2026-05") as gw:
+        session = run_suite(gw, monkeypatch, models=[MINIMAX])
+    fingerprint = session.fingerprint()
+    assert fingerprint["best"]["revision"] == "2026-05" and fingerprint["best"]["contradictions"] == []
+    newest = next(c for c in fingerprint["candidates"] if c["revision"] == "2026-09" and c["profile"] is None)
+    assert newest["contradictions"]  # the newest revision's rules contradict an older gateway
+    assert session.exit_code() == 1

@@ -80,9 +80,13 @@ def judge(case: LiveCase, expectation: Expectation, obs: Observation, forwarded:
         return problems
     documents = [obs.json] if obs.json is not None else list(obs.chunks)
     if "choices" in spec:
+        wanted = spec["choices"]
+        if wanted == "engine":
+            forwarded_n = expectation.forwarded.get("n") if isinstance(expectation.forwarded, dict) else None
+            wanted = forwarded_n if isinstance(forwarded_n, int) else 1
         count = _choice_count(obs)
-        if count != spec["choices"]:
-            problems.append(f"expected {spec['choices']} choice(s), got {count}")
+        if count != wanted:
+            problems.append(f"expected {wanted} choice(s), got {count}")
     if "finish_reason" in spec:
         reasons = _finish_reasons(obs)
         if not reasons or any(r != spec["finish_reason"] for r in reasons):
