@@ -77,6 +77,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"{report_dir}: cannot create report directory: {exc.strerror or exc}") from None
     pytest_args = [
         str(SUITE), "-c", str(INI), "--rootdir", str(SUITE.parent), "-p", "no:cacheprovider",
+        # the package is already imported by this command, so pytest cannot (and need not) rewrite it
+        "-W", "ignore::pytest.PytestAssertRewriteWarning",
         "--gonka-api-key-env", args.api_key_env, "--gonka-tier", args.tier,
         "--gonka-concurrency", str(args.concurrency), "--gonka-timeout", str(args.timeout),
         "--gonka-retries", str(args.retries), "--gonka-repeat", str(args.repeat),
