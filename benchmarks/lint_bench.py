@@ -4,8 +4,8 @@ Builds its corpus in a temporary directory (nothing is downloaded):
 
 * ``body-10mib.json`` — one agent request just under the gateway's 10 MiB limit: a long system
   prompt, tool definitions and a conversation whose tool results are source code;
-* ``conversation-2048.json`` — 2048 messages with tools: assistant tool calls, tool results,
-  user turns;
+* ``conversation-2048.json`` — a Kimi conversation of 2048 messages with tools: assistant tool
+  calls (with the ids Kimi returns), tool results of source code, user turns;
 * ``requests.jsonl`` — 10,000 typical agent requests (OpenAI SDK, Hermes, OpenClaw, Cline,
   kimi-cli shapes; some clean, some with rejected or stripped fields).
 
@@ -61,16 +61,17 @@ def tool(i: int, depth: int = 2) -> dict[str, Any]:
                        "required": ["path"]}}}
 
 
-def conversation(turns: int, result: str) -> list[dict[str, Any]]:
+def conversation(turns: int, result: str, *, kimi_ids: bool = False) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = [{"role": "system", "content": "You are a coding agent. " * 200},
                                       {"role": "user", "content": "Refactor the handlers and run the tests."}]
     call = 0
     while len(messages) < turns:
         name = f"tool_{call % 20}"
+        call_id = f"functions.{name}:{call}" if kimi_ids else f"call_{call:06d}"  # Kimi returns the former
         messages.append({"role": "assistant", "content": None, "tool_calls": [{
-            "id": f"call_{call:06d}", "type": "function",
+            "id": call_id, "type": "function",
             "function": {"name": name, "arguments": json.dumps({"path": f"src/handler_{call}.py", "limit": 200})}}]})
-        messages.append({"role": "tool", "tool_call_id": f"call_{call:06d}", "content": result})
+        messages.append({"role": "tool", "tool_call_id": call_id, "content": result})
         if len(messages) < turns and call % 5 == 4:
             messages.append({"role": "user", "content": f"Good. Now continue with step {call}."})
         call += 1
@@ -91,7 +92,7 @@ def big_body() -> bytes:
 
 
 def long_conversation() -> bytes:
-    body = {"model": KIMI, "messages": conversation(2048, CODE * 2), "tools": [tool(i) for i in range(20)],
+    body = {"model": KIMI, "messages": conversation(2048, CODE * 8, kimi_ids=True), "tools": [tool(i) for i in range(20)],
             "max_tokens": 4096, "thinking": {"type": "disabled"}, "thinking_token_budget": 0}
     return json.dumps(body).encode()
 

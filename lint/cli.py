@@ -20,7 +20,7 @@ from .config import FORMATS, IGNORE_FILE, Config, ConfigError, IgnoreFile, Selec
 from .findings import SEVERITIES, SEVERITY_RANK, Finding, sort_key
 from .formats import RecordSummary, Report, renderer
 from .formats import text as text_format
-from .inputs import InputError, Record, Source, discover, records
+from .inputs import InputError, Source, discover, records
 from .runner import FixResult, Options, Outcome, fix_record, lint_record
 
 PROG = "gonka-lint"
@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--show-normalized", action="store_true",
                      help="also show what the gateway forwards (or its rejection) and every event, per payload")
     out.add_argument("--stdin-filename", metavar="NAME", help="name stdin in the output (its extension picks the format)")
+    out.add_argument("--requests-only", action="store_true",
+                     help="skip JSON that is not a chat request (no messages, no model) even when named: for "
+                          "pre-commit, which names every staged .json file")
     conf = parser.add_argument_group("configuration")
     conf.add_argument("--config", metavar="PYPROJECT", help="read [tool.gonka-lint] from this pyproject.toml")
     conf.add_argument("--isolated", action="store_true", help="ignore pyproject.toml configuration")
@@ -143,6 +146,7 @@ class Run:
     ignored: int = 0
     fixed: int = 0
     internal: bool = False
+    har_note: bool = False
     diffs: list[str] = field(default_factory=list)
     stdout_fixed: list[str] = field(default_factory=list)
 
@@ -196,15 +200,15 @@ def lint_sources(run: Run, args: argparse.Namespace, sources: Iterator[Source | 
             continue
         run.files.append(source.display)
         whole = source.kind == "json"
-        only_requests = not source.explicit
+        only_requests = not source.explicit or args.requests_only
         fixed_lines: dict[int, str] = {}
         json_fix: FixResult | None = None
         for item in records(source, max_body=options.max_body):
             if isinstance(item, InputError):
                 run.errors.append(item)
                 continue
-            if fixing and source.writable and not only_requests:
-                result = fix_record(item, options, run.accept_fix, whole_file=whole)
+            if fixing and source.writable:
+                result = fix_record(item, options, run.accept_fix, whole_file=whole, only_requests=only_requests)
                 outcome = result.after if args.fix else result.before
                 if result.changed:
                     run.fixed += len(result.fixed) if args.fix else 0
@@ -215,8 +219,12 @@ def lint_sources(run: Run, args: argparse.Namespace, sources: Iterator[Source | 
             else:
                 outcome = lint_record(item, options, whole_file=whole, only_requests=only_requests)
             run.keep(outcome, args.show_normalized)
-        if fixing:
+        if fixing and source.writable:
             _write_fixes(run, args, source, json_fix, fixed_lines)
+        elif fixing and not run.har_note:
+            run.har_note = True
+            print(f"{PROG}: note: fixes are not applied to HAR captures ({source.display}); "
+                  "fix the code that sends the requests", file=sys.stderr)
 
 
 def _write_fixes(run: Run, args: argparse.Namespace, source: Source, json_fix: FixResult | None,
@@ -341,6 +349,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(args: argparse.Namespace) -> int:
     if args.diff and args.fix:
         raise ConfigError("--diff and --fix are exclusive: --diff shows what --fix would write")
+    if args.generate_ignore_file and args.no_ignore_file:
+        raise ConfigError("--generate-ignore-file and --no-ignore-file are exclusive")
     if args.explain:
         catalogue = load_catalogue(args.catalogue) if args.catalogue else load_catalogue()
         text = explain.explain_json(catalogue, args.explain) if args.format == "json" else \
@@ -353,10 +363,7 @@ def _main(args: argparse.Namespace) -> int:
     lint_sources(run, args, sources)
     run.findings.sort(key=sort_key)
 
-    if args.generate_ignore_file:
-        assert s.ignore is not None or args.no_ignore_file
-        if s.ignore is None:
-            raise ConfigError("--generate-ignore-file and --no-ignore-file are exclusive")
+    if args.generate_ignore_file and s.ignore is not None:
         count = s.ignore.regenerate(run.generated, run.files)
         s.ignore.write()
         _report_errors(run)

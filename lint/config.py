@@ -150,6 +150,7 @@ class IgnoreFile:
     path: Path
     entries: dict[str, dict[str, set[str]]] = field(default_factory=dict)
     used: set[tuple[str, str, str]] = field(default_factory=set)
+    _keys: dict[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, path: Path, *, required: bool) -> "IgnoreFile":
@@ -181,12 +182,18 @@ class IgnoreFile:
 
     def key(self, display: str) -> str:
         """How a linted file is named in the ignore file: relative to it, with '/' separators."""
+        cached = self._keys.get(display)
+        if cached is not None:
+            return cached
         if display == "-" or display.startswith("<"):
-            return display
-        try:
-            return Path(os.path.relpath(os.path.abspath(display), self.path.parent.resolve())).as_posix()
-        except ValueError:  # another drive on Windows
-            return Path(os.path.abspath(display)).as_posix()
+            key = display
+        else:
+            try:
+                key = Path(os.path.relpath(os.path.abspath(display), self.path.parent.resolve())).as_posix()
+            except ValueError:  # another drive on Windows
+                key = Path(os.path.abspath(display)).as_posix()
+        self._keys[display] = key
+        return key
 
     def matches(self, finding: Finding) -> bool:
         file = self.key(finding.file or "-")

@@ -81,6 +81,12 @@ class Finding:
     def key(self) -> tuple[str, str]:
         return self.rule, self.pointer
 
+    def placed(self, file: str | None, record: int | None, line: int | None, column: int | None,
+               fix: FixInfo | None) -> "Finding":
+        """This finding with its place and fix (``dataclasses.replace`` is slow per finding)."""
+        return Finding(self.rule, self.severity, self.message, self.pointer, self.title, self.kind, self.origin,
+                       self.anchor, self.status, fix, file, record, line, column, self.before, self.after)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "file": self.file, "record": self.record, "rule": self.rule, "title": self.title,

@@ -115,7 +115,8 @@ class Container:
         if last <= self._next or text[last] != "}":
             return _UNDECIDED
         needle = '"' + key + '"'
-        if text.find(needle, self._next, min(last, self._next + 65536)) != -1:
+        first = text.find(needle, self._next, min(last, self._next + 65536))
+        if first != -1 and first - self._next < last - first:
             return _UNDECIDED  # an early key: the members before it are cheap to skip
         position = text.rfind(needle, self._next, last)
         if position == -1:
@@ -338,4 +339,6 @@ class SourceIndex:
 
 
 def _skip_ws(text: str, index: int) -> int:
+    if index < len(text) and text[index] not in " \t\n\r":
+        return index  # the common case, without a regex call
     return _WS.match(text, index).end()  # type: ignore[union-attr]

@@ -99,10 +99,6 @@ def _error(record: Record, message: str, offset: int | None = None) -> InputErro
     return InputError(record.file, message, record.record, line, column)
 
 
-_KIND_OF_FIRST = {"[": "a JSON array", '"': "a JSON string", "t": "a JSON boolean", "f": "a JSON boolean",
-                  "n": "JSON null"}
-
-
 def body_problem(record: Record, max_body: int) -> tuple[InputError | None, str | None]:
     """Why these bytes are not a request body to lint (and else their text)."""
     raw = record.raw
@@ -124,15 +120,27 @@ def body_problem(record: Record, max_body: int) -> tuple[InputError | None, str 
     stripped = text.lstrip(" \t\r\n")
     if not stripped:
         return _error(record, "empty: no request body"), None
-    first = stripped[0]
-    if first != "{":
+    if stripped[0] != "{":
         offset = len(raw) - len(stripped.encode("utf-8"))
-        what = _KIND_OF_FIRST.get(first, "a JSON number" if first in "-0123456789" else None)
+        what = _json_kind(stripped)
         if what is None:
             return _error(record, "not JSON (a request body is one JSON object)", offset), None
-        hint = "; lint several bodies as JSON Lines (.jsonl)" if first == "[" else ""
+        hint = "; lint several bodies as JSON Lines (.jsonl)" if what == "a JSON array" and record.record is None else ""
         return _error(record, f"{what}, not a request body (a JSON object){hint}", offset), None
     return None, text
+
+
+def _json_kind(text: str) -> str | None:
+    """What a non-object JSON text is (``None`` when it is not JSON at all)."""
+    if text[0] == "[":
+        return "a JSON array"
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return None
+    if value is None:
+        return "JSON null"
+    return {bool: "a JSON boolean", str: "a JSON string"}.get(type(value), "a JSON number")
 
 
 def _parse_error(record: Record, text: str) -> InputError:
@@ -167,8 +175,10 @@ def lint_record(record: Record, options: Options, *, whole_file: bool = False,
     catalogue = options.catalogue
     max_body = options.max_body
     error, text = body_problem(record, max_body)
+    # Broken JSON that does not even mention messages is someone else's file (tsconfig.json…).
+    quiet = only_requests and b'"messages"' not in record.raw
     if error is not None:
-        return Outcome(record, error=error, skipped=only_requests)
+        return Outcome(record, error=error, skipped=quiet)
     try:
         analysis = analyse(record.raw, model=options.model, revision=options.revision, limits=options.limits,
                            admin=options.admin, profile=options.profile, catalogue=catalogue)
@@ -178,7 +188,7 @@ def lint_record(record: Record, options: Options, *, whole_file: bool = False,
         return Outcome(record, error=_error(record, "internal error (please report it): recursion too deep"),
                        internal=True)
     if analysis.rejections and _stage(catalogue, analysis.rejections[0].rule) == "parse":
-        return Outcome(record, error=_parse_error(record, text or ""), analysis=analysis, skipped=only_requests)
+        return Outcome(record, error=_parse_error(record, text or ""), analysis=analysis, skipped=quiet)
     if only_requests and analysis.parsed and not ({"messages", "model"} & analysis.client_keys):
         return Outcome(record, analysis=analysis, skipped=True)
     index = SourceIndex(text, line=record.line, column=record.column) if text is not None else None
@@ -211,7 +221,8 @@ def _trailing_data(index: SourceIndex) -> int | None:
     if end is None:
         return None
     rest = index.text[end:]
-    return end + (len(rest) - len(rest.lstrip())) if rest.strip() else None
+    blank = " \t\r\n"  # JSON white space (Go ignores whatever follows the object anyway)
+    return end + (len(rest) - len(rest.lstrip(blank))) if rest.strip(blank) else None
 
 
 def _complete(finding: Finding, outcome: Outcome, options: Options) -> Finding:
@@ -228,7 +239,7 @@ def _complete(finding: Finding, outcome: Outcome, options: Options) -> Finding:
     elif stage != "read" and outcome.index is not None:
         line, column = outcome.index.locate(finding.pointer)
     fix = describe(fix_context(outcome, finding, options)) if outcome.index is not None else None
-    return dataclasses.replace(finding, file=record.file, record=record.record, line=line, column=column, fix=fix)
+    return finding.placed(record.file, record.record, line, column, fix)
 
 
 def _depth_offset(raw: bytes, options: Options, rule_id: str) -> int | None:
@@ -261,13 +272,13 @@ class FixResult:
 
 
 def fix_record(record: Record, options: Options, accept: Callable[[Finding], bool], *,
-               whole_file: bool = False) -> FixResult:
+               whole_file: bool = False, only_requests: bool = False) -> FixResult:
     """Apply the accepted fixes, re-linting after each pass until nothing more applies (a fix
     can make room for another, as in Ruff)."""
-    first = outcome = lint_record(record, options, whole_file=whole_file)
+    first = outcome = lint_record(record, options, whole_file=whole_file, only_requests=only_requests)
     seen = {record.raw}
     for _ in range(MAX_FIX_PASSES):
-        if outcome.error is not None or outcome.index is None:
+        if outcome.error is not None or outcome.index is None or outcome.skipped:
             break
         text = outcome.index.text
         planned: list[edit_ops.Edit] = []

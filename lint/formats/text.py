@@ -29,7 +29,17 @@ MAX_MESSAGE = 160
 COLOR = {"mode": "auto"}  # set by the CLI's --color
 
 
-def _console(stream: TextIO) -> Console:
+class _Plain:
+    """Without colour, rich's layout machinery is pure cost on a 10,000-record log."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def print(self, text: Text | str = "") -> None:
+        self.stream.write((text.plain if isinstance(text, Text) else text) + "\n")
+
+
+def _console(stream: TextIO) -> Console | _Plain:
     mode = COLOR["mode"]
     if mode == "always":
         color = True
@@ -37,8 +47,9 @@ def _console(stream: TextIO) -> Console:
         color = False
     else:
         color = bool(getattr(stream, "isatty", lambda: False)())
-    return Console(file=stream, force_terminal=color, no_color=not color, highlight=False, soft_wrap=True,
-                   emoji=False, markup=False, width=10_000 if not color else None)
+    if not color:
+        return _Plain(stream)
+    return Console(file=stream, force_terminal=True, highlight=False, soft_wrap=True, emoji=False, markup=False)
 
 
 def short(message: str) -> str:
@@ -59,8 +70,8 @@ def _marker(finding: Finding) -> str:
 
 def render(report: Report, stream: TextIO) -> None:
     console = _console(stream)
-    ordered = sorted(report.findings, key=lambda f: (report.files.index(f.file) if f.file in report.files else 0,
-                                                     f.record or 0, f.line or 0, f.column or 0))
+    order = {file: position for position, file in enumerate(report.files)}
+    ordered = sorted(report.findings, key=lambda f: (order.get(f.file, 0), f.record or 0, f.line or 0, f.column or 0))
     for file, group in groupby(ordered, key=lambda f: f.file or "-"):
         console.print(Text(file, style="bold"))
         for finding in group:
@@ -71,7 +82,7 @@ def render(report: Report, stream: TextIO) -> None:
     _summary(console, report)
 
 
-def _finding(console: Console, finding: Finding) -> None:
+def _finding(console: Console | _Plain, finding: Finding) -> None:
     where = ""
     if finding.record is not None:
         where = f"#{finding.record} "
@@ -94,7 +105,7 @@ def _finding(console: Console, finding: Finding) -> None:
         console.print(Text(indent + finding.anchor, style="blue"))
 
 
-def _normalized(console: Console, report: Report) -> None:
+def _normalized(console: Console | _Plain, report: Report) -> None:
     for item in report.normalized or []:
         label = item.file + (f" #{item.record}" if item.record is not None else "")
         result = item.result
@@ -110,7 +121,7 @@ def _normalized(console: Console, report: Report) -> None:
         console.print()
 
 
-def _summary(console: Console, report: Report) -> None:
+def _summary(console: Console | _Plain, report: Report) -> None:
     counts = report.summary()
     files = counts["files"]
     noun = "file" if files == 1 else "files"
@@ -121,7 +132,7 @@ def _summary(console: Console, report: Report) -> None:
         problems = "problem" if counts["findings"] == 1 else "problems"
         text = f"Found {counts['findings']} {problems} ({', '.join(parts)}) in {files} {noun}"
         if counts["records"] != files:
-            text += f", {counts['records']} request bodies"
+            text += f", {counts['records']} request bod{'y' if counts['records'] == 1 else 'ies'}"
         text += "."
         style = "bold red" if counts["errors"] else "bold yellow"
     else:

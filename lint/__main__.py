@@ -1,0 +1,7 @@
+"""``python -m gonka_conformance.lint`` is ``gonka-lint``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,208 @@
+"""Every output format of gonka-lint: text, json (against its shipped schema), sarif (against
+the official SARIF 2.1.0 schema when it is available), github annotations and JUnit XML."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from gonka_conformance.lint.cli import main
+from gonka_conformance.lint.formats.github import annotation, escape_data, escape_property
+
+QWEN = "Qwen/Qwen3-235B-A22B-Instruct-2507-FP8"
+KIMI = "moonshotai/Kimi-K2.6"
+OFFICIAL_SARIF_SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
+
+
+@pytest.fixture()
+def corpus(tmp_path: Path) -> dict[str, Path]:
+    files = {
+        "hermes.json": {"model": KIMI, "messages": [{"role": "user", "content": "hi"}], "tags": ["a,b:c"],
+                        "cache_key": "k", "max_tokens": 100, "temperature": 5},
+        "clean.json": {"model": QWEN, "messages": [{"role": "user", "content": "hi"}]},
+        "weird name %,:.json": {"model": QWEN, "messages": [{"role": "user", "content": "100% <b>&\x01"}],
+                                "think": True},
+    }
+    paths = {}
+    for name, body in files.items():
+        paths[name] = tmp_path / name
+        paths[name].write_text(json.dumps(body, indent=2))
+    log = tmp_path / "requests.jsonl"
+    log.write_text(json.dumps(files["clean.json"]) + "\n" + json.dumps({**files["clean.json"], "store": True}) + "\n")
+    paths["requests.jsonl"] = log
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]")
+    paths["bad.json"] = bad
+    return paths
+
+
+def lint_output(capsys, paths, *args: str) -> tuple[int, str, str]:
+    code = main(["--isolated", "--no-ignore-file", *map(str, paths), *args])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def test_text_is_grouped_per_file_with_a_summary(corpus, capsys) -> None:
+    code, out, err = lint_output(capsys, corpus.values())
+    assert code == 2  # bad.json is unreadable
+    assert "\x1b[" not in out  # no colour when not on a terminal
+    lines = out.splitlines()
+    assert str(corpus["hermes.json"]) in lines
+    tags = next(line for line in lines if "reject-tags" in line)
+    assert tags.split()[:2] == ["9:3", "error"] and tags.endswith("[*]")
+    assert any("at /tags — Remove `tags`" in line for line in lines)
+    assert any(line.strip().endswith("troubleshooting.md#reject-tags") for line in lines)
+    assert any("#2" in line and "strip-store" in line for line in lines)  # the JSONL record number
+    assert lines[-2].startswith("Found ") and "in 5 files" in lines[-2]
+    assert "fixable with --fix" in lines[-1] and "could not be linted" in lines[-1]
+    assert f"{corpus['bad.json']}:1:1: a JSON array" in err
+    code, colored, _ = lint_output(capsys, [corpus["hermes.json"]], "--color", "always")
+    assert "\x1b[" in colored
+
+
+def test_text_all_clean(corpus, capsys) -> None:
+    code, out, err = lint_output(capsys, [corpus["clean.json"]])
+    assert code == 0 and out.strip() == "All checks passed: 1 request body in 1 file."
+
+
+def test_json_report_validates_against_the_shipped_schema(corpus, capsys) -> None:
+    schema = json.loads(resources.files("gonka_conformance.lint").joinpath("lint-report.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    code, out, err = lint_output(capsys, corpus.values(), "--format", "json", "--show-normalized")
+    report = json.loads(out)
+    jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(report)
+    assert report["version"] == 1 and report["tool"]["name"] == "gonka-lint"
+    assert report["summary"]["errors"] == sum(1 for f in report["findings"] if f["severity"] == "error")
+    assert {f["rule"] for f in report["findings"]} >= {"reject-tags", "strip-cache_key", "strip-think", "strip-store"}
+    assert len(report["normalized"]) == report["summary"]["records"] - report["summary"]["input_errors"]
+    hermes = next(n for n in report["normalized"] if n["file"].endswith("hermes.json"))
+    assert hermes["result"]["outcome"] == "rejected" and hermes["events"]
+    clean = next(n for n in report["normalized"] if n["file"].endswith("clean.json"))
+    assert clean["result"]["outcome"] == "accepted" and clean["result"]["body"]["return_token_ids"] is True
+    assert any(e["rule"] == "force-return-token-ids" for e in clean["events"])  # shown here, not as findings
+
+
+def _sarif(capsys, corpus) -> dict:
+    code, out, err = lint_output(capsys, corpus.values(), "--format", "sarif")
+    return json.loads(out)
+
+
+def test_sarif_validates_against_the_official_schema(corpus, capsys) -> None:
+    if not OFFICIAL_SARIF_SCHEMA.exists():
+        pytest.skip("the official SARIF 2.1.0 schema is not vendored in tests/data (see docs/lint.md)")
+    schema = json.loads(OFFICIAL_SARIF_SCHEMA.read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema, format_checker=jsonschema.FormatChecker())
+    validator.validate(_sarif(capsys, corpus))
+
+
+# The parts of SARIF 2.1.0 that gonka-lint emits, with the constraints of the official schema
+# (required properties, enums, minimums, URI formats): used while the official file is absent.
+SARIF_SUBSET = {
+    "type": "object", "required": ["version", "runs"],
+    "properties": {
+        "$schema": {"type": "string", "format": "uri"}, "version": {"const": "2.1.0"},
+        "runs": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "required": ["tool"],
+            "properties": {
+                "tool": {"type": "object", "required": ["driver"], "properties": {"driver": {
+                    "type": "object", "required": ["name"],
+                    "properties": {"name": {"type": "string"}, "informationUri": {"type": "string", "format": "uri"},
+                                   "rules": {"type": "array", "items": {"$ref": "#/$defs/rule"}}}}}},
+                "columnKind": {"enum": ["utf16CodeUnits", "unicodeCodePoints"]},
+                "invocations": {"type": "array", "items": {"type": "object", "required": ["executionSuccessful"],
+                                                           "properties": {"executionSuccessful": {"type": "boolean"}}}},
+                "results": {"type": "array", "items": {"$ref": "#/$defs/result"}},
+            }}},
+    },
+    "$defs": {
+        "message": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
+        "rule": {"type": "object", "required": ["id"], "properties": {
+            "id": {"type": "string"}, "helpUri": {"type": "string", "format": "uri"},
+            "shortDescription": {"$ref": "#/$defs/message"}, "fullDescription": {"$ref": "#/$defs/message"},
+            "defaultConfiguration": {"type": "object", "properties": {
+                "level": {"enum": ["none", "note", "warning", "error"]}}}}},
+        "result": {"type": "object", "required": ["message"], "properties": {
+            "ruleId": {"type": "string"}, "ruleIndex": {"type": "integer", "minimum": -1},
+            "level": {"enum": ["none", "note", "warning", "error"]}, "message": {"$ref": "#/$defs/message"},
+            "partialFingerprints": {"type": "object", "additionalProperties": {"type": "string"}},
+            "locations": {"type": "array", "items": {"type": "object", "properties": {
+                "physicalLocation": {"type": "object", "properties": {
+                    "artifactLocation": {"type": "object", "properties": {
+                        "uri": {"type": "string", "format": "uri-reference"}}},
+                    "region": {"type": "object", "properties": {"startLine": {"type": "integer", "minimum": 1},
+                                                                "startColumn": {"type": "integer", "minimum": 1}}}}},
+                "logicalLocations": {"type": "array", "items": {"type": "object"}}}}}}},
+    },
+}
+
+
+def test_sarif_structure_rules_and_locations(corpus, capsys) -> None:
+    sarif = _sarif(capsys, corpus)
+    jsonschema.Draft202012Validator(SARIF_SUBSET, format_checker=jsonschema.FormatChecker()).validate(sarif)
+    run = sarif["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    assert len({r["id"] for r in rules}) == len(rules)
+    for result in run["results"]:
+        rule = rules[result["ruleIndex"]]
+        assert rule["id"] == result["ruleId"]
+        assert rule["shortDescription"]["text"] and rule["help"]["markdown"]
+    tags_rule = next(r for r in rules if r["id"] == "reject-tags")
+    assert tags_rule["helpUri"].endswith("#reject-tags") and tags_rule["defaultConfiguration"]["level"] == "error"
+    tags = next(r for r in run["results"] if r["ruleId"] == "reject-tags")
+    location = tags["locations"][0]
+    assert location["physicalLocation"]["region"] == {"startLine": 9, "startColumn": 3}
+    assert location["logicalLocations"][0]["fullyQualifiedName"] == "/tags"
+    weird = next(r for r in run["results"] if r["ruleId"] == "strip-think")
+    assert "%25" in weird["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]  # percent-encoded
+    assert run["invocations"][0]["executionSuccessful"] is False  # bad.json
+    fingerprints = [r["partialFingerprints"]["gonkaLint/v1"] for r in run["results"]]
+    assert len(set(fingerprints)) == len(fingerprints)
+
+
+def test_github_annotations(corpus, capsys) -> None:
+    code, out, err = lint_output(capsys, corpus.values(), "--format", "github")
+    lines = out.splitlines()
+    assert all(line.startswith(("::error ", "::warning ", "::notice ")) for line in lines)
+    tags = next(line for line in lines if "reject-tags" in line)
+    assert tags.startswith(f"::error file={escape_property(str(corpus['hermes.json']))},line=9,col=3,"
+                           "title=gonka-lint reject-tags::")
+    assert "%0Aat /tags%0AFix: " in tags
+    think = next(line for line in lines if "strip-think" in line)
+    assert "weird name %25%2C%3A.json" in think and think.startswith("::warning ")
+    assert any(line.startswith("::error file=") and "unreadable input" in line for line in lines)
+    code, strict, _ = lint_output(capsys, [corpus["requests.jsonl"]], "--format", "github", "--strict")
+    assert strict.startswith("::error ") and "[record 2]" in strict
+
+
+def test_github_escaping() -> None:
+    assert escape_data("a%b\r\nc") == "a%25b%0D%0Ac"
+    assert escape_property("x:y,z%") == "x%3Ay%2Cz%25"
+    assert annotation("notice", "f", None, None, "t", "m") == "::notice file=f,title=t::m"
+
+
+def test_junit_xml(corpus, capsys) -> None:
+    code, out, err = lint_output(capsys, corpus.values(), "--format", "junit")
+    root = ET.fromstring(out)
+    assert root.tag == "testsuites" and root.get("name") == "gonka-lint"
+    suites = {Path(s.get("name")).name: s for s in root.findall("testsuite")}
+    assert set(suites) == {"hermes.json", "clean.json", "weird name %,:.json", "requests.jsonl", "bad.json"}
+    assert [c.get("name") for c in suites["clean.json"].findall("testcase")] == ["clean"]
+    hermes = suites["hermes.json"]
+    failures = hermes.findall("testcase/failure")
+    assert int(hermes.get("failures")) == len(failures) >= 3
+    assert any(f.get("type") == "error" and "tags" in f.get("message") for f in failures)
+    assert suites["bad.json"].find("testcase/error") is not None and root.get("errors") == "1"
+    assert int(root.get("failures")) == sum(int(s.get("failures")) for s in suites.values())
+    assert "\x01" not in out  # not representable in XML 1.0
+
+
+def test_output_file(corpus, capsys, tmp_path: Path) -> None:
+    target = tmp_path / "report.sarif"
+    code, out, err = lint_output(capsys, [corpus["hermes.json"]], "--format", "sarif", "-o", str(target))
+    assert out == "" and json.loads(target.read_text())["version"] == "2.1.0"
