@@ -35,7 +35,11 @@ def split_pointer(pointer: str) -> list[str]:
 
 
 def join_pointer(*tokens: Any) -> str:
-    return "".join("/" + escape(str(t)) for t in tokens)
+    parts = []
+    for token in tokens:
+        text = str(token)
+        parts.append("/" + (escape(text) if "~" in text or "/" in text else text))
+    return "".join(parts)
 
 
 def child(pointer: str, *tokens: Any) -> str:
