@@ -149,6 +149,14 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if problems else EXIT_OK
 
 
+def report_invalid_catalogue(prog: str, exc: CatalogueError) -> int:
+    """Every problem as ``file:line: what``, and the usage exit code (shared by every CLI)."""
+    print(f"{prog}: invalid catalogue:", file=sys.stderr)
+    for problem in exc.problems:
+        print(f"  {problem}", file=sys.stderr)
+    return EXIT_USAGE
+
+
 # --- entry point --------------------------------------------------------------------------
 
 
@@ -209,10 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except CatalogueError as exc:
-        print(f"{PROG}: invalid catalogue:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return EXIT_USAGE
+        return report_invalid_catalogue(PROG, exc)
     except EngineError as exc:
         print(f"{PROG}: internal error: {exc}", file=sys.stderr)
         return EXIT_INTERNAL

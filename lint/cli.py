@@ -14,6 +14,7 @@ from typing import Iterator, Sequence, TextIO
 
 from gonka_conformance import __version__
 from gonka_conformance.catalogue.loader import Catalogue, CatalogueError, load_catalogue
+from gonka_conformance.cli import report_invalid_catalogue
 
 from . import explain
 from .config import FORMATS, IGNORE_FILE, Config, ConfigError, IgnoreFile, Selector, find_pyproject, load_config
@@ -335,10 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except CatalogueError as exc:
-        print(f"{PROG}: invalid catalogue:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return EXIT_USAGE
+        return report_invalid_catalogue(PROG, exc)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

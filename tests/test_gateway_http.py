@@ -4,7 +4,6 @@ content type and exact message; token rules observable; models, status, admin, d
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 from typing import Iterator
@@ -16,7 +15,8 @@ from openai import OpenAI
 
 from gonka_conformance.catalogue.loader import load_catalogue
 from gonka_conformance.engine.pipeline import normalize, render
-from gonka_conformance.gateway import DisabledMode, GatewayConfig, ReferenceGateway
+from gonka_conformance.gateway import DisabledMode, ReferenceGateway
+from gateways import serve
 
 KIMI, MINIMAX, GLM, DEEPSEEK = "moonshotai/Kimi-K2.6", "MiniMaxAI/MiniMax-M2.7", "zai-org/GLM-5.3-Flash", "deepseek-ai/DeepSeek-V4-Flash-0731"
 QWEN = "Qwen/Qwen3-235B-A22B-Instruct-2507-FP8"
@@ -28,14 +28,6 @@ WEATHER = [{"type": "function", "function": {"name": "get_weather", "description
     "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
 
 
-@contextlib.contextmanager
-def serve(**options) -> Iterator[ReferenceGateway]:
-    gateway = ReferenceGateway(GatewayConfig(**options))
-    gateway.start()
-    try:
-        yield gateway
-    finally:
-        gateway.close()
 
 
 @pytest.fixture(scope="module")

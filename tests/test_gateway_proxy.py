@@ -15,7 +15,8 @@ import pytest
 from openai import OpenAI
 
 from gonka_conformance.engine.pipeline import normalize
-from gonka_conformance.gateway import GatewayConfig, ReferenceGateway
+from gonka_conformance.gateway import ReferenceGateway
+from gateways import serve
 from gonka_conformance.gateway.proxy import redact_url
 
 PLANTED = "sk-planted-7f3a9c1e5b2d4f60aa81"   # the broker key: must never appear in any output
@@ -24,14 +25,6 @@ KIMI = "moonshotai/Kimi-K2.6"
 HI = [{"role": "user", "content": "hi"}]
 
 
-@contextlib.contextmanager
-def serve(**options) -> Iterator[ReferenceGateway]:
-    gateway = ReferenceGateway(GatewayConfig(**options))
-    gateway.start()
-    try:
-        yield gateway
-    finally:
-        gateway.close()
 
 
 @pytest.fixture(scope="module")

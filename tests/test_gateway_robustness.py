@@ -3,7 +3,6 @@ vanished clients, concurrent load, fault injection; and it always stops cleanly.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
 import threading
@@ -17,19 +16,12 @@ import pytest
 from openai import OpenAI
 
 from gonka_conformance.gateway import Faults, GatewayConfig, ReferenceGateway
+from gateways import serve
 
 HI = [{"role": "user", "content": "hi"}]
 AUTH = {"Authorization": "Bearer sk-robust"}
 
 
-@contextlib.contextmanager
-def serve(**options) -> Iterator[ReferenceGateway]:
-    gateway = ReferenceGateway(GatewayConfig(**options))
-    gateway.start()
-    try:
-        yield gateway
-    finally:
-        gateway.close()
 
 
 @pytest.fixture(scope="module")

@@ -223,7 +223,7 @@ def test_exclude_from_pyproject(tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     code = main(["--no-ignore-file", ".", "--format", "json"])
     report = json.loads(capsys.readouterr().out)
-    assert [Path(f["file"]).name for f in report["findings"]] == ["a.json"]
+    assert code == 1 and [Path(f["file"]).name for f in report["findings"]] == ["a.json"]
 
 
 def test_stdin_json_jsonl_and_har(capsys, monkeypatch) -> None:

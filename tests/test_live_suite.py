@@ -9,16 +9,14 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections import Counter
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
 
 import jsonschema
-import pytest
 
 from gonka_conformance.catalogue.loader import default_root, load_catalogue
-from gonka_conformance.gateway import Faults, GatewayConfig, ReferenceGateway
+from gateways import serve
+from gonka_conformance.gateway import Faults, ReferenceGateway
 from gonka_conformance.live.session import LiveSession, SessionOptions
 from gonka_conformance.reports.baseline import baseline_from_report
 from gonka_conformance.reports.diff import diff_reports
@@ -29,12 +27,9 @@ MODELS = [KIMI, MINIMAX]
 KEY = "sk-test-suite-0000"
 
 
-@contextmanager
-def gateway(catalogue=None, **config) -> Iterator[ReferenceGateway]:
+def gateway(catalogue=None, **config):
     config.setdefault("debug_endpoint", True)
-    gw = ReferenceGateway(GatewayConfig(**config), catalogue=catalogue)
-    with gw.running():
-        yield gw
+    return serve(catalogue, **config)
 
 
 def run_suite(gw: ReferenceGateway | None, monkeypatch, whitebox: bool = True, **options) -> LiveSession:

@@ -178,7 +178,6 @@ def _live_cases():
 @pytest.mark.parametrize("rule, example, revision", list(_live_cases()))
 def test_live_examples_agree_with_engine(rule, example, revision) -> None:
     """Each live example is what the engine says in every revision where its rule applies."""
-    cat = load_catalogue()
     model = _model_for(example, rule, revision)
     request = {"model": model, "messages": [{"role": "user", "content": "hi"}], **example["request"]}
     result = normalize(json.dumps(request), model=model, revision=revision.id)
