@@ -223,7 +223,7 @@ def test_run_with_no_arguments_uses_the_embedded_gateway_and_writes_every_report
 
 
 def test_a_planted_key_appears_in_no_artifact(tmp_path) -> None:
-    planted = "sk-PLANTED0123456789abcdefSECRET"
+    planted = "sk-test-PLANTED-0123-abcd-SECRET"
     with gateway(api_key=planted) as gw:
         report_dir = tmp_path / "reports"
         done = _run_cli(["run", "--base-url", gw.base_url, "--models", MINIMAX, "--report-dir", str(report_dir),
