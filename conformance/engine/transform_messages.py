@@ -4,9 +4,9 @@ Upstream runs them only when ``messages`` is an array, skips elements that are n
 and reads ``role`` as a string (anything else is no role). Error indices are those of the
 array as it stands when the normalizer runs, i.e. after earlier drops.
 
-Dropping is split in two steps, ``mark`` then ``commit-message-drops``: the engine records a
-function's output after it returns, and a drop's pointer must still translate to the client's
-index through ``ctx.message_origin`` at that moment.
+Dropping is split in two steps, ``mark`` then ``commit-message-drops``: every drop is reported
+while ``ctx.message_origin`` still maps the array as it stands, so its pointer names the
+client's message; the array changes only afterwards.
 """
 
 from __future__ import annotations
