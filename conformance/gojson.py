@@ -336,21 +336,6 @@ def _utf8_key(key: str) -> bytes:
     return key.encode("utf-8", errors="surrogatepass")
 
 
-def byte_length(value: Any) -> int:
-    return len(dumps(value).encode("utf-8", errors="surrogatepass"))
-
-
-def to_plain(value: Any) -> Any:
-    """Strip ``Num`` wrappers, for output through the standard ``json`` module."""
-    if isinstance(value, Num):
-        return float(value)
-    if isinstance(value, dict):
-        return {k: to_plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [to_plain(v) for v in value]
-    return value
-
-
 def go_type_name(value: Any) -> str:
     """The dynamic Go type a decoded value has, as ``%T`` would print it."""
     if value is None:

@@ -10,7 +10,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence, TextIO
+from typing import Any, Callable, Iterator, Sequence, TextIO
 
 from gonka_conformance import __version__
 from gonka_conformance.catalogue.loader import Catalogue, CatalogueError, load_catalogue
@@ -281,28 +281,30 @@ def _jsonl_diff(source: Source, lines: dict[int, str]) -> str:
 
 def _rewrite_jsonl(path: Path, lines: dict[int, str]) -> None:
     """Stream the file into a temporary sibling with the fixed lines swapped in, then replace it."""
-    directory = path.parent
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as out, open(path, "rb") as handle:
+
+    def write(out: Any) -> None:
+        with open(path, "rb") as handle:
             for number, raw in enumerate(handle, 1):
                 if number in lines:
                     ending = raw[len(raw.rstrip(b"\r\n")):]
                     out.write(lines[number].encode("utf-8", errors="surrogatepass") + ending)
                 else:
                     out.write(raw)
-        _keep_mode(path, temp)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+
+    _atomic_replace(path, write)
 
 
 def _replace_file(path: Path, data: bytes) -> None:
+    _atomic_replace(path, lambda out: out.write(data))
+
+
+def _atomic_replace(path: Path, write: Callable[[Any], None]) -> None:
+    """Write a temporary sibling, keep the file's mode, then swap it in: a crash never leaves
+    half a payload behind."""
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as out:
-            out.write(data)
+            write(out)
         _keep_mode(path, temp)
         os.replace(temp, path)
     except BaseException:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
+
+from .model import read_json
 
 BASELINE_VERSION = 1
 
@@ -20,12 +21,7 @@ def baseline_from_report(report: dict[str, Any]) -> dict[str, Any]:
 
 def load_baseline(path: str | Path) -> dict[str, str]:
     """``{"case-id[model]": reason}``; raises ValueError with a one-line reason."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read baseline: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise ValueError(f"{path}: baseline is not JSON: {exc}") from None
+    data = read_json(path, "baseline")
     if not (isinstance(data, dict) and data.get("version") == BASELINE_VERSION and isinstance(data.get("entries"), dict)):
         raise ValueError(f"{path}: not a gonka-conformance baseline (version {BASELINE_VERSION} with an entries object)")
     return {str(k): str(v) for k, v in data["entries"].items()}

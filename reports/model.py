@@ -68,16 +68,21 @@ def write_json(path: Path, report: dict[str, Any]) -> None:
     path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
+def read_json(path: str | Path, what: str) -> Any:
+    """A JSON file's content; ValueError with a one-line reason when unreadable or not JSON."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: {what} is not JSON: {exc}") from None
+
+
 def load_report(path: str | Path) -> dict[str, Any]:
     """Read and validate a report.json; raises ValueError with a one-line reason."""
     import jsonschema
 
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise ValueError(f"{path}: not JSON: {exc}") from None
+    data = read_json(path, "report")
     errors = sorted(jsonschema.Draft202012Validator(schema()).iter_errors(data), key=lambda e: list(map(str, e.path)))
     if errors:
         where = "/".join(map(str, errors[0].absolute_path)) or "(top level)"

@@ -11,10 +11,10 @@ STAGES: tuple[str, ...] = (
     "read", "scan", "parse", "pre", "messages", "typed", "limits", "post", "resync",
     "route", "response", "advise",
 )
-ENGINE_STAGES = STAGES[:9]
-KINDS = ("reject", "strip", "coerce", "clamp", "default", "translate", "force", "unwrap", "advise", "accept")
-LEVELS = ("must", "should", "info")
-SEVERITIES = ("error", "warning", "info")
+#: The stages ``normalize`` runs; the first three work on the raw bytes (kinds, levels and
+#: severities are enumerated once, in cases/schema/rules.schema.json).
+ENGINE_STAGES = STAGES[: STAGES.index("resync") + 1]
+PRE_PARSE_STAGES = STAGES[: STAGES.index("parse") + 1]
 
 TROUBLESHOOTING_URL = "https://github.com/gonka-ai/gonka/blob/main/docs/chat-api/troubleshooting.md"
 
@@ -63,10 +63,6 @@ class Rule:
     @property
     def severity(self) -> str:
         return str(self.lint.get("severity") or default_severity(self.kind))
-
-    @property
-    def anchor_url(self) -> str | None:
-        return self.anchor
 
 
 def default_severity(kind: str) -> str:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
-from .types import MISSING, Limits
+from .types import Limits
 
 if TYPE_CHECKING:
     from ..catalogue.loader import Catalogue
@@ -163,11 +163,6 @@ class Context:
 
     def at_least(self, revision_id: str) -> bool:
         return self.revision_index >= self.catalogue.revision_index(revision_id)
-
-    def get(self, pointer: str, default: Any = MISSING) -> Any:
-        for _ptr, _parent, _key, value in resolve(self.body, pointer):
-            return value
-        return default
 
     def client_pointer(self, pointer: str) -> str:
         """Translate a pointer into the client's original body (messages may have been dropped,

@@ -17,15 +17,12 @@ from typing import Any, Mapping
 
 from .. import gojson
 from ..catalogue.loader import Catalogue, load_catalogue
-from ..catalogue.model import STAGES, Rule, Target
+from ..catalogue.model import ENGINE_STAGES, PRE_PARSE_STAGES, STAGES, Rule, Target
 from . import registry
 from .context import Context, Site, parent_of, resolve, split_pointer
 from .types import (
     MISSING, Accepted, Advice, Analysis, Change, Event, Hit, Limits, Rejected, Rejection, Result,
 )
-
-PRE_PARSE_STAGES = ("read", "scan", "parse")
-ENGINE_STAGES = ("read", "scan", "parse", "pre", "messages", "typed", "limits", "post", "resync")
 
 
 class EngineError(RuntimeError):

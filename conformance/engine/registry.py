@@ -47,10 +47,6 @@ def transform(name: str, *, when_absent: bool = False) -> Callable[[Fn], Fn]:
     return register
 
 
-def option(options: Mapping[str, Any], name: str, default: Any = None) -> Any:
-    return options.get(name, default)
-
-
 def load_builtin_functions() -> None:
     """Import the modules that register the built-in functions (idempotent)."""
     from . import (  # noqa: F401
