@@ -11,8 +11,7 @@ from typing import Any, Callable, Sequence
 
 from . import __version__
 from .catalogue.loader import Catalogue, CatalogueError, load_catalogue
-from .engine.pipeline import EngineError, normalize
-from .engine.types import Limits
+from .engine.pipeline import EngineError, limits_for, normalize
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 PROG = "gonka-conformance"
@@ -46,18 +45,40 @@ def _catalogue(args: argparse.Namespace) -> Catalogue:
 
 def check_revision(catalogue: Catalogue, revision: str | None) -> None:
     if revision is not None:
-        try:
-            catalogue.revision(revision)
-        except KeyError as exc:
-            raise UsageError(str(exc.args[0])) from None
+        _known(catalogue.revision, revision)
 
 
 def check_profile(catalogue: Catalogue, profile: str | None) -> None:
     if profile is not None:
-        try:
-            catalogue.broker(profile)
-        except KeyError as exc:
-            raise UsageError(str(exc.args[0])) from None
+        _known(catalogue.broker, profile)
+
+
+def _known(lookup: Callable[[str], Any], name: str) -> None:
+    try:
+        lookup(name)
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0])) from None
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def print_json(data: Any, indent: int | None = 2) -> None:
+    """JSON on stdout; non-ASCII stays readable, a lone surrogate from the input is escaped."""
+    text = json.dumps(data, ensure_ascii=False, indent=indent)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(data, ensure_ascii=True, indent=indent)
+    print(text)
 
 
 # --- normalize ----------------------------------------------------------------------------
@@ -67,15 +88,13 @@ def cmd_normalize(args: argparse.Namespace) -> int:
     catalogue = _catalogue(args)
     check_revision(catalogue, args.revision)
     check_profile(catalogue, args.profile)
-    raw = read_input(args.file, limit=64 * 1024 * 1024)
-    limits = None
-    if args.default_max_tokens is not None or args.max_tokens_cap is not None:
-        base = Limits()
-        limits = Limits(args.default_max_tokens or base.default_max_tokens, args.max_tokens_cap or base.max_tokens_cap)
+    # One byte past the gateway's body limit is enough to get its 413; more is never read.
+    raw = read_input(args.file, limit=int(catalogue.by_id["limit-body-size"].targets[0].options["limit"]))
+    limits = limits_for(catalogue, args.profile, default_max_tokens=args.default_max_tokens,
+                        max_tokens_cap=args.max_tokens_cap)
     result = normalize(raw, model=args.model, revision=args.revision, limits=limits, admin=args.admin,
                        profile=args.profile, catalogue=catalogue)
-    data = result.to_json()
-    print(json.dumps(data, ensure_ascii=False, indent=None if args.compact else 2))
+    print_json(result.to_json(), indent=None if args.compact else 2)
     return EXIT_OK if result.outcome == "accepted" else EXIT_FINDINGS
 
 
@@ -110,7 +129,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
             "revisions": [{"id": r.id, "title": r.title, "default": r.default} for r in catalogue.revisions],
             "rules": [rule_summary(catalogue, r) for r in rules],
         }
-        print(json.dumps(payload, ensure_ascii=False, indent=2))
+        print_json(payload)
         return EXIT_OK
     first, last = catalogue.revisions[0].id, catalogue.revisions[-1].id
     rows = []
@@ -120,8 +139,8 @@ def cmd_rules(args: argparse.Namespace) -> int:
             families += " -" + ",".join(rule.except_families)
         revisions = f"{rule.revisions.start or first}..{rule.revisions.until or last}"
         rows.append((rule.id, rule.kind, rule.level, families, revisions, rule.anchor or "-"))
-    widths = [max(len(row[i]) for row in rows + [("id", "kind", "level", "families", "revisions", "anchor")]) for i in range(5)]
     header = ("id", "kind", "level", "families", "revisions", "anchor")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(5)]
     for row in [header, *rows]:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:5])) + "  " + row[5])
     print(f"{len(rows)} rules; revisions {', '.join(r.id + (' (default)' if r.default else '') for r in catalogue.revisions)}")
@@ -139,7 +158,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     problems = [f"unknown coverage key {key}" for key in unknown]
     problems += [f"gap: {item.key} {item.title}" for item in items if not item.covered]
     if args.check:
-        current = Path(args.check).read_text(encoding="utf-8") if Path(args.check).exists() else ""
+        current = read_input(args.check).decode("utf-8", errors="replace") if Path(args.check).exists() else ""
         if current != text:
             problems.append(f"{args.check} is out of date: run gonka-conformance coverage > {args.check}")
     else:
@@ -173,8 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     norm.add_argument("--revision", help="contract revision id (default: the newest)")
     norm.add_argument("--profile", help="broker profile overlay (e.g. gonkagate.com)")
     norm.add_argument("--admin", action="store_true", help="the caller holds the admin key (bypasses the output cap)")
-    norm.add_argument("--default-max-tokens", type=int, help="override the default max_tokens (3072)")
-    norm.add_argument("--max-tokens-cap", type=int, help="override the max_tokens cap (4096)")
+    norm.add_argument("--default-max-tokens", type=positive_int, help="override the default max_tokens (catalogue: 3072, or the profile's)")
+    norm.add_argument("--max-tokens-cap", type=positive_int, help="override the max_tokens cap (catalogue: 4096, or the profile's)")
     norm.add_argument("--compact", action="store_true", help="one-line JSON")
     norm.set_defaults(handler=cmd_normalize)
 

@@ -17,6 +17,16 @@ from decimal import Decimal
 from typing import Any
 
 
+# Go's unicode.IsSpace set, which strings.TrimSpace uses (Python's str.strip() also trims
+# U+001C-U+001F, which Go keeps).
+GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B)) + "\u2028\u2029\u202f\u205f\u3000"
+
+
+def go_trim_space(text: str) -> str:
+    """``strings.TrimSpace`` (``str.strip`` with Go's set runs at C speed)."""
+    return text.strip(GO_SPACE)
+
+
 class Num(float):
     """A JSON number literal that is not an integer, kept verbatim (Go's ``json.Number``)."""
 
@@ -45,11 +55,25 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-JSON constant {name}")
 
 
-_DECODER = json.JSONDecoder(parse_float=Num, parse_constant=_reject_constant)
+def _parse_int(literal: str) -> int | Num:
+    """Integers keep their exact value; one past Python's digit limit keeps its literal (as
+    ``json.Number`` does) and, being no int, fails every integer check as Go's ParseInt would."""
+    try:
+        return int(literal)
+    except ValueError:
+        return Num(literal)
+
+
+_DECODER = json.JSONDecoder(parse_float=Num, parse_int=_parse_int, parse_constant=_reject_constant)
 
 
 def _quote_char(ch: str) -> str:
-    """Go's ``quoteChar``: ``'x'``, with escapes for quotes and control characters."""
+    """Go's ``quoteChar``: ``'x'``, with escapes for quotes and control characters.
+
+    Go's scanner reads bytes, so a non-ASCII character is reported by its first UTF-8 byte
+    read as a rune (a BOM gives ``'ï'``)."""
+    if ord(ch) >= 0x80:
+        ch = chr(ch.encode("utf-8", errors="surrogatepass")[0])
     if ch == "'":
         return "'\\''"
     if ch == '"':
@@ -66,7 +90,7 @@ _CONSTANT = re.compile(r"(-?)(NaN|Infinity)")
 def _constant_error(text: str) -> GoJSONError:
     """Python accepts NaN/Infinity literals; Go stops at their first letter."""
     match = _CONSTANT.search(text)
-    if match is None:  # pragma: no cover - only constants raise ValueError here
+    if match is None:  # pragma: no cover - only NaN/Infinity reach here (big ints are parsed)
         return GoJSONError("invalid character looking for beginning of value", 0)
     start = match.start(2)
     where = "in numeric literal" if match.group(1) else "looking for beginning of value"
@@ -207,11 +231,6 @@ def nesting_depth_offset(raw: bytes, limit: int) -> int | None:
     if max(map(operator.sub, itertools.accumulate(steps), itertools.count(1))) <= limit:
         return None
     return _exact_depth_offset(raw, limit)
-
-
-_BRACKETS = b"[]{}"
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in _BRACKETS)
-_DELTA = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
 
 
 def _exact_depth_offset(raw: bytes, limit: int) -> int | None:

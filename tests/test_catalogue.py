@@ -122,3 +122,50 @@ def test_cli_reports_an_invalid_catalogue_with_exit_2(cases_copy: Path, capsys) 
     assert code == 2
     assert "invalid catalogue" in err and "cases/rules/99-bad.yaml:3: rules:" in err
     assert "Traceback" not in err
+
+
+def _break(cases: Path, relative: str, old: str, new: str) -> None:
+    path = cases / relative
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+@pytest.mark.parametrize("relative, old, new, expected", [
+    ("rules/11-strips.yaml", "    kind: strip\n", "    kind: strip\n    <<: {x: 1}\n", "invalid YAML"),
+    ("rules/11-strips.yaml", "    kind: strip\n", "    kind: !!python/name:os.system strip\n", "invalid YAML"),
+    ("rules/11-strips.yaml", "rules:\n", "loop: &self [*self]\nrules:\n", "an alias refers to the node that contains it"),
+    ("profiles/families.yaml", 'pattern: "kimi"', 'pattern: "kimi("', "is not a regular expression"),
+    ("rules/10-params.yaml", '"{field}: must be greater than 0"', '"{field: must be greater than 0"', "is not a valid template"),
+    ("profiles/gonkagate.com.yaml", "    status: 400\n    message: Plugin config is invalid\n", "", "'message' is a required property"),
+    ("profiles/hyperfusion.io.yaml", "id: hyperfusion.io", "id: gonkagate.com", "duplicate broker profile 'gonkagate.com'"),
+])
+def test_catalogue_problems_are_file_line_errors_not_tracebacks(cases_copy: Path, relative, old, new, expected) -> None:
+    _break(cases_copy, relative, old, new)
+    problems = "\n".join(_problems(cases_copy))
+    assert expected in problems and ("cases/" + relative.split("/")[0]) in problems
+
+
+def test_unquoted_dates_stay_strings(cases_copy: Path) -> None:
+    _break(cases_copy, "rules/11-strips.yaml", "request: {store: true}", "request: {store: 2026-01-01}")
+    catalogue = load_catalogue(cases_copy)
+    assert catalogue.by_id["strip-store"].live[0]["request"]["store"] == "2026-01-01"
+
+
+def test_when_paths_must_be_json_pointers(cases_copy: Path) -> None:
+    _break(cases_copy, "rules/11-strips.yaml", "    order: 540\n", "    order: 540\n    applies: {when: [{path: store, present: true}]}\n")
+    assert any("does not match" in p for p in _problems(cases_copy))
+
+
+def test_the_catalogue_is_validated_against_the_packaged_schema(cases_copy: Path) -> None:
+    shutil.rmtree(cases_copy / "schema")
+    assert load_catalogue(cases_copy).by_id["strip-store"]  # a catalogue does not bring its own format
+
+
+def test_limits_come_from_the_catalogue_and_the_python_fallback_agrees() -> None:
+    from gonka_conformance.engine.pipeline import limits_for
+    from gonka_conformance.engine.types import Limits
+
+    catalogue = load_catalogue()
+    assert limits_for(catalogue) == Limits() == Limits(3072, 4096)
+    assert limits_for(catalogue, "gonka-api.org", default_max_tokens=100) == Limits(100, 3072)

@@ -86,3 +86,23 @@ def test_rules_text_and_json(capsys) -> None:
 def test_coverage_check_against_the_committed_document(capsys) -> None:
     code, _, err = run(["coverage", "--check", str(REPO / "docs" / "coverage.md")], capsys)
     assert code == 0, err
+
+
+def test_normalize_keeps_a_lone_surrogate_printable(capsys, monkeypatch) -> None:
+    body = b'{"messages":[{"role":"user","content":"hi"}],"user":"\\ud800"}'
+    code, out, _ = run(["normalize", "-"], capsys, body, monkeypatch)
+    assert code == 0 and json.loads(out)["body"]["user"] == "\ud800"
+
+
+def test_limit_overrides_keep_the_profile_and_must_be_positive(capsys, monkeypatch) -> None:
+    body = b'{"messages":[{"role":"user","content":"hi"}],"max_tokens":4000}'
+    _, out, _ = run(["normalize", "-", "--profile", "gonka-api.org", "--default-max-tokens", "100"], capsys, body, monkeypatch)
+    assert json.loads(out)["body"]["max_tokens"] == 3072  # the profile's cap still applies
+    with pytest.raises(SystemExit) as exit_info:
+        main(["normalize", "-", "--max-tokens-cap", "0"])
+    assert exit_info.value.code == 2 and "must be at least 1" in capsys.readouterr().err
+
+
+def test_coverage_check_of_a_directory_is_a_usage_error(tmp_path, capsys) -> None:
+    code, _, err = run(["coverage", "--check", str(tmp_path)], capsys)
+    assert code == 2 and "is a directory" in err

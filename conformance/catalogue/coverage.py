@@ -24,7 +24,7 @@ def load_coverage(catalogue: Catalogue) -> tuple[list[CoverageItem], list[str]]:
     """The coverage items with their rules, and the ``covers`` keys no item defines (typos)."""
     path = catalogue.root / "coverage.yaml"
     data, lines, filename = _read_yaml(path, catalogue.root)
-    problems = _validate(data, _schema("coverage.schema.json", str(catalogue.root)), lines, filename)
+    problems = _validate(data, _schema("coverage.schema.json"), lines, filename)
     if problems:
         raise CatalogueError(problems)
     by_key: dict[str, list[str]] = {}

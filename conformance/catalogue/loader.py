@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
+import string
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import jsonschema
 import yaml
@@ -71,22 +73,44 @@ class _LineLoader(yaml.SafeLoader):
     """A safe loader that remembers the line of every mapping and sequence item."""
 
 
+# Dates stay strings: every value must survive JSON (rules --format json, reports).
+_LineLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _compose(text: str, filename: str) -> tuple[Any, dict[tuple, int]]:
     try:
         node = yaml.compose(text, Loader=_LineLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 1 if mark else 1
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise CatalogueError([f"{filename}:{line}: invalid YAML: {problem}"]) from None
+        raise CatalogueError([_yaml_problem(exc, filename)]) from None
     lines: dict[tuple, int] = {}
     if node is None:
         return None, lines
-    return _construct(node, (), lines, filename), lines
+    try:
+        return _construct(node, (), lines, filename, frozenset()), lines
+    except yaml.YAMLError as exc:  # unknown tags, merge keys
+        raise CatalogueError([_yaml_problem(exc, filename)]) from None
 
 
-def _construct(node: yaml.Node, path: tuple, lines: dict[tuple, int], filename: str) -> Any:
-    lines[path] = node.start_mark.line + 1
+def _yaml_problem(exc: yaml.YAMLError, filename: str) -> str:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = mark.line + 1 if mark else 1
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    context_mark = getattr(exc, "context_mark", None)
+    if context and context_mark is not None and context_mark is not mark:
+        problem = f"{problem} ({context} at line {context_mark.line + 1})"
+    return f"{filename}:{line}: invalid YAML: {problem}"
+
+
+def _construct(node: yaml.Node, path: tuple, lines: dict[tuple, int], filename: str, parents: frozenset[int]) -> Any:
+    where = node.start_mark.line + 1
+    lines[path] = where
+    if id(node) in parents:
+        raise CatalogueError([f"{filename}:{where}: an alias refers to the node that contains it"])
+    parents = parents | {id(node)}
     if isinstance(node, yaml.MappingNode):
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -95,12 +119,11 @@ def _construct(node: yaml.Node, path: tuple, lines: dict[tuple, int], filename: 
                 raise CatalogueError([f"{filename}:{key_node.start_mark.line + 1}: mapping keys must be strings, got {key!r}"])
             if key in result:
                 raise CatalogueError([f"{filename}:{key_node.start_mark.line + 1}: duplicate key {key!r}"])
-            result[key] = _construct(value_node, path + (key,), lines, filename)
+            result[key] = _construct(value_node, path + (key,), lines, filename, parents)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, path + (i,), lines, filename) for i, item in enumerate(node.value)]
-    loader = _LineLoader("")
-    return loader.construct_object(node)
+        return [_construct(item, path + (i,), lines, filename, parents) for i, item in enumerate(node.value)]
+    return _LineLoader("").construct_object(node)
 
 
 def _line_for(lines: dict[tuple, int], path: Iterable[Any]) -> int:
@@ -114,8 +137,9 @@ def _line_for(lines: dict[tuple, int], path: Iterable[Any]) -> int:
 
 
 @lru_cache(maxsize=None)
-def _schema(name: str, root: str) -> dict[str, Any]:
-    return json.loads((Path(root) / "schema" / name).read_text(encoding="utf-8"))
+def _schema(name: str) -> dict[str, Any]:
+    """The packaged schema: a catalogue is validated against this tool's format, not its own."""
+    return json.loads((default_root() / "schema" / name).read_text(encoding="utf-8"))
 
 
 def _validate(data: Any, schema: dict[str, Any], lines: dict[tuple, int], filename: str) -> list[str]:
@@ -157,6 +181,7 @@ def _load_cached(root: str) -> Catalogue:
     revisions: list[Revision] = []
     families: list[Family] = []
     brokers: dict[str, BrokerProfile] = {}
+    broker_files: dict[str, str] = {}
     for path in sorted((root_path / "profiles").glob("*.yaml")):
         try:
             kind, items = _load_profile_file(path, root_path)
@@ -169,9 +194,13 @@ def _load_cached(root: str) -> Catalogue:
             families.extend(items)
         else:
             for broker in items:
+                filename = _relative(path, root_path)
+                if broker.id in brokers:
+                    problems.append(f"{filename}:1: duplicate broker profile {broker.id!r} (first in {broker_files[broker.id]})")
                 brokers[broker.id] = broker
+                broker_files[broker.id] = filename
     if not problems:
-        problems.extend(_cross_check(rules, revisions, families, brokers, root_path))
+        problems.extend(_cross_check(rules, revisions, families, brokers, broker_files, root_path))
     if problems:
         raise CatalogueError(problems)
     return Catalogue(tuple(rules), tuple(revisions), tuple(families), brokers, root_path)
@@ -194,15 +223,12 @@ def _read_yaml(path: Path, root: Path) -> tuple[Any, dict[tuple, int], str]:
     return data, lines, filename
 
 
-def _load_rule_file(path: Path, root: Path) -> Iterator[Rule]:
+def _load_rule_file(path: Path, root: Path) -> list[Rule]:
     data, lines, filename = _read_yaml(path, root)
-    problems = _validate(data, _schema("rules.schema.json", str(root)), lines, filename)
+    problems = _validate(data, _schema("rules.schema.json"), lines, filename)
     if problems:
         raise CatalogueError(problems)
-    built = []
-    for index, raw in enumerate(data["rules"]):
-        built.append(_build_rule(raw, filename, _line_for(lines, ("rules", index))))
-    return iter(built)
+    return [_build_rule(raw, filename, _line_for(lines, ("rules", index))) for index, raw in enumerate(data["rules"])]
 
 
 def _build_rule(raw: dict[str, Any], filename: str, line: int) -> Rule:
@@ -243,7 +269,7 @@ def _build_rule(raw: dict[str, Any], filename: str, line: int) -> Rule:
 
 def _load_profile_file(path: Path, root: Path) -> tuple[str, list[Any]]:
     data, lines, filename = _read_yaml(path, root)
-    problems = _validate(data, _schema("profiles.schema.json", str(root)), lines, filename)
+    problems = _validate(data, _schema("profiles.schema.json"), lines, filename)
     if problems:
         raise CatalogueError(problems)
     kind = data["kind"]
@@ -280,7 +306,7 @@ def _load_profile_file(path: Path, root: Path) -> tuple[str, list[Any]]:
 
 def _cross_check(
     rules: list[Rule], revisions: list[Revision], families: list[Family],
-    brokers: dict[str, BrokerProfile], root: Path,
+    brokers: dict[str, BrokerProfile], broker_files: dict[str, str], root: Path,
 ) -> list[str]:
     """Checks JSON Schema cannot express: unique ids, known names, registered functions."""
     from ..engine import registry  # late import: the engine depends on the catalogue model
@@ -295,6 +321,14 @@ def _cross_check(
         problems.append(f"{root.name}/profiles: no revisions defined")
     if sum(1 for r in revisions if r.default) > 1:
         problems.append(f"{root.name}/profiles: more than one default revision")
+    for kind, ids in (("revision", [r.id for r in revisions]), ("model family", [f.id for f in families])):
+        for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
+            problems.append(f"{root.name}/profiles: duplicate {kind} id {duplicate!r}")
+    for family in families:
+        try:
+            re.compile(family.pattern)
+        except re.error as exc:
+            problems.append(f"{root.name}/profiles: family {family.id!r}: pattern {family.pattern!r} is not a regular expression: {exc}")
     for rule in rules:
         where = f"{rule.source_file}:{rule.line}"
         if rule.id in seen:
@@ -318,13 +352,31 @@ def _cross_check(
                 problems.append(f"{where}: {rule.id}: unknown check {target.check!r}")
             if target.transform and target.transform not in registry.TRANSFORMS:
                 problems.append(f"{where}: {rule.id}: unknown transform {target.transform!r}")
+        problems.extend(f"{where}: {rule.id}: {problem}" for problem in _template_problems(rule))
         has_check = any(t.check for t in rule.targets)
         if has_check and rule.kind != "advise" and rule.status is None:
             problems.append(f"{where}: {rule.id}: a rule with a check needs action.reject")
         if rule.kind == "advise" and has_check and not rule.advice:
             problems.append(f"{where}: {rule.id}: an advise rule with a check needs action.advise")
+    for rule in rules:  # a delegated code needs a message in the rule it is delegated to
+        for target in rule.targets:
+            for code, delegate in (target.options.get("delegate") or {}).items():
+                owner = seen.get(delegate)
+                if owner and owner.kind != "advise" and owner.messages and code not in owner.messages and "default" not in owner.messages:
+                    problems.append(f"{rule.source_file}:{rule.line}: {rule.id}: delegate {delegate!r} has no message for code {code!r}")
     for broker in brokers.values():
         for divergence in broker.divergences:
             if divergence.rule not in seen:
-                problems.append(f"{root.name}/profiles/{broker.id}.yaml: divergence names unknown rule {divergence.rule!r}")
+                problems.append(f"{broker_files[broker.id]}:1: divergence names unknown rule {divergence.rule!r}")
+    return problems
+
+
+def _template_problems(rule: Rule) -> list[str]:
+    """Message templates must parse: a broken one would otherwise surface only when it fires."""
+    problems = []
+    for code, template in [*rule.messages.items(), *([("advise", rule.advice)] if rule.advice else [])]:
+        try:
+            list(string.Formatter().parse(template))
+        except ValueError as exc:
+            problems.append(f"message {code!r} is not a valid template: {exc}")
     return problems

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator
 
+from ..gojson import go_trim_space
 from .check_basic import is_int
 from .context import Context, Site, child
 from .registry import check
@@ -62,9 +63,6 @@ def large_prompt(ctx: Context, site: Site) -> Iterator[Hit]:
         yield Hit("/messages", params={"tokens": estimate, "threshold": site.options["threshold_tokens"]})
 
 
-_CANONICAL = re.compile(r"^functions\.[A-Za-z0-9_.\-]+:\d+$")
-
-
 @check("canonical-tool-call-ids")
 def canonical_tool_call_ids(ctx: Context, site: Site) -> Iterator[Hit]:
     messages = site.value
@@ -77,7 +75,7 @@ def canonical_tool_call_ids(ctx: Context, site: Site) -> Iterator[Hit]:
         if not isinstance(calls, list):
             continue
         for position, call in enumerate(calls):
-            if isinstance(call, dict) and isinstance(call.get("id"), str) and not _CANONICAL.match(call["id"]):
+            if isinstance(call, dict) and isinstance(call.get("id"), str) and not re.fullmatch(site.options["pattern"], call["id"]):
                 yield Hit(child("/messages", index, "tool_calls", position, "id"), params={"id": call["id"]})
 
 
@@ -101,5 +99,5 @@ def model_spelling(ctx: Context, site: Site) -> Iterator[Hit]:
     broker = ctx.catalogue.broker(profile_id)
     expected = broker.model_ids.get(ctx.family)
     model = _client(ctx).get("model", MISSING)
-    if isinstance(model, str) and expected and model.strip() != expected:
+    if isinstance(model, str) and expected and go_trim_space(model) != expected:
         yield Hit("/model", params={"model": model, "expected": expected, "broker": broker.id})

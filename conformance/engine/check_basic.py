@@ -8,7 +8,7 @@ from typing import Any, Iterator
 from .. import gojson
 from .context import Context, Site, child
 from .registry import check, transform
-from .types import MISSING, Change, Hit
+from .types import MISSING, Hit
 
 UINT64_MAX = 2**64 - 1
 
@@ -98,7 +98,7 @@ def empty_key(ctx: Context, site: Site) -> Iterator[Hit]:
 @check("uint")
 def uint(ctx: Context, site: Site) -> Iterator[Hit]:
     value = site.value
-    if value is None and site.options.get("allow_null", True):
+    if value is None:  # null counts as absent
         return
     if not (is_int(value) and 0 <= value <= UINT64_MAX):
         yield Hit(site.pointer, site.options.get("code", "default"), params={"field": site.key})
@@ -107,7 +107,7 @@ def uint(ctx: Context, site: Site) -> Iterator[Hit]:
 @check("bool")
 def boolean(ctx: Context, site: Site) -> Iterator[Hit]:
     value = site.value
-    if value is None and site.options.get("allow_null", True):
+    if value is None:  # null counts as absent
         return
     if not isinstance(value, bool):
         yield Hit(site.pointer, site.options.get("code", "default"), params={"field": site.key, "type": gojson.go_type_name(value)})
@@ -131,8 +131,6 @@ def top_k(ctx: Context, site: Site) -> Iterator[Hit]:
 @check("bounded-string")
 def bounded_string(ctx: Context, site: Site) -> Iterator[Hit]:
     value = site.value
-    if value is None and site.options.get("allow_null", False):
-        return
     if not isinstance(value, str):
         yield Hit(site.pointer, "wrapper", params={"field": site.key})
         return
@@ -203,18 +201,17 @@ def map_size(ctx: Context, site: Site) -> Iterator[Hit]:
 
 @check("typed-decode", when_absent=True)
 def typed_decode(ctx: Context, site: Site) -> Iterator[Hit]:
-    """``readChatRequestFields``: model string, stream bool, token counts non-negative ints.
+    """``readChatRequestFields``: string, boolean and non-negative integer fields (lists in YAML).
 
     A JSON ``null`` counts as absent; ``json.Number.Int64`` rejects strings, fractions and
     even ``100.0``.
     """
     body = ctx.body
-    model = body.get("model", MISSING)
-    if model is not MISSING and model is not None and not isinstance(model, str):
-        yield Hit("/model", "model", params={"field": "model"})
-    stream = body.get("stream", MISSING)
-    if stream is not MISSING and stream is not None and not isinstance(stream, bool):
-        yield Hit("/stream", "stream", params={"field": "stream"})
+    for code, fields, wanted in (("string", "strings", str), ("boolean", "booleans", bool)):
+        for name in site.options.get(fields, ()):
+            value = body.get(name)
+            if value is not None and not isinstance(value, wanted):
+                yield Hit(child("", name), code, params={"field": name})
     for name in site.options.get("integers", ()):
         value = body.get(name, MISSING)
         if value is MISSING or value is None:
@@ -238,6 +235,3 @@ def finite_number(value: Any) -> float | None:
         return None
     return number if math.isfinite(number) else None
 
-
-def changed(pointer: str, before: Any, after: Any, detail: str) -> Change:
-    return Change(pointer, before, after, detail)

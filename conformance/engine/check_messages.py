@@ -10,24 +10,14 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
+from ..gojson import go_trim_space
 from .context import Context, Site, child
 from .registry import check
 from .types import MISSING, Hit
 
-# Go's unicode.IsSpace, which strings.TrimSpace uses (Python's str.isspace also counts
-# U+001C..U+001F, which Go keeps).
-_GO_SPACE = frozenset(
-    "\t\n\v\f\r \u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
-    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-)
-
-
-_GO_SPACE_CHARS = "".join(sorted(_GO_SPACE))
-
-
 def is_blank(text: str) -> bool:
-    """``strings.TrimSpace(text) == ""`` (str.strip with Go's set runs at C speed)."""
-    return not text.strip(_GO_SPACE_CHARS)
+    """``strings.TrimSpace(text) == ""``."""
+    return not go_trim_space(text)
 
 
 def is_empty_content(content: Any) -> bool:

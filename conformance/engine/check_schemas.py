@@ -5,7 +5,7 @@ One JSON-Schema bounds walker (``SchemaBounds`` in ``paramvalidators/schema_boun
 ``tools[].function.parameters``, ``response_format.json_schema.schema`` and
 ``structured_outputs.json``; a plain structure walker (``ObjectBounds``) serves
 ``chat_template_kwargs``. Limits, keyword lists and message texts come from the rule options
-and messages (cases/rules/30-tools.yaml, 31-structured.yaml); only the traversal lives here.
+and messages (cases/rules/30-schemas.yaml); only the traversal lives here.
 
 Go walks maps in random order, so with several problems upstream may report any of them; the
 functions here visit keys in body order and yield problems in upstream check order, so the
@@ -22,14 +22,9 @@ from .. import gojson
 from .check_basic import utf8_len
 from .context import Context, Site, child
 from .registry import check
-from .transform_schemas import NodeLimit, RefError, Vocabulary, dereference, go_trim_space, mentions_refs
+from ..gojson import go_trim_space
+from .transform_schemas import NodeLimit, RefError, Vocabulary, dereference, mentions_refs
 from .types import MISSING, Change, Hit
-
-
-def _in_force(ctx: Context, site: Site, code: str) -> bool:
-    """Whether a hit/change with ``code`` would count: no delegate, or its rule applies here."""
-    delegate = (site.options.get("delegate") or {}).get(code)
-    return delegate is None or ctx.applies(delegate)
 
 
 # =============================================================================================
@@ -685,7 +680,7 @@ def bounded_schema(
     bounds = Bounds.from_options(options["bounds"])
     vocab = Vocabulary.from_options(options["schema"])
     schema, inlined = holder[key], None
-    if options.get("refs") == "inline" and _in_force(ctx, site, "inline") and mentions_refs(schema, vocab):
+    if options.get("refs") == "inline" and ctx.code_applies(site, "inline") and mentions_refs(schema, vocab):
         try:
             schema, inlined = dereference(schema, vocab, bounds.max_nodes)
         except RefError as exc:
@@ -741,7 +736,7 @@ def _tool(ctx: Context, site: Site, index: int, tool: Any, pointer: str) -> Iter
         return
     if not go_trim_space(name):
         yield Hit(name_pointer, "blank-tool-name", {"index": index})
-        if _in_force(ctx, site, "blank-tool-name"):
+        if ctx.code_applies(site, "blank-tool-name"):
             return
     for key in options.get("strip", ()):
         if key in fn:
@@ -778,7 +773,7 @@ def tool_choice(ctx: Context, site: Site) -> Iterator[Hit]:
         return
     if not go_trim_space(name):
         yield Hit(name_pointer, "blank-tool-choice-name", params)
-        if _in_force(ctx, site, "blank-tool-choice-name"):
+        if ctx.code_applies(site, "blank-tool-choice-name"):
             return
     limit = int(options["max_name_length"])
     if utf8_len(name) > limit:
@@ -833,7 +828,7 @@ def _schema_name(ctx: Context, site: Site, name: Any, pointer: str) -> Iterator[
         return
     if not go_trim_space(name):
         yield Hit(pointer, "blank-schema-name")
-        if _in_force(ctx, site, "blank-schema-name"):
+        if ctx.code_applies(site, "blank-schema-name"):
             return
     limit = int(options["max_name_length"])
     if utf8_len(name) > limit:

@@ -57,11 +57,6 @@ class Site:
     options: Mapping[str, Any]
     rule: "Rule"
 
-    @property
-    def field(self) -> str:
-        """The top-level field name, as upstream prefixes its messages."""
-        return str(self.key) if self.key is not None else ""
-
 
 def resolve(body: Any, path: str) -> Iterator[tuple[str, Any, Any, Any]]:
     """Yield ``(pointer, parent, key, value)`` for every value ``path`` selects.

@@ -73,7 +73,8 @@ def render(template: str, params: Mapping[str, Any]) -> str:
     try:
         return _FORMATTER.vformat(template, (), dict(params))
     except (KeyError, IndexError, ValueError) as exc:
-        raise EngineError(f"message template {template!r} cannot be filled from {dict(params)!r}: {exc}") from None
+        # Only the parameter names: their values come from the request and may be secrets.
+        raise EngineError(f"message template {template!r} cannot be filled from {sorted(params)}: {exc}") from None
 
 
 # --- planning -----------------------------------------------------------------------------
@@ -248,8 +249,8 @@ def resolve_model(body: Any, routed_model: str) -> str:
     """Upstream routing: a non-blank string ``model`` wins, else the routed/default model."""
     if isinstance(body, dict):
         model = body.get("model")
-        if isinstance(model, str) and model.strip():
-            return model.strip()
+        if isinstance(model, str) and gojson.go_trim_space(model):
+            return gojson.go_trim_space(model)
     return routed_model
 
 
@@ -266,12 +267,10 @@ def run(
 ) -> Analysis:
     cat = catalogue or load_catalogue()
     rev = cat.revision(revision)
-    broker = cat.broker(profile) if profile else None
     if limits is None:
-        broker_limits = broker.limits if broker else {}
-        limits = Limits(**{k: int(v) for k, v in broker_limits.items()})
+        limits = limits_for(cat, profile)
     raw = _as_bytes(source)
-    routed = (model or "").strip() or rev.default_model
+    routed = gojson.go_trim_space(model or "") or rev.default_model
     pre_plan = _plan(cat, rev.id, None, profile, PRE_PARSE_STAGES)
     ctx = Context(
         catalogue=cat, revision=rev, revision_index=cat.revision_index(rev.id), limits=limits, admin=admin,
@@ -306,6 +305,16 @@ def run(
     except _Stop:
         pass
     return _finish(ctx, state, parsed, client_keys)
+
+
+def limits_for(catalogue: Catalogue, profile: str | None = None, **overrides: int | None) -> Limits:
+    """The output-token limits in force: the catalogue's compiled defaults (rule
+    ``cap-max-tokens``), a broker profile's overlay, then explicit overrides (None = keep)."""
+    options = catalogue.by_id["cap-max-tokens"].targets[0].options
+    values = {name: int(options[name]) for name in ("default_max_tokens", "max_tokens_cap")}
+    values.update({k: int(v) for k, v in (catalogue.broker(profile).limits if profile else {}).items()})
+    values.update({k: int(v) for k, v in overrides.items() if v is not None})
+    return Limits(**values)
 
 
 def _finish(ctx: Context, state: _Run, parsed: bool, client_keys: frozenset[str] = frozenset()) -> Analysis:

@@ -8,7 +8,7 @@ registered with ``when_absent=True`` are also called when the path selects nothi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Callable, Iterable
 
 if TYPE_CHECKING:
     from .context import Context, Site

@@ -75,7 +75,7 @@ def force_value(ctx: Context, site: Site) -> Iterator[Change]:
     """Overwrite a present value (``only_uint``: only when it is a non-negative integer)."""
     if site.options.get("only_uint") and not (is_int(site.value) and site.value >= 0):
         return
-    if site.value is None and site.options.get("skip_null", True):
+    if site.value is None:  # null counts as absent
         return
     value = site.options["value"]
     if _same(site.value, value):

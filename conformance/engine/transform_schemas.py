@@ -18,17 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any, Generator, Iterator, Mapping
 
 from .. import gojson
-from .context import Context, Site, child
+from .context import Context, Site, child, unescape
 from .registry import transform
 from .types import MISSING, Change
 
-# Go's unicode.IsSpace set, which strings.TrimSpace uses (Python's str.strip also trims
-# U+001C-U+001F, which Go keeps).
-GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B)) + "\u2028\u2029\u202f\u205f\u3000"
-
-
-def go_trim_space(text: str) -> str:
-    return text.strip(GO_SPACE)
+from ..gojson import go_trim_space
 
 
 # --- tools / tool_choice ----------------------------------------------------------------------
@@ -248,7 +242,7 @@ def resolve_local_pointer(root: Any, ref: str) -> Any:
     pointer = path_unescape(ref[2:], ref)
     current = root
     for raw in pointer.split("/"):
-        token = raw.replace("~1", "/").replace("~0", "~")
+        token = unescape(raw)
         if isinstance(current, dict):
             if token not in current:
                 raise RefError("ref-unresolved", ref=ref)
