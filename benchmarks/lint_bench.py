@@ -78,15 +78,15 @@ def conversation(turns: int, result: str, *, kimi_ids: bool = False) -> list[dic
     return messages[:turns - 1] + [{"role": "user", "content": "Summarise what changed."}]
 
 
-def big_body() -> bytes:
-    """Grow a conversation until it is just under 10 MiB."""
+def big_body(limit: int) -> bytes:
+    """Grow a conversation until it is just under the gateway's body limit (10 MiB)."""
     tools = [tool(i, depth=3) for i in range(20)]
     result = CODE * 40
     turns = 64
     while True:
         body = {"model": QWEN, "messages": conversation(turns, result), "tools": tools, "max_tokens": 4096}
         raw = json.dumps(body).encode()
-        if len(raw) > 10_000_000:
+        if len(raw) > limit:
             return prev
         prev, turns = raw, turns + 64
 
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     options = Options(catalogue)
     print(f"gonka-lint benchmark — Python {platform.python_version()}, {os.cpu_count()} CPU(s), {platform.machine()}")
     with tempfile.TemporaryDirectory() as tmp:
-        corpus = {"body-10mib.json": big_body(), "conversation-2048.json": long_conversation(),
+        corpus = {"body-10mib.json": big_body(options.max_body), "conversation-2048.json": long_conversation(),
                   "requests.jsonl": typical_requests(args.requests)}
         for name, data in corpus.items():
             Path(tmp, name).write_bytes(data)
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def core() -> int:
             found = 0
-            for record in records(Source(str(path), "jsonl", path=path)):
+            for record in records(Source(str(path), "jsonl", path=path), max_body=options.max_body):
                 found += len(lint_record(record, options).findings)  # type: ignore[arg-type]
             return found
 

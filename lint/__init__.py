@@ -16,6 +16,7 @@ import json
 from typing import Any, Mapping
 
 from gonka_conformance.catalogue.loader import Catalogue, load_catalogue
+from gonka_conformance.cli import UsageError, check_profile, check_revision
 from gonka_conformance.engine.types import Limits
 
 from .findings import Finding, FixInfo, sort_key
@@ -43,7 +44,8 @@ def lint(
 
     ``model`` is the routed model when the body names none; ``revision`` and ``profile`` pick
     the contract revision (default: the newest) and a broker overlay. Raises
-    :class:`PayloadError` for input that is not a JSON object.
+    :class:`PayloadError` for input that is not a JSON object, and :class:`ValueError` for an
+    unknown revision or profile.
     """
     if isinstance(payload, Mapping):
         try:
@@ -56,12 +58,22 @@ def lint(
         raw = bytes(payload)
     else:
         raise TypeError(f"payload must be bytes, str or a mapping, not {type(payload).__name__}")
-    options = Options(catalogue or load_catalogue(), model=model, revision=revision, profile=profile,
-                      limits=limits, admin=admin)
+    catalogue = catalogue or load_catalogue()
+    check_target(catalogue, revision, profile)
+    options = Options(catalogue, model=model, revision=revision, profile=profile, limits=limits, admin=admin)
     outcome = lint_record(Record("<payload>", None, raw), options)
     if outcome.error is not None:
         raise PayloadError(_describe(outcome.error))
     return sorted((_detach(finding) for finding in outcome.findings), key=sort_key)
+
+
+def check_target(catalogue: Catalogue, revision: str | None, profile: str | None) -> None:
+    """Raise ``ValueError`` (one line) for an unknown revision or broker profile."""
+    try:
+        check_revision(catalogue, revision)
+        check_profile(catalogue, profile)
+    except UsageError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _describe(error: InputError) -> str:

@@ -14,18 +14,20 @@ from typing import Any, Callable, Iterator, Sequence, TextIO
 
 from gonka_conformance import __version__
 from gonka_conformance.catalogue.loader import Catalogue, CatalogueError, load_catalogue
-from gonka_conformance.cli import report_invalid_catalogue
+from gonka_conformance.cli import (EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, UsageError, check_profile,
+                                   check_revision, report_invalid_catalogue)
+from gonka_conformance.live.redact import Redactor
 
 from . import explain
 from .config import FORMATS, IGNORE_FILE, Config, ConfigError, IgnoreFile, Selector, find_pyproject, load_config
 from .findings import SEVERITIES, SEVERITY_RANK, Finding, sort_key
+from .fixes import CatalogueOptionError
 from .formats import RecordSummary, Report, renderer
 from .formats import text as text_format
-from .inputs import InputError, Source, discover, records
+from .inputs import InputError, Record, Source, discover, records
 from .runner import FixResult, Options, Outcome, fix_record, lint_record
 
 PROG = "gonka-lint"
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 def _csv(value: str) -> list[str]:
@@ -106,16 +108,15 @@ def settings(args: argparse.Namespace) -> Settings:
         if args.config and not path.is_file():  # type: ignore[union-attr]
             raise ConfigError(f"{args.config}: no such file")
         config = load_config(path)
-    catalogue = load_catalogue(args.catalogue) if args.catalogue else load_catalogue()
+    catalogue = load_catalogue(args.catalogue)
     revision = args.revision or config.revision
     profile = args.profile or config.profile
-    try:
-        catalogue.revision(revision)
-        if profile:
-            catalogue.broker(profile)
-    except KeyError as exc:
-        raise ConfigError(str(exc.args[0])) from None
+    check_revision(catalogue, revision)
+    check_profile(catalogue, profile)
     select = args.select if args.select is not None else config.select
+    if select is not None and not select:
+        raise ConfigError("empty rule selection (--select or select = []) would disable every rule; "
+                          "name rules, prefixes or ALL")
     selector = Selector.build(catalogue.by_id, select, [*config.extend_select, *(args.extend_select or [])],
                               [*config.ignore, *(args.ignore or [])])
     ignore = None
@@ -160,7 +161,7 @@ class Run:
     def accept_fix(self, finding: Finding) -> bool:
         if not self.selected(finding) or not finding.fix or not finding.fix.available:
             return False
-        if self.settings.ignore is not None and _ignored_quietly(self.settings.ignore, finding):
+        if self.settings.ignore is not None and self.settings.ignore.matches(finding, record_use=False):
             return False
         return bool(finding.fix.safe) or self.settings.unsafe
 
@@ -174,9 +175,7 @@ class Run:
             self.internal = self.internal or outcome.internal
             return
         if show_normalized and outcome.analysis is not None:
-            analysis = outcome.analysis
-            self.normalized.append(RecordSummary(outcome.record.file, outcome.record.record,
-                                                 analysis.result.to_json(), [e.to_json() for e in analysis.events]))
+            self.normalized.append(_summary(outcome))
         for finding in outcome.findings:
             if not self.selected(finding):
                 continue
@@ -187,45 +186,77 @@ class Run:
             self.findings.append(finding)
 
 
-def _ignored_quietly(ignore: IgnoreFile, finding: Finding) -> bool:
-    pointers = ignore.entries.get(ignore.key(finding.file or "-"), {}).get(finding.rule)
-    return bool(pointers) and finding.pointer in pointers
+def _summary(outcome: Outcome) -> RecordSummary:
+    """What the gateway does with one body, with every secret-shaped value masked: the events'
+    ``before`` carries the client's headers (Authorization) and forwarded bodies may hold tokens."""
+    analysis = outcome.analysis
+    assert analysis is not None
+    redact = Redactor()
+    return RecordSummary(outcome.record.file, outcome.record.record, redact.data(analysis.result.to_json()),
+                         redact.data([event.to_json() for event in analysis.events]))
+
+
+@dataclass
+class _Fixes:
+    """The fixes found in one source: the whole body (.json) or its fixed lines (JSON Lines)."""
+
+    json_fix: FixResult | None = None
+    lines: dict[int, str] = field(default_factory=dict)
+    har: bool = False  # some records were HAR entries: never rewritten
 
 
 def lint_sources(run: Run, args: argparse.Namespace, sources: Iterator[Source | InputError]) -> None:
-    options = run.settings.options
     fixing = args.fix or args.diff
     for source in sources:
         if isinstance(source, InputError):
             run.errors.append(source)
             continue
         run.files.append(source.display)
-        whole = source.kind == "json"
-        only_requests = not source.explicit or args.requests_only
-        fixed_lines: dict[int, str] = {}
-        json_fix: FixResult | None = None
-        for item in records(source, max_body=options.max_body):
-            if isinstance(item, InputError):
-                run.errors.append(item)
-                continue
-            if fixing and source.writable:
-                result = fix_record(item, options, run.accept_fix, whole_file=whole, only_requests=only_requests)
-                outcome = result.after if args.fix else result.before
-                if result.changed:
-                    run.fixed += len(result.fixed) if args.fix else 0
-                    if item.record is None:
-                        json_fix = result
-                    else:
-                        fixed_lines[item.record] = result.after.record.raw.decode("utf-8", errors="surrogatepass")
-            else:
-                outcome = lint_record(item, options, whole_file=whole, only_requests=only_requests)
-            run.keep(outcome, args.show_normalized)
-        if fixing and source.writable:
-            _write_fixes(run, args, source, json_fix, fixed_lines)
-        elif fixing and not run.har_note:
+        fixes = _lint_source(run, args, source, fixing)
+        if fixing and (fixes.json_fix is not None or fixes.lines or not fixes.har):
+            try:
+                _write_fixes(run, args, source, fixes.json_fix, fixes.lines)
+            except OSError as exc:  # an unwritable directory or file: say so, lint the rest
+                run.errors.append(InputError(source.display, f"cannot write the fixes: {_os_reason(exc)}"))
+        if fixing and fixes.har and not run.har_note:
             run.har_note = True
             print(f"{PROG}: note: fixes are not applied to HAR captures ({source.display}); "
                   "fix the code that sends the requests", file=sys.stderr)
+
+
+def _lint_source(run: Run, args: argparse.Namespace, source: Source, fixing: bool) -> _Fixes:
+    """Lint (and, with --fix/--diff, fix) every record; which records may be rewritten is
+    decided by what each turned out to be, not by the file's extension."""
+    options = run.settings.options
+    only_requests = not source.explicit or args.requests_only
+    fixes = _Fixes()
+    for item in records(source, max_body=options.max_body):
+        if isinstance(item, InputError):
+            run.errors.append(item)
+            continue
+        fixes.har = fixes.har or not item.writable
+        whole = item.kind == "json"
+        if fixing and item.writable:
+            result = fix_record(item, options, run.accept_fix, whole_file=whole, only_requests=only_requests)
+            outcome = result.after if args.fix else result.before
+            if result.changed:
+                run.fixed += len(result.fixed) if args.fix else 0
+                _collect(fixes, item, result)
+        else:
+            outcome = lint_record(item, options, whole_file=whole, only_requests=only_requests)
+        run.keep(outcome, args.show_normalized)
+    return fixes
+
+
+def _collect(fixes: _Fixes, item: Record, result: FixResult) -> None:
+    if item.kind == "json":
+        fixes.json_fix = result
+    else:
+        fixes.lines[item.line] = result.after.record.raw.decode("utf-8", errors="surrogatepass")
+
+
+def _os_reason(exc: OSError) -> str:
+    return "permission denied" if isinstance(exc, PermissionError) else str(exc.strerror or exc)
 
 
 def _write_fixes(run: Run, args: argparse.Namespace, source: Source, json_fix: FixResult | None,
@@ -334,11 +365,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     text_format.COLOR["mode"] = args.color
     try:
         return _main(args)
-    except ConfigError as exc:
+    except (ConfigError, UsageError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except CatalogueError as exc:
         return report_invalid_catalogue(PROG, exc)
+    except CatalogueOptionError as exc:
+        print(f"{PROG}: invalid catalogue: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
@@ -352,7 +386,7 @@ def _main(args: argparse.Namespace) -> int:
     if args.generate_ignore_file and args.no_ignore_file:
         raise ConfigError("--generate-ignore-file and --no-ignore-file are exclusive")
     if args.explain:
-        catalogue = load_catalogue(args.catalogue) if args.catalogue else load_catalogue()
+        catalogue = load_catalogue(args.catalogue)
         text = explain.explain_json(catalogue, args.explain) if args.format == "json" else \
             explain.explain_text(catalogue, args.explain)
         print(text)

@@ -64,7 +64,8 @@ def find_pyproject(start: Path) -> Path | None:
                 data = tomllib.loads(candidate.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
                 continue  # someone else's broken pyproject is not ours to report unless named
-            if "gonka-lint" in data.get("tool", {}):
+            tool = data.get("tool")
+            if isinstance(tool, dict) and isinstance(tool.get("gonka-lint"), dict):
                 return candidate
     return None
 
@@ -78,7 +79,10 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    table = data.get("tool", {}).get("gonka-lint", {})
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{path}: [tool] must be a table")
+    table = tool.get("gonka-lint", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.gonka-lint] must be a table")
     config = Config(source=path)
@@ -90,6 +94,9 @@ def load_config(path: Path | None) -> Config:
                               f"(known: {', '.join(sorted(k.replace('_', '-') for k in known))})")
         if key in _LISTS and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             raise ConfigError(f"{path}: [tool.gonka-lint] {raw_key} must be a list of strings")
+        if key == "select" and not value:
+            raise ConfigError(f"{path}: [tool.gonka-lint] select = [] would disable every rule; "
+                              "name rules, prefixes or ALL (or leave select out)")
         if key in _BOOLS and not isinstance(value, bool):
             raise ConfigError(f"{path}: [tool.gonka-lint] {raw_key} must be true or false")
         if key in _STRINGS and not isinstance(value, str):
@@ -195,11 +202,14 @@ class IgnoreFile:
         self._keys[display] = key
         return key
 
-    def matches(self, finding: Finding) -> bool:
+    def matches(self, finding: Finding, *, record_use: bool = True) -> bool:
+        """Whether an entry accepts ``finding``; ``record_use=False`` asks without marking the
+        entry used (deciding on a fix must not hide a stale entry)."""
         file = self.key(finding.file or "-")
         pointers = self.entries.get(file, {}).get(finding.rule)
         if pointers and finding.pointer in pointers:
-            self.used.add((file, finding.rule, finding.pointer))
+            if record_use:
+                self.used.add((file, finding.rule, finding.pointer))
             return True
         return False
 

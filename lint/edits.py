@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from json.decoder import scanstring
 from typing import Any, Iterable
 
-from gonka_conformance.engine.context import split_pointer
+from gonka_conformance.engine.context import join_pointer, split_pointer
 
 from .locate import Container, Member, SourceIndex
 
@@ -161,7 +161,7 @@ def _parent(index: SourceIndex, pointer: str) -> tuple[Container, int]:
     tokens = split_pointer(pointer)
     if not tokens:
         raise EditError("cannot remove the whole body")
-    parent = "".join("/" + t.replace("~", "~0").replace("/", "~1") for t in tokens[:-1])
+    parent = join_pointer(*tokens[:-1])
     span = index.value_span(parent)
     container = index.container(span[0]) if span else None
     if container is None:

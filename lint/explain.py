@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from gonka_conformance.cli import rule_summary
 
 from .config import ConfigError
-from .fixes import OPS
+from .fixes import MANUAL, OPS
+from .formats import DOC_SECTIONS
 
 if TYPE_CHECKING:
     from gonka_conformance.catalogue.loader import Catalogue
@@ -52,13 +53,15 @@ def explain_text(catalogue: "Catalogue", rule_id: str) -> str:
     out.append(f"  families: {families} · revisions: {revisions['from']}..{revisions['until']}")
     out.append(f"  anchor: {rule.anchor or '(none upstream)'}")
     out.append("")
-    for title, key in (("What happens", "what"), ("Why", "why"), ("Fix", "fix")):
+    for title, key in DOC_SECTIONS:
         if docs.get(key):
             out += _block(title, docs[key]) + [""]
     fix = rule.lint.get("fix") if isinstance(rule.lint, dict) else None
     if fix:
         safety = "safe: applied by --fix" if fix.get("safe") else "unsafe: needs --fix --unsafe-fixes"
-        if fix.get("op") not in OPS:
+        if fix.get("op") == MANUAL:
+            safety = "manual fix: needs a human decision, never applied automatically"
+        elif fix.get("op") not in OPS:
             safety = "not implemented by gonka-lint yet: never offered"
         text = f"{fix.get('op')} ({safety})"
         if fix.get("note"):

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable
 
 from gonka_conformance.catalogue.model import Rule
 from gonka_conformance.engine.context import split_pointer
@@ -101,30 +101,16 @@ class Finding:
 MINIMAL_MESSAGES = [{"role": "user", "content": "hi"}]
 
 
+@lru_cache(maxsize=256)
 def ambient(catalogue: "Catalogue", model: str | None, routed: str | None, revision: str | None,
             profile: str | None, limits: Limits | None, admin: bool) -> frozenset[tuple[str, str]]:
     """(rule, pointer) of every event a minimal request to the same target gets."""
-    return _ambient(catalogue, model, routed, revision, profile, limits, admin)
-
-
-@lru_cache(maxsize=256)
-def _ambient(catalogue: "Catalogue", model: str | None, routed: str | None, revision: str | None,
-             profile: str | None, limits: Limits | None, admin: bool) -> frozenset[tuple[str, str]]:
     body: dict[str, Any] = {"messages": MINIMAL_MESSAGES}
     if model is not None:
         body["model"] = model
     analysis = analyse(body, model=routed, revision=revision, limits=limits, admin=admin,
                        profile=profile, catalogue=catalogue)
     return frozenset((event.rule, event.pointer) for event in analysis.events)
-
-
-def body_model(body: Mapping[str, Any] | None) -> str | None:
-    """The model a body names, if the engine would route by it (a non-blank string)."""
-    if isinstance(body, Mapping):
-        model = body.get("model")
-        if isinstance(model, str) and model.strip():
-            return model
-    return None
 
 
 # --- mapping -------------------------------------------------------------------------------
@@ -140,9 +126,16 @@ def _meta(rule: Rule | None) -> dict[str, Any]:
     return {"title": rule.title, "kind": rule.kind, "anchor": rule.anchor}
 
 
+def _never_error(severity: str) -> str:
+    return "warning" if severity == "error" else severity  # only a rejection is an error
+
+
 def event_severity(rule: Rule | None) -> str:
-    severity = rule.severity if rule else "warning"
-    return "warning" if severity == "error" else severity  # an event never rejects
+    return _never_error(rule.severity if rule else "warning")
+
+
+def advice_severity(rule: Rule | None) -> str:
+    return _never_error(rule.severity if rule else "info")
 
 
 def map_analysis(
@@ -175,8 +168,7 @@ def map_analysis(
             written.add(event.pointer)  # a later change to it is the gateway's own business
     for advice in analysis.advice:
         rule = _rule(catalogue, advice.rule)
-        severity = rule.severity if rule else "info"
-        findings.append(Finding(advice.rule, "warning" if severity == "error" else severity, advice.message,
+        findings.append(Finding(advice.rule, advice_severity(rule), advice.message,
                                 advice.pointer, origin="advice", **_meta(rule)))
     return _dedupe(findings)
 

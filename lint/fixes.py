@@ -20,7 +20,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from gonka_conformance.catalogue.model import Rule
-from gonka_conformance.engine.context import split_pointer
+from gonka_conformance.engine.check_schemas import Bounds
+from gonka_conformance.engine.context import child, split_pointer
 from gonka_conformance.engine.types import MISSING, Analysis, Limits
 
 from .edits import Add, Change, Raw, Remove, Rename, Replace
@@ -76,6 +77,7 @@ class FixContext:
 
 Op = Callable[[FixContext], "list[Change] | None"]
 OPS: dict[str, Op] = {}
+MANUAL = "manual"  # a deliberate op: the fix needs a human decision (the rule's note says which)
 
 
 def op(*names: str) -> Callable[[Op], Op]:
@@ -87,11 +89,12 @@ def op(*names: str) -> Callable[[Op], Op]:
 
 
 def unimplemented_ops(catalogue: "Catalogue") -> dict[str, list[str]]:
-    """Op name → the rules naming it, for every op without an implementation."""
+    """Op name → the rules naming it, for every op without an implementation (``manual`` is
+    deliberate, not missing)."""
     missing: dict[str, list[str]] = {}
     for rule in catalogue.rules:
         name = (rule.lint.get("fix") or {}).get("op")
-        if name and name not in OPS:
+        if name and name not in OPS and name != MANUAL:
             missing.setdefault(name, []).append(rule.id)
     return missing
 
@@ -123,8 +126,28 @@ def describe(ctx: FixContext) -> FixInfo | None:
 # --- helpers -----------------------------------------------------------------------------------
 
 
+class CatalogueOptionError(LookupError):
+    """An option the linter reads from the catalogue is missing: a catalogue bug, said loudly."""
+
+
+def target_option(catalogue: "Catalogue", rule_id: str, name: str) -> Any:
+    """A rule's target option (the first target that has it); missing is an error, never a default."""
+    rule = catalogue.by_id.get(rule_id)
+    for target in rule.targets if rule else ():
+        if name in target.options:
+            return target.options[name]
+    raise CatalogueOptionError(f"catalogue rule {rule_id!r} has no target option {name!r}")
+
+
+def int_option(catalogue: "Catalogue", rule_id: str, name: str) -> int:
+    value = target_option(catalogue, rule_id, name)
+    if not _is_int(value):
+        raise CatalogueOptionError(f"catalogue rule {rule_id!r}: option {name!r} must be an integer")
+    return value
+
+
 def _parent(pointer: str) -> str:
-    return pointer[: pointer.rfind("/")] if pointer else ""
+    return pointer[: pointer.rfind("/")] if pointer else ""  # a "/" inside a token is escaped
 
 
 def _last(pointer: str) -> str:
@@ -145,7 +168,7 @@ def remove_field(ctx: FixContext) -> list[Change] | None:
     fields = ctx.options.get("fields")
     if fields:
         parent = _parent(ctx.finding.pointer)
-        found = [f"{parent}/{name}" for name in fields if ctx.has(f"{parent}/{name}")]
+        found = [child(parent, name) for name in fields if ctx.has(child(parent, name))]
         return [Remove(pointer) for pointer in found] or None
     pointer = ctx.finding.pointer
     if pointer and ctx.has(pointer):
@@ -192,16 +215,16 @@ def set_thinking_budget_zero(ctx: FixContext) -> list[Change] | None:
 
 @op("kimi-fix-first")
 def kimi_fix_first(ctx: FixContext) -> list[Change] | None:
-    """The FAQ's fix-first payload: max_tokens 4096, thinking disabled, budget 0."""
-    changes: list[Change] = []
+    """The FAQ's fix-first payload, as the rule's ``lint.fix.with`` spells it: ``max_tokens``
+    (also written to ``max_completion_tokens`` when the client sent that) and every other key."""
+    wanted = dict(ctx.options)
+    max_tokens = wanted.pop("max_tokens", None)
+    if not _is_int(max_tokens) or not wanted:
+        return None  # the catalogue spells no fix-first payload
     present = [p for p in ("/max_tokens", "/max_completion_tokens") if ctx.has(p)]
-    changes += [Replace(p, 4096) for p in present] or [Add("", "max_tokens", 4096)]
-    changes.append(Add("", "thinking", {"type": "disabled"}))
-    changes.append(Add("", "thinking_token_budget", 0))
+    changes: list[Change] = [Replace(p, max_tokens) for p in present] or [Add("", "max_tokens", max_tokens)]
+    changes += [Add("", key, value) for key, value in wanted.items()]
     return changes
-
-
-_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.\-]")
 
 
 @op("rewrite-duplicate-tool-call-ids", "rewrite-tool-call-ids")
@@ -211,10 +234,34 @@ def rewrite_tool_call_ids(ctx: FixContext) -> list[Change] | None:
     return ctx.shared["tool-call-ids"]
 
 
+_CANONICAL_IDS = "canonical-tool-call-ids"
+
+
+@lru_cache(maxsize=8)
+def _id_format(catalogue: "Catalogue") -> tuple["re.Pattern[str]", str]:
+    """The canonical id's ``pattern`` and ``template`` (``functions.{name}:{index}``)."""
+    pattern = target_option(catalogue, _CANONICAL_IDS, "pattern")
+    template = target_option(catalogue, _CANONICAL_IDS, "template")
+    return re.compile(pattern), template
+
+
+def _canonical_id(catalogue: "Catalogue", name: Any, index: int) -> str | None:
+    """The template filled in; ``None`` when no spelling of the name fits the pattern."""
+    pattern, template = _id_format(catalogue)
+    name = name.strip() if isinstance(name, str) and name.strip() else "call"
+    new = template.format(name=name, index=index)
+    if pattern.fullmatch(new):
+        return new
+    # Characters the pattern refuses in a tool name become "_" (one at a time, so any pattern works).
+    safe = "".join(ch if pattern.fullmatch(template.format(name=ch, index=index)) else "_" for ch in name)
+    new = template.format(name=safe, index=index)
+    return new if pattern.fullmatch(new) else None
+
+
 def _rewrite_tool_call_ids(ctx: FixContext) -> list[Change] | None:
-    """Every tool call id becomes ``functions.<name>:<n>`` (n counts calls across the whole
-    conversation, so ids are unique); each tool result follows the call it answers, in order.
-    No call and no result is dropped."""
+    """Every tool call id becomes the catalogue's canonical id (its index counts calls across
+    the whole conversation, so ids are unique); each tool result follows the call it answers,
+    in order. No call and no result is dropped."""
     messages = ctx.value("/messages")
     if not isinstance(messages, list):
         return None
@@ -230,9 +277,10 @@ def _rewrite_tool_call_ids(ctx: FixContext) -> list[Change] | None:
                 if not isinstance(call, dict) or not isinstance(call.get("id"), str):
                     continue
                 function = call.get("function")
-                name = function.get("name") if isinstance(function, dict) else None
-                name = _NAME_CHARS.sub("_", name.strip()) if isinstance(name, str) and name.strip() else "call"
-                new = f"functions.{name}:{counter}"
+                new = _canonical_id(ctx.catalogue, function.get("name") if isinstance(function, dict) else None,
+                                    counter)
+                if new is None:
+                    return None
                 counter += 1
                 pending.setdefault(call["id"], deque()).append(new)
                 if new != call["id"]:
@@ -347,7 +395,7 @@ def drop_non_text_parts(ctx: FixContext) -> list[Change] | None:
 @op("trim-oldest-messages")
 def trim_oldest_messages(ctx: FixContext) -> list[Change] | None:
     messages = ctx.value("/messages")
-    limit = _option(ctx.rule, "max_entries", 2048)
+    limit = int_option(ctx.catalogue, ctx.finding.rule, "max_entries")
     if not isinstance(messages, list) or len(messages) <= limit:
         return None
     drop: list[int] = []
@@ -391,7 +439,10 @@ def _wanted_type(rule: Rule | None, pointer: str) -> str | None:
         return None
     for target in rule.targets:
         if target.check == "typed-decode":
-            if pointer == "/model":
+            # The typed decode reads ``model`` as a Go string; the catalogue does not list it
+            # (yet) as an option, so "strings" is read when present and /model is the fallback.
+            strings = target.options.get("strings") or ("model",)
+            if len(split_pointer(pointer)) == 1 and _last(pointer) in strings:
                 return "str"
             if _last(pointer) in (target.options.get("integers") or ()):
                 return "int"
@@ -400,14 +451,6 @@ def _wanted_type(rule: Rule | None, pointer: str) -> str | None:
         elif target.check == "string-elements" and _parent(pointer) == target.path:
             return "str"
     return None
-
-
-def _option(rule: Rule | None, name: str, default: int) -> int:
-    for target in rule.targets if rule else ():
-        value = target.options.get(name)
-        if _is_int(value):
-            return value
-    return default
 
 
 @op("move-extra-body-keys")
@@ -421,7 +464,7 @@ def move_extra_body_keys(ctx: FixContext) -> list[Change] | None:
     if isinstance(envelope, dict):
         for key in envelope:
             if key not in top_level:
-                changes.append(Add("", key, ctx.raw("/extra_body/" + key.replace("~", "~0").replace("/", "~1"))))
+                changes.append(Add("", key, ctx.raw(child("/extra_body", key))))
     changes.append(Remove("/extra_body"))
     return changes
 
@@ -433,25 +476,35 @@ def move_extra_body_keys(ctx: FixContext) -> list[Change] | None:
 class _SchemaSite:
     pattern: "re.Pattern[str]"  # matches the pointer of a schema root
     vocabulary: Mapping[str, Any]
-    max_nodes: int
+    bounds: Bounds
 
 
-@lru_cache(maxsize=8)
-def _schema_sites(catalogue: "Catalogue") -> list[_SchemaSite]:
-    """Where the catalogue's schema checks look (their ``prefix`` option, e.g.
-    ``tools[{index}].function.parameters``), with the vocabulary they read schemas with."""
+@lru_cache(maxsize=64)
+def _schema_sites(catalogue: "Catalogue", rule_id: str) -> list[_SchemaSite]:
+    """Where the schema checks that report ``rule_id`` (they delegate to it) find schemas: the
+    target's own path, then its ``prefix`` message option below that path (e.g.
+    ``tools[{index}].function.parameters`` under ``/tools``), with the target's vocabulary and
+    bounds (read by the engine's own :class:`Bounds`)."""
     sites = []
     for rule in catalogue.rules:
         for target in rule.targets:
             options = target.options
             prefix, vocabulary = options.get("prefix"), options.get("schema")
-            if not isinstance(prefix, str) or not isinstance(vocabulary, Mapping):
+            delegates = options.get("delegate") or {}
+            reports = rule.id == rule_id or rule_id in delegates.values()
+            if not reports or not isinstance(prefix, str) or not isinstance(vocabulary, Mapping) \
+                    or not isinstance(target.path, str) or "bounds" not in options:
                 continue
-            tokens = prefix.replace("[{index}]", ".*").split(".")
-            regex = "".join("/[0-9]+" if token == "*" else "/" + re.escape(token) for token in tokens)
-            bounds = options.get("bounds") or {}
-            sites.append(_SchemaSite(re.compile(regex), vocabulary, int(bounds.get("max_nodes", 128))))
+            sites.append(_SchemaSite(_site_pattern(target.path, prefix), vocabulary,
+                                     Bounds.from_options(options["bounds"])))
     return sites
+
+
+def _site_pattern(path: str, prefix: str) -> "re.Pattern[str]":
+    """``/tools`` + ``tools[{index}].function.parameters`` → ``/tools/[0-9]+/function/parameters``."""
+    tokens = prefix.replace("[{index}]", ".{index}").split(".")[1:]  # the first token is the path's own
+    regex = re.escape(path) + "".join("/[0-9]+" if t == "{index}" else re.escape(child("", t)) for t in tokens)
+    return re.compile(regex)
 
 
 @op("inline-schema-refs")
@@ -461,7 +514,7 @@ def inline_schema_refs(ctx: FixContext) -> list[Change] | None:
     from gonka_conformance.engine.transform_schemas import NodeLimit, RefError, Vocabulary, dereference
 
     pointer = ctx.finding.pointer
-    for site in _schema_sites(ctx.catalogue):
+    for site in _schema_sites(ctx.catalogue, ctx.finding.rule):
         match = site.pattern.match(pointer)
         if match is None or (match.end() < len(pointer) and pointer[match.end()] != "/"):
             continue
@@ -470,7 +523,7 @@ def inline_schema_refs(ctx: FixContext) -> list[Change] | None:
         if not isinstance(schema, dict):
             return None
         try:
-            inlined, _count = dereference(schema, Vocabulary.from_options(site.vocabulary), site.max_nodes)
+            inlined, _count = dereference(schema, Vocabulary.from_options(site.vocabulary), site.bounds.max_nodes)
         except (RefError, NodeLimit):
             return None
         return [Replace(root, inlined)] if inlined != schema else None

@@ -16,10 +16,10 @@ import inspect
 import logging
 from typing import Any, Literal
 
-from gonka_conformance.catalogue.loader import Catalogue
+from gonka_conformance.catalogue.loader import Catalogue, load_catalogue
 from gonka_conformance.engine.types import Limits
 
-from . import PayloadError, lint
+from . import PayloadError, check_target, lint
 from .findings import SEVERITY_RANK, Finding
 
 LOG = logging.getLogger("gonka_conformance.lint")
@@ -55,6 +55,8 @@ class LintHook:
     ) -> None:
         if on_error not in ("raise", "log"):
             raise ValueError("on_error must be 'raise' or 'log'")
+        catalogue = catalogue or load_catalogue()
+        check_target(catalogue, revision, profile)  # fail here, not inside the HTTP client
         self.options: dict[str, Any] = {"model": model, "revision": revision, "profile": profile,
                                         "limits": limits, "catalogue": catalogue}
         self.on_error = on_error
@@ -67,11 +69,12 @@ class LintHook:
         path = str(getattr(getattr(request, "url", None), "path", "") or "").rstrip("/")
         return str(getattr(request, "method", "")).upper() == "POST" and any(path.endswith(p) for p in self.paths)
 
-    def check(self, request: Any, body: bytes) -> list[Finding]:
+    def check(self, body: bytes) -> list[Finding]:
         try:
             findings = lint(body, **self.options)
         except PayloadError as exc:
             self.logger.warning("gonka-lint: request body not linted: %s", exc)
+            self.last = []
             return []
         self.last = findings
         threshold = SEVERITY_RANK[self.log_level]
@@ -86,13 +89,13 @@ class LintHook:
 
     def __call__(self, request: Any) -> None:
         if self.applies(request):
-            self.check(request, _body(request))
+            self.check(_body(request))
 
     async def async_hook(self, request: Any) -> None:
         """The same hook for async clients (they await their event hooks)."""
         if self.applies(request):
             body = getattr(request, "content", None) if _has_content(request) else await request.aread()
-            self.check(request, body or b"")
+            self.check(body or b"")
 
 
 def _has_content(request: Any) -> bool:

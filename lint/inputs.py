@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import IO, Iterator
 from urllib.parse import urlsplit
 
-MAX_BODY = 10 * 1024 * 1024  # the gateway's MaxChatRequestBodySize (limit-body-size)
+from gonka_conformance.cli import UsageError, read_input
+
 MAX_CONTAINER = 256 * 1024 * 1024  # a HAR file or stdin is read whole, up to this size
 EXTENSIONS = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".har": "har"}
 SKIP_DIRS = {"node_modules", "__pycache__", "venv", "site-packages"}
@@ -42,6 +43,12 @@ class Record:
     line: int = 1  # line and column where the body text starts in the file
     column: int = 1
     anchor: tuple[int, int] | None = None  # HAR: every finding points at the captured body
+    kind: str = "json"  # what the file turned out to be (json | jsonl | har): decides whether --fix may write
+
+    @property
+    def writable(self) -> bool:
+        """A HAR capture (whatever its extension) is never rewritten: its records are entries."""
+        return self.kind in ("json", "jsonl")
 
 
 @dataclass(frozen=True)
@@ -77,10 +84,6 @@ class Source:
     data: bytes | None = None
     explicit: bool = True  # named on the command line (not found in a directory walk)
 
-    @property
-    def writable(self) -> bool:
-        return self.kind in ("json", "jsonl")
-
 
 # --- discovery -------------------------------------------------------------------------------
 
@@ -94,16 +97,15 @@ def discover(paths: list[str], *, exclude: tuple[str, ...] = (), stdin_filename:
             yield from _stdin_source(stdin or sys.stdin.buffer, stdin_filename)
             continue
         path = Path(arg)
-        if path.is_dir():
-            found = sorted(_walk(path, exclude))
-            if not found:
-                yield InputError(arg, "no .json, .jsonl, .ndjson or .har files in this directory")
-            for file in found:
-                key = os.path.abspath(file)
-                if key not in seen:
-                    seen.add(key)
-                    yield Source(str(file), EXTENSIONS[file.suffix.lower()], path=file, explicit=False)
-        elif path.exists() or path.is_symlink():
+        try:
+            is_dir = path.is_dir()
+            exists = is_dir or path.exists() or path.is_symlink()
+        except OSError as exc:  # a named file under a directory we may not search
+            yield InputError(arg, _os_message(exc))
+            continue
+        if is_dir:
+            yield from _directory(arg, path, exclude, seen)
+        elif exists:
             key = os.path.abspath(path)
             if key not in seen:
                 seen.add(key)
@@ -112,8 +114,27 @@ def discover(paths: list[str], *, exclude: tuple[str, ...] = (), stdin_filename:
             yield InputError(arg, "no such file or directory")
 
 
-def _walk(root: Path, exclude: tuple[str, ...]) -> Iterator[Path]:
-    for directory, subdirs, files in os.walk(root):  # symlinked directories are not followed
+def _directory(arg: str, path: Path, exclude: tuple[str, ...], seen: set[str]) -> Iterator[Source | InputError]:
+    errors: list[InputError] = []
+    found = sorted(_walk(path, exclude, errors))
+    yield from errors
+    if not found and not errors:
+        yield InputError(arg, "no .json, .jsonl, .ndjson or .har files in this directory")
+    for file in found:
+        key = os.path.abspath(file)
+        if key not in seen:
+            seen.add(key)
+            yield Source(str(file), EXTENSIONS[file.suffix.lower()], path=file, explicit=False)
+
+
+def _walk(root: Path, exclude: tuple[str, ...], errors: list[InputError]) -> Iterator[Path]:
+    """Matching files under ``root``; a directory that cannot be read becomes an error, not a gap."""
+
+    def unreadable(exc: OSError) -> None:
+        errors.append(InputError(str(exc.filename or root), _os_message(exc)))
+
+    # symlinked directories are not followed
+    for directory, subdirs, files in os.walk(root, onerror=unreadable):
         subdirs[:] = [d for d in subdirs if not d.startswith(".") and d not in SKIP_DIRS]
         for name in files:
             file = Path(directory) / name
@@ -164,7 +185,7 @@ def _looks_like_har(head: bytes) -> bool:
 # --- reading ---------------------------------------------------------------------------------
 
 
-def records(source: Source, *, max_body: int = MAX_BODY) -> Iterator[Record | InputError]:
+def records(source: Source, *, max_body: int) -> Iterator[Record | InputError]:
     """Every request body in a source (or the reason it cannot be read)."""
     try:
         kind = source.kind
@@ -181,7 +202,7 @@ def records(source: Source, *, max_body: int = MAX_BODY) -> Iterator[Record | In
             yield from _har(source, _read(source, MAX_CONTAINER, "HAR file"), max_body)
         else:
             raw = _read(source, max_body, None)
-            if source.kind == "json" and _looks_like_har(raw[:4096]):
+            if _looks_like_har(raw[:4096]):  # a HAR saved as .json (or sniffed)
                 yield from _har(source, raw if len(raw) <= max_body else _read(source, MAX_CONTAINER, "HAR file"),
                                 max_body)
             else:
@@ -197,6 +218,7 @@ class _Unreadable(Exception):
 
 
 def _os_message(exc: OSError) -> str:
+    """For what read_input does not cover: directory walks and streamed JSON Lines."""
     if isinstance(exc, IsADirectoryError):
         return "is a directory"
     if isinstance(exc, PermissionError):
@@ -216,8 +238,10 @@ def _read(source: Source, limit: int, what: str | None) -> bytes:
     if source.data is not None:
         data = source.data[: limit + 1]
     else:
-        with open(source.path, "rb") as handle:  # type: ignore[arg-type]
-            data = handle.read(limit + 1)
+        try:
+            data = read_input(str(source.path), limit)
+        except UsageError as exc:  # its message names the path; InputError names the display
+            raise _Unreadable(str(exc).removeprefix(f"{source.path}: ")) from None
     if what is not None and len(data) > limit:
         raise _Unreadable(f"{what} larger than {limit // 2**20} MiB")
     return data
@@ -235,11 +259,11 @@ def _jsonl(display: str, handle: IO[bytes], max_body: int) -> Iterator[Record | 
                 rest = handle.readline(1024 * 1024)
                 if not rest or rest.endswith(b"\n"):
                     break
-            yield Record(display, number, line[: max_body + 1], line=number)
+            yield Record(display, number, line[: max_body + 1], line=number, kind="jsonl")
             continue
         body = line.rstrip(b"\r\n")
         if body.strip(b" \t\r\n"):
-            yield Record(display, number, body, line=number)
+            yield Record(display, number, body, line=number, kind="jsonl")
 
 
 def _har(source: Source, data: bytes, max_body: int) -> Iterator[Record | InputError]:
@@ -289,7 +313,7 @@ def _har(source: Source, data: bytes, max_body: int) -> Iterator[Record | InputE
         else:
             raw = body.encode("utf-8", errors="surrogatepass")
         position = index.locate(pointer)
-        yield Record(display, number, raw[: max_body + 1], anchor=position)
+        yield Record(display, number, raw[: max_body + 1], anchor=position, kind="har")
     if not found:
         yield InputError(display, "no POST requests to */chat/completions in this HAR file")
 

@@ -13,9 +13,7 @@ import json
 import re
 from bisect import bisect_right
 from json.decoder import scanstring
-from typing import Iterable
-
-from gonka_conformance.engine.context import split_pointer
+from gonka_conformance.engine.context import join_pointer, split_pointer
 
 _WS = re.compile(r"[ \t\n\r]*")
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_.\-]+")
@@ -294,7 +292,7 @@ class SourceIndex:
         except ValueError:
             tokens = []
         for size in range(len(tokens), 0, -1):
-            prefix = "".join("/" + t.replace("~", "~0").replace("/", "~1") for t in tokens[:size])
+            prefix = join_pointer(*tokens[:size])
             member = self.member(prefix)
             if member is not None:
                 return prefix, member.key_start
@@ -333,9 +331,6 @@ class SourceIndex:
     def locate(self, pointer: str) -> tuple[int, int]:
         """Line and column of what ``pointer`` names, or of its nearest existing ancestor."""
         return self.position(self.nearest(pointer)[1])
-
-    def positions(self, pointers: Iterable[str]) -> dict[str, tuple[int, int]]:
-        return {pointer: self.locate(pointer) for pointer in set(pointers)}
 
 
 def _skip_ws(text: str, index: int) -> int:

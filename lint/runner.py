@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from gonka_conformance import gojson
-from gonka_conformance.engine.pipeline import EngineError, analyse
+from gonka_conformance.engine.pipeline import EngineError, analyse, limits_for
 from gonka_conformance.engine.types import Analysis, Limits
 
 from . import edits as edit_ops
 from .findings import SEVERITY_RANK, Finding, ambient, map_analysis
-from .fixes import FixContext, changes_for, describe
-from .inputs import MAX_BODY, InputError, Record
+from .fixes import FixContext, changes_for, describe, int_option
+from .inputs import InputError, Record
 from .locate import SourceIndex
 
 if TYPE_CHECKING:
@@ -42,21 +42,12 @@ class Options:
 
     @property
     def effective_limits(self) -> Limits:
-        if self.limits is not None:
-            return self.limits
-        if self.profile:
-            broker = self.catalogue.broker(self.profile)
-            return Limits(**{k: int(v) for k, v in broker.limits.items()})
-        return Limits()
+        return self.limits if self.limits is not None else limits_for(self.catalogue, self.profile)
 
     @property
     def max_body(self) -> int:
-        rule = self.catalogue.by_id.get("limit-body-size")
-        for target in rule.targets if rule else ():
-            limit = target.options.get("limit")
-            if isinstance(limit, int):
-                return limit
-        return MAX_BODY
+        """The gateway's body limit, from the catalogue only (a catalogue without it is a bug)."""
+        return int_option(self.catalogue, "limit-body-size", "limit")
 
 
 @dataclass
@@ -71,10 +62,6 @@ class Outcome:
     skipped: bool = False  # found in a directory walk, and not a chat request
     internal: bool = False  # the engine failed: a bug, reported as such
     shared: dict[str, Any] = field(default_factory=dict, repr=False)  # what fix ops share per body
-
-    @property
-    def text(self) -> str | None:
-        return self.index.text if self.index else None
 
 
 # --- guards ----------------------------------------------------------------------------------
@@ -106,8 +93,7 @@ def body_problem(record: Record, max_body: int) -> tuple[InputError | None, str 
         return None, None  # the engine answers 413 for it; no need to read it further
     if raw.startswith(b"\xef\xbb\xbf"):
         return _error(record, "starts with a UTF-8 byte-order mark, which the gateway rejects "
-                              "(parse request: invalid character 'ï' looking for beginning of value); "
-                              "save it without a BOM", 0), None
+                              f"({_go_message(raw)}); save it without a BOM", 0), None
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
         return _error(record, "UTF-16 text; request bodies must be UTF-8", 0), None
     nul = raw.find(b"\x00")
@@ -130,38 +116,41 @@ def body_problem(record: Record, max_body: int) -> tuple[InputError | None, str 
     return None, text
 
 
+def _go_message(raw: bytes) -> str:
+    """The gateway's own decode error for these bytes (quoted, not restated)."""
+    try:
+        gojson.decode_object(raw)
+    except gojson.GoJSONError as exc:
+        return exc.message
+    return "rejected"
+
+
 def _json_kind(text: str) -> str | None:
     """What a non-object JSON text is (``None`` when it is not JSON at all)."""
     if text[0] == "[":
         return "a JSON array"
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text)
     except (ValueError, RecursionError):
         return None
     if value is None:
         return "JSON null"
+    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+        return None  # NaN and Infinity are not JSON
     return {bool: "a JSON boolean", str: "a JSON string"}.get(type(value), "a JSON number")
 
 
 def _parse_error(record: Record, text: str) -> InputError:
-    try:
-        json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        return _error(record, f"invalid JSON: {exc.msg}", len(text[: exc.pos].encode("utf-8")))
-    except ValueError:
-        pass
-    except RecursionError:
-        return _error(record, "invalid JSON: nested too deeply")
+    """Go's decode error, at its position (one decode: the engine's own decoder)."""
     try:
         gojson.decode_object(record.raw)
     except gojson.GoJSONError as exc:
-        offset = len(text[: exc.position].encode("utf-8")) if exc.position is not None else None
+        position = exc.position
+        offset = len(text[:position].encode("utf-8")) if position is not None and text else position
         return _error(record, f"invalid JSON: {exc.message}", offset)
+    except RecursionError:
+        return _error(record, "invalid JSON: nested too deeply")
     return _error(record, "invalid JSON")
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(name)
 
 
 # --- linting ---------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Every output format of gonka-lint: text, json (against its shipped schema), sarif (against
-the official SARIF 2.1.0 schema when it is available), github annotations and JUnit XML."""
+the official SARIF 2.1.0 schema, vendored in tests/data), github annotations and JUnit XML."""
 
 from __future__ import annotations
 

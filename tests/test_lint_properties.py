@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gonka_conformance import gojson, load_catalogue
+from gonka_conformance.engine.context import child
 from gonka_conformance.lint import PayloadError, lint
 from gonka_conformance.lint.cli import main
 from gonka_conformance.lint.inputs import Record
@@ -102,7 +103,7 @@ def _all_pointers(value: Any, pointer: str = "") -> list[tuple[str, Any]]:
     out = [(pointer, value)]
     if isinstance(value, dict):
         for key, item in value.items():
-            out += _all_pointers(item, pointer + "/" + key.replace("~", "~0").replace("/", "~1"))
+            out += _all_pointers(item, child(pointer, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
             out += _all_pointers(item, f"{pointer}/{index}")

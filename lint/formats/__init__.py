@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 TOOL_NAME = "gonka-lint"
 INFORMATION_URI = "https://github.com/gonka-ai/gonka/blob/main/docs/chat-api/troubleshooting.md"
+DOC_SECTIONS = (("What happens", "what"), ("Why", "why"), ("Fix", "fix"))  # a rule's docs, in order
 
 
 @dataclass

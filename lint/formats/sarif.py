@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from gonka_conformance import __version__
 
-from . import INFORMATION_URI, TOOL_NAME, Report
+from . import DOC_SECTIONS, INFORMATION_URI, TOOL_NAME, Report
 from ..findings import Finding
 
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -42,7 +42,7 @@ def _rule_descriptor(report: Report, rule_id: str) -> dict[str, Any]:
     if rule is None:
         return {"id": rule_id, "shortDescription": {"text": rule_id}}
     docs = rule.docs if isinstance(rule.docs, dict) else {}
-    parts = [(label, docs.get(key)) for label, key in (("What happens", "what"), ("Why", "why"), ("Fix", "fix"))]
+    parts = [(label, docs.get(key)) for label, key in DOC_SECTIONS]
     markdown = "\n\n".join(f"**{label}.** {text}" for label, text in parts if text)
     sources = docs.get("sources") or []
     if sources:
