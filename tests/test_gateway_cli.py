@@ -97,6 +97,13 @@ def test_proxy_process_lints_and_forwards(processes):
     (["--api-key-env", "GW_NOT_SET_ANYWHERE"], "GW_NOT_SET_ANYWHERE is not set"),
     (["--models", "a", "--admin-only-model", "b"], "'b' is not a served model"),
     (["--upstream", "ftp://x"], "--upstream must be an http"),
+    (["--upstream", "http://h:abc/v1"], "--upstream is not a valid URL"),
+    (["--upstream", "http://"], "--upstream must be an http"),
+    (["--upstream", "http://h:70000/v1"], "--upstream has a port outside"),
+    (["--fault-latency-ms", "inf"], "fault latency_ms must be a finite number"),
+    (["--fault-chunk-delay-ms", "nan"], "fault chunk_delay_ms must be a finite number"),
+    (["--default-max-tokens", "0"], "--default-max-tokens must be at least 1"),
+    (["--max-tokens-cap", "-5"], "--max-tokens-cap must be at least 1"),
 ])
 def test_usage_errors_exit_2(capsys, args, message):
     assert main(["serve", "--port", "0", *args]) == 2
@@ -110,3 +117,28 @@ def test_port_in_use_is_a_usage_error(capsys):
         port = holder.getsockname()[1]
         assert main(["serve", "--port", str(port)]) == 2
     assert "cannot listen on 127.0.0.1" in capsys.readouterr().err
+
+
+def _parsed(*args: str):
+    import argparse
+
+    from gonka_conformance.gateway.cli import build_config, register
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--catalogue")
+    register(parser.add_subparsers())
+    return build_config(parser.parse_args(["serve", *args]))
+
+
+def test_overriding_one_limit_keeps_the_profiles_other():
+    from gonka_conformance.catalogue.loader import load_catalogue
+    from gonka_conformance.engine.pipeline import limits_for
+
+    catalogue = load_catalogue()
+    profile = next(name for name, broker in catalogue.brokers.items() if broker.limits)
+    base = limits_for(catalogue, profile)
+    cap_only = _parsed("--profile", profile, "--max-tokens-cap", "5000").limits
+    assert cap_only.max_tokens_cap == 5000 and cap_only.default_max_tokens == base.default_max_tokens
+    default_only = _parsed("--profile", profile, "--default-max-tokens", "7").limits
+    assert default_only.default_max_tokens == 7 and default_only.max_tokens_cap == base.max_tokens_cap
+    assert _parsed("--profile", profile).limits is None  # the profile's own limits, resolved by the gateway

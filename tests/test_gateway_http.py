@@ -327,19 +327,39 @@ def test_debug_endpoint_is_off_by_default(http):
 
 
 def test_debug_endpoint_shows_forwarded_bodies_and_events(gw, http):
+    admin = {"Authorization": f"Bearer {ADMIN}"}
     response = post(http, gw, {"messages": [{"role": "user", "content": "debug me"}], "store": True, "n": 2})
-    record = http.get(f"{gw.debug_url}/{response.headers['x-request-id']}").json()
+    record = http.get(f"{gw.debug_url}/{response.headers['x-request-id']}", headers=admin).json()
     assert record["forwarded"]["stream"] is True and "store" not in record["forwarded"]
     assert record["forwarded"]["n"] == 1 and record["client"] == {"stream": False, "include_usage": False, "logprobs": False}
     rules = {e["rule"] for e in record["events"]}
     assert {"strip-store", "force-upstream-stream"} <= rules
     assert record["response_id"] == response.json()["id"] and record["status"] == 200
     rejected = post(http, gw, {"messages": HI, "tags": []})
-    assert http.get(f"{gw.debug_url}/{rejected.headers['x-request-id']}").json()["rule"] == "reject-tags"
-    listing = http.get(gw.debug_url, params={"limit": 2}).json()["requests"]
+    assert http.get(f"{gw.debug_url}/{rejected.headers['x-request-id']}", headers=admin).json()["rule"] == "reject-tags"
+    listing = http.get(gw.debug_url, params={"limit": 2}, headers=admin).json()["requests"]
     assert [r["request_id"] for r in listing][-1] == rejected.headers["x-request-id"]
     assert KEY not in json.dumps(listing)
-    assert http.delete(gw.debug_url).status_code == 204 and http.get(gw.debug_url).json()["requests"] == []
+    assert http.delete(gw.debug_url, headers=admin).status_code == 204 and http.get(gw.debug_url, headers=admin).json()["requests"] == []
+
+
+def test_debug_endpoint_needs_the_admin_key_when_one_is_configured(gw, http):
+    post(http, gw, {"messages": HI})
+    for headers in ({}, {"Authorization": f"Bearer {KEY}"}):
+        for method in ("GET", "DELETE"):
+            response = http.request(method, gw.debug_url, headers=headers)
+            assert response.status_code == 401 and response.json()["error"]["code"] == "invalid_api_key"
+    assert http.get(gw.debug_url, headers={"Authorization": f"Bearer {ADMIN}"}).status_code == 200
+
+
+def test_debug_records_are_redacted(http):
+    secret = "PLANTEDx0123abcdSECRET"  # shaped like no known credential: only the known-key path hides it
+    for configured in ({"api_key": secret}, {}):  # a configured key, and the request's own key
+        with serve(debug_endpoint=True, **configured) as gateway:
+            body = {"messages": [{"role": "user", "content": f"my key is {secret}, also sk-abcdefghij-klmnopqrstuv"}]}
+            assert post(http, gateway, body, key=secret).status_code == 200
+            text = http.get(gateway.debug_url).text
+        assert secret not in text and "sk-abcdefghij-klmnopqrstuv" not in text and "my key is ***" in text
 
 
 def test_cli_main_still_works(capsys):

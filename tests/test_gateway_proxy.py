@@ -17,7 +17,7 @@ from openai import OpenAI
 from gonka_conformance.engine.pipeline import normalize
 from gonka_conformance.gateway import ReferenceGateway
 from gateways import serve
-from gonka_conformance.gateway.proxy import redact_url
+from gonka_conformance.live.redact import Redactor
 
 PLANTED = "sk-planted-7f3a9c1e5b2d4f60aa81"   # the broker key: must never appear in any output
 ADMIN = "sk-admin-planted-0c4e2b"
@@ -41,7 +41,7 @@ def proxy_for(broker: ReferenceGateway, **options) -> Iterator[tuple[ReferenceGa
 
 
 def broker_requests(broker: ReferenceGateway) -> list[dict]:
-    return httpx.get(broker.debug_url).json()["requests"]
+    return httpx.get(broker.debug_url, headers={"Authorization": f"Bearer {ADMIN}"}).json()["requests"]
 
 
 def test_forwards_with_the_clients_key_and_prints_findings(broker, capsys):
@@ -113,7 +113,7 @@ def test_unreachable_upstream_is_a_502_without_secrets():
 
 
 def test_redact_url():
-    assert redact_url("https://u:secret@broker.example:8443/v1?api_key=abc") == "https://broker.example:8443/v1"
+    assert Redactor.url("https://u:secret@broker.example:8443/v1?api_key=abc") == "https://broker.example:8443/v1"
 
 
 def test_cut_upstream_stream_ends_the_relayed_stream(broker):
@@ -128,3 +128,15 @@ def test_cut_upstream_stream_ends_the_relayed_stream(broker):
                     received += piece
         assert b"[DONE]" not in received
         assert httpx.get(proxy.base_url + "/models").status_code == 200  # the proxy is fine
+
+
+def test_an_oversized_body_is_answered_locally_with_the_catalogue_message(broker):
+    from gonka_conformance.gateway.wire import RouteRules
+
+    status, message = RouteRules(broker.catalogue).reject("limit-body-size")
+    with proxy_for(broker) as (proxy, log):
+        big = b'{"messages":[{"role":"user","content":"' + b"x" * (proxy.rules.body_limit + 10) + b'"}]}'
+        response = httpx.post(proxy.base_url + "/chat/completions", content=big, timeout=30,
+                              headers={"Authorization": f"Bearer {PLANTED}", "Content-Type": "application/json"})
+    assert response.status_code == status and response.json()["error"]["message"] == message
+    assert message in log.getvalue() and "answered locally)" not in log.getvalue()

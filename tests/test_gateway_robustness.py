@@ -289,3 +289,50 @@ def test_start_stop_repeatedly_and_port_reuse():
             assert healthy(gateway)
     with pytest.raises(RuntimeError):
         gateway.address
+
+
+# --- review regressions ---------------------------------------------------------------------------
+
+
+def _explode(request):  # an unexpected failure whose message quotes the request's key
+    raise RuntimeError(f"boom for {request.headers.get('Authorization')}")
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_an_internal_error_is_redacted_and_silent_when_quiet(monkeypatch, capsys, quiet):
+    import io
+
+    secret = "PLANTEDx0123abcdSECRET"
+    log = None if quiet else io.StringIO()
+    with serve(log=log) as gateway:
+        monkeypatch.setattr(gateway.router.chat, "handle", _explode)
+        response = httpx.post(gateway.base_url + "/chat/completions", json={"messages": HI},
+                              headers={"Authorization": f"Bearer {secret}"})
+    assert response.status_code == 500 and secret not in response.text
+    captured = capsys.readouterr()
+    assert secret not in captured.out + captured.err
+    if quiet:
+        assert "internal error" not in captured.err
+    else:
+        assert "internal error: RuntimeError: boom for" in log.getvalue() and secret not in log.getvalue()
+
+
+def test_status_reports_the_requests_in_flight_per_model():
+    gate = threading.Event()
+    with serve(faults=Faults(chunk_delay_ms=50)) as gateway:
+        model = gateway.state.default_model
+
+        def slow_stream():
+            with httpx.stream("POST", gateway.base_url + "/chat/completions", headers=AUTH, timeout=10,
+                              json={"messages": HI, "stream": True, "max_tokens": 64}) as response:
+                gate.set()
+                for _ in response.iter_bytes():
+                    pass
+
+        worker = threading.Thread(target=slow_stream)
+        worker.start()
+        assert gate.wait(5)
+        active = {d["model"]: d["active_requests"] for d in httpx.get(gateway.base_url + "/status").json()["devshards"]}
+        worker.join(10)
+        after = {d["model"]: d["active_requests"] for d in httpx.get(gateway.base_url + "/status").json()["devshards"]}
+    assert active[model] == 1 and after[model] == 0

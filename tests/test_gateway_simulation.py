@@ -211,3 +211,41 @@ def test_stream_usage_only_when_asked():
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
     _, with_usage = shaped({"messages": ask("hi"), "stream": True, "stream_options": {"include_usage": True}})
     assert with_usage[-1]["choices"] == [] and with_usage[-1]["usage"]["completion_tokens"] > 0
+
+
+# --- review regressions: response-rule data and applicability come from the catalogue -------------
+
+
+def test_strip_fields_and_the_token_estimate_come_from_the_catalogue():
+    from gonka_conformance.catalogue.loader import load_catalogue
+    from gonka_conformance.gateway.respond import ResponseRules
+    from gonka_conformance.gateway.wire import RouteRules
+
+    catalogue = load_catalogue()
+    rules = ResponseRules(catalogue, catalogue.revision(None).id, None)
+    assert rules.token_id_fields == {"token_ids", "prompt_token_ids", "prompt_logprobs"}
+    assert rules.logprob_fields == {"logprobs", "logprob"}
+    route = RouteRules(catalogue)
+    assert route.estimate_input_tokens(b"") == 1 and route.estimate_input_tokens(b"x" * 9) == 3
+    import pytest
+
+    with pytest.raises(KeyError, match="no option 'nothing'"):
+        route.option("limit-body-size", "nothing")
+
+
+def test_response_rules_follow_the_engine_plan_including_inactive_divergences():
+    import dataclasses
+
+    from gonka_conformance.catalogue.loader import load_catalogue
+    from gonka_conformance.catalogue.model import Divergence
+    from gonka_conformance.gateway.respond import STRIP_STREAM_USAGE, ResponseRules
+
+    catalogue = load_catalogue()
+    assert ResponseRules(catalogue, "2026-09", None).active(STRIP_STREAM_USAGE, None)
+    assert not ResponseRules(catalogue, "2026-05", None).active(STRIP_STREAM_USAGE, None)  # newest only
+    broker = next(iter(catalogue.brokers.values()))
+    fields = {f.name for f in dataclasses.fields(Divergence)}
+    inactive = Divergence(**{name: None for name in fields} | {"rule": STRIP_STREAM_USAGE, "behaviour": "inactive"})
+    patched = dataclasses.replace(catalogue, brokers={**catalogue.brokers, broker.id: dataclasses.replace(
+        broker, divergences=(*broker.divergences, inactive))})
+    assert not ResponseRules(patched, "2026-09", broker.id).active(STRIP_STREAM_USAGE, None)

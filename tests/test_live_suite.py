@@ -18,7 +18,7 @@ from gonka_conformance.catalogue.loader import default_root, load_catalogue
 from gateways import serve
 from gonka_conformance.gateway import Faults, ReferenceGateway
 from gonka_conformance.live.session import LiveSession, SessionOptions
-from gonka_conformance.reports.baseline import baseline_from_report
+from gonka_conformance.reports.baseline import baseline_from_report, load_baseline
 from gonka_conformance.reports.diff import diff_reports
 from gonka_conformance.reports.model import load_report, schema
 
@@ -185,11 +185,11 @@ def test_baseline_expected_failures_stale_entries_and_diff(monkeypatch, tmp_path
         first = run_suite(gw, monkeypatch, report_dir=str(tmp_path / "a"))
         baseline = tmp_path / "baseline.json"
         baseline.write_text(json.dumps(baseline_from_report(load_report(tmp_path / "a" / "report.json"))))
-        known = run_suite(gw, monkeypatch, baseline_file=str(baseline))
+        known = run_suite(gw, monkeypatch, baseline=load_baseline(baseline))
     assert first.exit_code() == 1
     assert by_outcome(known).get("xfail") == {"limit-stop"} and known.exit_code() == 0
     with gateway() as gw:
-        fixed = run_suite(gw, monkeypatch, baseline_file=str(baseline), report_dir=str(tmp_path / "b"))
+        fixed = run_suite(gw, monkeypatch, baseline=load_baseline(baseline), report_dir=str(tmp_path / "b"))
     assert by_outcome(fixed).get("xpass") == {"limit-stop"} and fixed.exit_code() == 1
     changes = diff_reports(load_report(tmp_path / "a" / "report.json"), load_report(tmp_path / "b" / "report.json"))
     assert {e["key"].split("[")[0] for e in changes["changed"]} == {"limit-stop"}  # fail -> xpass
@@ -223,7 +223,7 @@ def test_run_with_no_arguments_uses_the_embedded_gateway_and_writes_every_report
 
 
 def test_a_planted_key_appears_in_no_artifact(tmp_path) -> None:
-    planted = "sk-test-PLANTED-0123-abcd-SECRET"
+    planted = "PLANTEDx0123abcdSECRET"  # shaped like no credential pattern: only the known-key path can hide it
     with gateway(api_key=planted) as gw:
         report_dir = tmp_path / "reports"
         done = _run_cli(["run", "--base-url", gw.base_url, "--models", MINIMAX, "--report-dir", str(report_dir),

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import math
 import time
 from typing import Any, Iterator
 
@@ -61,7 +60,7 @@ class ChatService:
         response.headers.append(("X-Request-Id", request_id))
         if self.debug is not None:
             record["status"] = response.status
-            self.debug.add(record)
+            self.debug.add(record, secrets=[bearer_token(request) or ""])
         if self.log is not None:
             self.log.request(request_id, request.method, request.path, lines, response.status,
                              (time.monotonic() - started) * 1000, secrets=[bearer_token(request) or ""])
@@ -102,16 +101,16 @@ class ChatService:
             if self.log is not None:
                 lines.append(self.log.finding("error", rule, "/model", record["message"]))
             return response
-        tokens = max(1, math.ceil(len(raw) / 4))  # estimatePromptTokens
-        refused = state.limiter.admit(tokens)
+        tokens = self.rules.estimate_input_tokens(raw)
+        refused = state.limiter.admit(tokens, result.model)
         if refused is not None:
             code, current, limit = refused
             record.update(outcome="rejected", rule="reject-over-capacity")
             return self.rules.error("reject-over-capacity", code, current=current, limit=limit)
         try:
-            return self._answer(result, record, lines, lambda: state.limiter.release(tokens))
+            return self._answer(result, record, lines, lambda: state.limiter.release(tokens, result.model))
         except BaseException:
-            state.limiter.release(tokens)
+            state.limiter.release(tokens, result.model)
             raise
 
     def _route(self, result: Accepted, token: str | None, admin: bool) -> tuple[str, Response] | None:

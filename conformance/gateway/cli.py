@@ -4,6 +4,7 @@ happen when the command runs, so other subcommands stay fast."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -76,7 +77,7 @@ def register(commands: Any) -> None:
     serve.set_defaults(handler=cmd_serve)
 
 
-def _key_from(args: argparse.Namespace, value: str | None, env: str | None, what: str) -> str | None:
+def _key_from(value: str | None, env: str | None, what: str) -> str | None:
     if env:
         from ..cli import UsageError
 
@@ -87,22 +88,37 @@ def _key_from(args: argparse.Namespace, value: str | None, env: str | None, what
     return value
 
 
+def _limits(args: argparse.Namespace) -> Any:
+    """``--default-max-tokens`` / ``--max-tokens-cap`` over the profile's limits (an override of
+    one keeps the profile's other); None when neither is given."""
+    overrides = {name: value for name, value in (("default_max_tokens", args.default_max_tokens),
+                                                 ("max_tokens_cap", args.max_tokens_cap)) if value is not None}
+    if not overrides:
+        return None
+    from ..catalogue.loader import load_catalogue
+    from ..cli import UsageError, check_profile
+    from ..engine.pipeline import limits_for
+
+    for name, value in overrides.items():
+        if value < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    catalogue = load_catalogue(args.catalogue)
+    check_profile(catalogue, args.profile)
+    return dataclasses.replace(limits_for(catalogue, args.profile), **overrides)
+
+
 def build_config(args: argparse.Namespace) -> Any:
-    from ..engine.types import Limits
     from .config import DisabledMode, Faults, GatewayConfig
 
     api_keys = list(args.api_key or [])
-    env_key = _key_from(args, None, args.api_key_env, "api-key")
+    env_key = _key_from(None, args.api_key_env, "api-key")
     if env_key:
         api_keys.append(env_key)
-    limits = None
-    if args.default_max_tokens is not None or args.max_tokens_cap is not None:
-        base = Limits()
-        limits = Limits(args.default_max_tokens or base.default_max_tokens, args.max_tokens_cap or base.max_tokens_cap)
+    limits = _limits(args)
     return GatewayConfig(
         host=args.host, port=args.port, revision=args.revision, profile=args.profile,
         models=tuple(args.models) if args.models else None,
-        api_key=tuple(api_keys) or None, admin_key=_key_from(args, args.admin_key, args.admin_key_env, "admin-key"),
+        api_key=tuple(api_keys) or None, admin_key=_key_from(args.admin_key, args.admin_key_env, "admin-key"),
         admin_only_models=tuple(args.admin_only_model), open_models=tuple(args.open_model),
         disabled=DisabledMode(args.disabled_message, args.disabled_new_url) if args.disabled else None,
         debug_endpoint=args.debug_endpoint, limits=limits,
@@ -124,9 +140,9 @@ def banner(gateway: Any) -> list[str]:
         f"  base URL   {gateway.base_url}",
     ]
     if config.upstream:
-        from .proxy import redact_url
+        from ..live.redact import Redactor
 
-        lines.append(f"  upstream   {redact_url(config.upstream)}" + ("  (gateway rejects answered locally)" if config.block_rejects else ""))
+        lines.append(f"  upstream   {Redactor.url(config.upstream)}" + ("  (gateway rejects answered locally)" if config.block_rejects else ""))
     lines.append(f"  models     {', '.join(state.models)}  (default {state.default_model})")
     lines.append("  keys       " + (f"{len(keys)} API key(s) configured" if keys else "any Bearer key accepted; a missing key is a 401")
                  + ("; admin key configured" if config.admin_key else ""))

@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass, field
 from typing import TextIO
 
+import httpx
+
 from ..engine.types import Limits
 
 #: Upstream access modes (contract.md §5.3) and their aliases.
@@ -14,6 +16,19 @@ ACCESS_MODES = {
     "api_key": "api_key", "apikey": "api_key", "api": "api_key", "key": "api_key", "api_keys": "api_key",
     "admin_only": "admin_only", "admin": "admin_only", "admin_key": "admin_only",
 }
+
+
+def check_http_url(url: str, option: str) -> None:
+    """An http(s) URL with a host and a valid port; raises ValueError naming ``option`` (never the
+    URL itself, which may carry credentials)."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        raise ValueError(f"{option} is not a valid URL (check the host and port)") from None
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise ValueError(f"{option} has a port outside 1-65535")
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError(f"{option} must be an http:// or https:// URL with a host")
 
 
 @dataclass(frozen=True)
@@ -49,8 +64,10 @@ class Faults:
             value = getattr(self, name)
             if not (0.0 <= value <= 1.0) or math.isnan(value):
                 raise ValueError(f"fault rate {name} must be between 0 and 1, got {value}")
-        if self.latency_ms < 0 or self.chunk_delay_ms < 0:
-            raise ValueError("fault latency must not be negative")
+        for name in ("latency_ms", "chunk_delay_ms"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:  # inf would overflow the timer, nan never compares
+                raise ValueError(f"fault {name} must be a finite number of milliseconds, not negative; got {value}")
         if not (500 <= self.error_status <= 599):
             raise ValueError(f"fault error status must be a 5xx code, got {self.error_status}")
         if self.retry_after < 0:
@@ -101,8 +118,8 @@ class GatewayConfig:
         for key in self.api_keys() + ((self.admin_key,) if self.admin_key is not None else ()):
             if not key or key != key.strip() or any(ch.isspace() for ch in key):
                 raise ValueError("API keys must be non-empty and contain no whitespace")
-        if self.upstream is not None and not self.upstream.lower().startswith(("http://", "https://")):
-            raise ValueError("--upstream must be an http:// or https:// URL")
+        if self.upstream is not None:
+            check_http_url(self.upstream, "--upstream")
         if self.block_rejects and self.upstream is None:
             raise ValueError("--block-rejects only applies with --upstream")
         if self.max_concurrent_requests < 0 or self.max_input_tokens_in_flight < 0:

@@ -4,16 +4,22 @@ against the reference, and a broker can see what its users' agents send.
 
 ``GET /_reference/debug/requests[?limit=N]`` lists the newest records last;
 ``GET /_reference/debug/requests/<request-id>`` returns one (the id is the response's
-``X-Request-Id``); ``DELETE /_reference/debug/requests`` clears the history. No header is ever
-recorded, so keys cannot leak through it.
+``X-Request-Id``); ``DELETE /_reference/debug/requests`` clears the history.
+
+When the gateway has an admin key, the view answers only to it (a bad or missing key gets the
+admin middleware's 401); without one it is open, as the live suite's embedded gateway needs.
+No header is recorded, and every record passes through the shared redactor (configured keys,
+the request's own key and anything shaped like a credential) before it is stored.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Iterable
 from urllib.parse import parse_qs
+
+from ..live.redact import Redactor
 
 from .wire import Response, not_found, pretty_json
 
@@ -22,21 +28,19 @@ MAX_RECORDED_BODY = 2 * 1024 * 1024   # larger bodies are summarised, not kept
 
 
 class DebugLog:
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, redactor: Redactor | None = None) -> None:
         self.size = size
+        self.redactor = redactor or Redactor()
         self._records: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def add(self, record: dict[str, Any]) -> None:
+    def add(self, record: dict[str, Any], secrets: Iterable[str] = ()) -> None:
+        """Store a redacted copy; ``secrets``: the request's own key (not configured anywhere)."""
+        record = self.redactor.data(record, secrets)
         with self._lock:
             self._records[record["request_id"]] = record
             while len(self._records) > self.size:
                 self._records.popitem(last=False)
-
-    def update(self, request_id: str, **fields: Any) -> None:
-        with self._lock:
-            if request_id in self._records:
-                self._records[request_id].update(fields)
 
     def get(self, request_id: str) -> dict[str, Any] | None:
         with self._lock:

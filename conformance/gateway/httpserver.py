@@ -16,13 +16,12 @@ tracked connection and joins the handler threads.
 from __future__ import annotations
 
 import socket
-import sys
 import threading
 import time
 from dataclasses import dataclass
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Mapping
+from typing import Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
 from .wire import Response
@@ -53,11 +52,11 @@ class Request:
     path: str
     query: str
     headers: Mapping[str, str]          # case-insensitive (email.message.Message)
-    client: str
     read_body: Callable[[], bytes]      # reads at most the server's body limit
 
 
 App = Callable[[Request], Response]
+ErrorReporter = Callable[[str, Iterable[str]], None]  # (message, the request's secrets): redacts, may drop
 
 
 class GatewayHTTPServer(ThreadingHTTPServer):
@@ -67,8 +66,9 @@ class GatewayHTTPServer(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], app: App, *, body_limit: int, io_timeout: float = 30.0,
-                 body_timeout: float = 120.0, max_connections: int = 256) -> None:
+                 body_timeout: float = 120.0, max_connections: int = 256, report_error: ErrorReporter | None = None) -> None:
         self.app = app
+        self.report_error = report_error
         self.body_limit = body_limit
         self.io_timeout = io_timeout
         self.body_timeout = body_timeout
@@ -274,15 +274,15 @@ class _Handler(BaseHTTPRequestHandler):
                                  b"400 Bad Request\n"))
             return
         parts = urlsplit(self.path)
-        request = Request(self.command, parts.path or "/", parts.query, self.headers,
-                          str(self.client_address[0]) if isinstance(self.client_address, tuple) else "", self._read_body)
+        request = Request(self.command, parts.path or "/", parts.query, self.headers, self._read_body)
         try:
             response = self.server.app(request)
         except BodyError:
             self.close_connection = True  # the client broke its own request; nobody to answer
             return
         except Exception as exc:  # never let one request take the server down
-            print(f"gonka-conformance serve: internal error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+            if self.server.report_error is not None:  # redacted there: the message may quote the request
+                self.server.report_error(f"internal error: {exc.__class__.__name__}: {exc}", self._secrets())
             response = Response(500, [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")],
                                 b'{"error":{"message":"internal error in the reference gateway"}}\n')
         if response.close_connection:
@@ -295,6 +295,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._linger_close()
         elif self._body is None and self._body_error is None and not self.close_connection:
             self._discard_small_body()
+
+    def _secrets(self) -> list[str]:
+        """The request's own credentials (whatever the scheme), for redaction."""
+        values = [self.headers.get(name) or "" for name in ("Authorization", "X-Api-Key", "Proxy-Authorization")]
+        return [part for value in values for part in (value, value.partition(" ")[2].strip()) if part]
 
     def _unread_is_large(self) -> bool:
         return self._chunked or (self._length or 0) > KEEPALIVE_DRAIN

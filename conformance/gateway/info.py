@@ -36,7 +36,7 @@ def status(state: GatewayState) -> Response:
     with state.lock:
         runtimes = [{
             "id": r.escrow_id, "model": r.model, "active": True, "phase": "active", "nonce": r.nonce,
-            "balance": 5_000_000_000, "protocol_version": 1, "active_requests": r.active_requests, "reserved_tokens": 0,
+            "balance": 5_000_000_000, "protocol_version": 1, "active_requests": limiter.active(r.model), "reserved_tokens": 0,
             "settlement_pending": False, "chain_phase": "inference", "confirmation_poc_phase": "",
             "requests_blocked": False, "block_reason": "",
         } for r in state.runtimes.values()]

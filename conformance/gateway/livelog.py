@@ -11,22 +11,10 @@ from rich.text import Text
 
 from ..catalogue.loader import Catalogue
 from ..engine.types import Analysis, Event, Rejected, Result
+from ..live.redact import Redactor
 
 STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan", "advice": "magenta"}
-REDACTED = "[REDACTED]"
 Line = list[tuple[str, str]]  # (text, rich style) segments; every text is redacted when printed
-
-
-class Redactor:
-    """Replaces every known secret (configured keys and each request's own key)."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._secrets = {s for s in secrets if s}
-
-    def __call__(self, text: str, extra: Iterable[str] = ()) -> str:
-        for secret in sorted(self._secrets | {s for s in extra if s}, key=len, reverse=True):
-            text = text.replace(secret, REDACTED)
-        return text
 
 
 class LiveLog:
@@ -49,7 +37,7 @@ class LiveLog:
         secrets = list(secrets)
         with self._lock:
             for line in [head, *lines]:
-                self.console.print(Text.assemble(*((self.redact(text, secrets), style) for text, style in line)))
+                self.console.print(Text.assemble(*((self.redact.text(text, secrets), style) for text, style in line)))
 
     # --- building the lines -------------------------------------------------------------------
 

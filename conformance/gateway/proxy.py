@@ -18,7 +18,8 @@ from ..engine.types import Accepted, Rejected
 from .chat import bearer_token
 from .debug import DebugLog, body_for_record
 from .httpserver import AbortStream, BodyTooLarge, Request
-from .livelog import Line, LiveLog, Redactor
+from ..live.redact import Redactor
+from .livelog import Line, LiveLog
 from .state import GatewayState
 from .wire import Response, RouteRules, http_error
 
@@ -27,15 +28,6 @@ HOP_BY_HOP = frozenset({
     "transfer-encoding", "upgrade", "host", "content-length",
 })
 CHAT_PATH = "/v1/chat/completions"
-
-
-def redact_url(url: str) -> str:
-    """The upstream URL without userinfo or query (which may carry credentials)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 class ProxyService:
@@ -78,7 +70,7 @@ class ProxyService:
             response.headers.append(("X-Request-Id", request_id))
             record.update(status=response.status, **fields)
             if self.debug is not None:
-                self.debug.add(record)
+                self.debug.add(record, secrets=secrets)
             if self.log is not None:
                 self.log.request(request_id, request.method, request.path, lines, response.status,
                                  (time.monotonic() - started) * 1000, secrets=secrets)
@@ -87,10 +79,11 @@ class ProxyService:
         try:
             raw = request.read_body() if request.method not in ("GET", "HEAD") else b""
         except BodyTooLarge:
-            response = self.rules.error("limit-body-size")
+            status, message = self.rules.reject("limit-body-size")
+            response = http_error(status, message)
             response.close_connection = True
             if self.log is not None:
-                lines.append(self.log.finding("error", "limit-body-size", "", "request body too large (answered locally)"))
+                lines.append(self.log.finding("error", "limit-body-size", "", message))
             return finish(response, outcome="rejected", rule="limit-body-size")
 
         if request.method == "POST" and request.path == CHAT_PATH:
@@ -123,7 +116,7 @@ class ProxyService:
                 stream=True,
             )
         except httpx.HTTPError as exc:
-            message = self.redact(f"reference proxy: upstream {redact_url(self._base)} failed: {exc.__class__.__name__}: {exc}", secrets)
+            message = self.redact.text(f"reference proxy: upstream {Redactor.url(self._base)} failed: {exc.__class__.__name__}: {exc}", secrets)
             if self.log is not None:
                 lines.append(self.log.text(message, "bold red"))
             return finish(http_error(502, message), outcome="upstream-error")
@@ -134,7 +127,7 @@ class ProxyService:
             try:
                 body = b"".join(upstream.iter_raw())
             except httpx.HTTPError as exc:
-                message = self.redact(f"reference proxy: upstream answer broke off: {exc.__class__.__name__}", secrets)
+                message = self.redact.text(f"reference proxy: upstream answer broke off: {exc.__class__.__name__}", secrets)
                 return finish(http_error(502, message), outcome="upstream-error")
             finally:
                 upstream.close()

@@ -15,7 +15,7 @@ from itertools import zip_longest
 from typing import Any, Iterator
 
 from ..catalogue.loader import Catalogue
-from ..engine.pipeline import rule_applies
+from ..engine.pipeline import _plan
 from ..engine.types import MISSING, Accepted
 from .simulate import SimChoice, Simulation, token_id
 
@@ -30,8 +30,7 @@ STRIP_TOKEN_IDS = "strip-response-token-ids"
 STRIP_LOGPROBS = "strip-response-logprobs-unless-asked"
 STRIP_STREAM_USAGE = "strip-stream-usage-unless-asked"
 
-TOKEN_ID_FIELDS = frozenset({"token_ids", "prompt_token_ids", "prompt_logprobs"})
-LOGPROB_FIELDS = frozenset({"logprobs", "logprob"})
+RESPONSE_STAGES = ("response",)
 
 
 # --- the client's intent ------------------------------------------------------------------
@@ -75,21 +74,29 @@ def client_intent(accepted: Accepted) -> ClientIntent:
 
 
 class ResponseRules:
+    """Which response rules are in force (the engine's own applicability: revision, family and the
+    profile's inactive divergences), and which fields the strip rules remove."""
+
     def __init__(self, catalogue: Catalogue, revision: str, profile: str | None) -> None:
         self.catalogue = catalogue
         self.revision = revision
-        inactive = set()
-        if profile:
-            inactive = {d.rule for d in catalogue.broker(profile).divergences if d.behaviour == "inactive"}
-        self._inactive = inactive
-        self._cache: dict[tuple[str, str | None], bool] = {}
+        self.profile = profile
+        self.token_id_fields = stripped_fields(catalogue, STRIP_TOKEN_IDS)
+        self.logprob_fields = stripped_fields(catalogue, STRIP_LOGPROBS)
 
     def active(self, rule_id: str, family: str | None) -> bool:
-        key = (rule_id, family)
-        if key not in self._cache:
-            rule = self.catalogue.by_id.get(rule_id)
-            self._cache[key] = bool(rule) and rule_id not in self._inactive and rule_applies(self.catalogue, rule, self.revision, family)
-        return self._cache[key]
+        plan = _plan(self.catalogue, self.revision, family, self.profile, RESPONSE_STAGES)  # cached by the engine
+        return plan.applicable.get(rule_id, False)
+
+
+def stripped_fields(catalogue: Catalogue, rule_id: str) -> frozenset[str]:
+    """The field names a strip rule removes at any depth: the last segment of every path its live
+    examples' ``expect.no_fields`` lists (the catalogue states them once, for both sides)."""
+    rule = catalogue.by_id[rule_id]
+    names = {str(path).rsplit(".", 1)[-1] for spec in rule.live for path in (spec.get("expect") or {}).get("no_fields") or ()}
+    if not names:
+        raise ValueError(f"rule {rule_id} lists no fields (live expect.no_fields) for the gateway to strip")
+    return frozenset(names)
 
 
 def _strip(node: Any, names: frozenset[str]) -> None:
@@ -119,9 +126,9 @@ class Shaper:
             obj["id"] = self.response_id
         names: frozenset[str] = frozenset()
         if self.rules.active(STRIP_TOKEN_IDS, self.family):
-            names |= TOKEN_ID_FIELDS
+            names |= self.rules.token_id_fields
         if not self.intent.logprobs and self.rules.active(STRIP_LOGPROBS, self.family):
-            names |= LOGPROB_FIELDS
+            names |= self.rules.logprob_fields
         if names:
             _strip(obj, names)
         if streamed and not self.intent.include_usage and self.rules.active(STRIP_STREAM_USAGE, self.family):

@@ -11,7 +11,6 @@ from .info import admin_settings, models_list, status
 from .state import GatewayState
 from .wire import Response, RouteRules, not_found
 
-ADMIN_PREFIXES = ("/v1/admin/", "/v1/debug/", "/debug/pprof/", "/devshard/")
 ADMIN_PATHS = ("/v1/finalize", "/v1/state", "/v1/admin")
 
 
@@ -38,7 +37,7 @@ class Router:
     def __call__(self, request: Request) -> Response:
         path = request.path
         if self.debug is not None and (path == DEBUG_PREFIX or path.startswith(DEBUG_PREFIX + "/")):
-            return debug_view(request.method, path, request.query, self.debug)
+            return self._debug(request, self.debug)
         if is_admin_path(path):
             return self._admin(request)
         disabled = self.state.settings.disabled
@@ -53,6 +52,13 @@ class Router:
         if path == "/v1/status":
             return status(self.state)
         return not_found()
+
+    def _debug(self, request: Request, log: DebugLog) -> Response:
+        """The white-box view shows what clients sent: with an admin key, only to that key."""
+        admin_key = self.state.config.admin_key
+        if admin_key and not same_secret(bearer_token(request), admin_key):
+            return self.rules.bad_admin_key()
+        return debug_view(request.method, request.path, request.query, log)
 
     def _admin(self, request: Request) -> Response:
         admin_key = self.state.config.admin_key

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from ..catalogue.loader import Catalogue, load_catalogue
 from .chat import ChatService
@@ -17,7 +17,8 @@ from .config import GatewayConfig
 from .debug import DEBUG_PREFIX, DebugLog
 from .faults import FaultPicker
 from .httpserver import GatewayHTTPServer
-from .livelog import LiveLog, Redactor
+from ..live.redact import Redactor
+from .livelog import LiveLog
 from .proxy import ProxyService
 from .respond import ResponseRules
 from .routes import Router
@@ -33,9 +34,11 @@ class ReferenceGateway:
         self.state = GatewayState(self.config, self.catalogue)
         self.rules = RouteRules(self.catalogue)
         secrets = [*self.config.api_keys(), *([self.config.admin_key] if self.config.admin_key else [])]
-        self.redactor = Redactor(secrets)
+        self.redactor = Redactor()
+        for secret in secrets:
+            self.redactor.add(secret)
         self.log = LiveLog(self.config.log, self.catalogue, self.redactor) if self.config.log is not None else None
-        self.debug = DebugLog(self.config.debug_history) if self.config.debug_endpoint else None
+        self.debug = DebugLog(self.config.debug_history, self.redactor) if self.config.debug_endpoint else None
         self._stop = threading.Event()
         self.faults = FaultPicker(self.config.faults, self._stop)
         self.proxy = (ProxyService(self.state, self.rules, self.debug, self.log, self.redactor)
@@ -56,13 +59,18 @@ class ReferenceGateway:
         server = GatewayHTTPServer(
             (self.config.host, self.config.port), self.router, body_limit=self.rules.body_limit,
             io_timeout=self.config.io_timeout, body_timeout=self.config.body_timeout,
-            max_connections=self.config.max_connections,
+            max_connections=self.config.max_connections, report_error=self._report_error,
         )
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="reference-gateway", daemon=True)
         self._thread.start()
         return self.base_url
+
+    def _report_error(self, message: str, secrets: Iterable[str]) -> None:
+        """An unexpected failure: printed (redacted) with the live log, silent with --quiet."""
+        if self.config.log is not None:
+            print(f"gonka-conformance serve: {self.redactor.text(message, secrets)}", file=self.config.log, flush=True)
 
     def stop(self, timeout: float = 5.0) -> None:
         server, thread = self._server, self._thread

@@ -21,7 +21,7 @@ import random
 import re
 import threading
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 # --- simulation parameters ------------------------------------------------------------------
@@ -211,7 +211,6 @@ class Simulation:
     top_logprobs: int
     return_token_ids: bool
     include_usage: bool               # the forwarded (upstream) stream asks for a usage chunk
-    forwarded: dict[str, Any] = field(repr=False, default_factory=dict)
 
     @functools.cached_property
     def usage(self) -> dict[str, Any]:
@@ -437,5 +436,4 @@ def simulate(body: dict[str, Any], *, model: str, family: str | None, fingerprin
         top_logprobs=min(_int(body.get("top_logprobs")) or 0, 20),
         return_token_ids=body.get("return_token_ids") is True,
         include_usage=body.get("stream") is True and stream_options.get("include_usage") is True,
-        forwarded=body,
     )

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 
 from ..catalogue.loader import Catalogue
 from ..catalogue.model import Revision
-from ..engine.pipeline import family_of
+from ..engine.pipeline import family_of, limits_for
 from ..engine.types import Limits
 from .config import ACCESS_MODES, DisabledMode, GatewayConfig
 
@@ -38,10 +38,7 @@ def default_model(catalogue: Catalogue, revision: Revision, models: tuple[str, .
 
 
 def resolve_limits(catalogue: Catalogue, config: GatewayConfig) -> Limits:
-    if config.limits is not None:
-        return config.limits
-    broker = catalogue.broker(config.profile).limits if config.profile else {}
-    return Limits(**{k: int(v) for k, v in broker.items()})
+    return config.limits if config.limits is not None else limits_for(catalogue, config.profile)
 
 
 @dataclass
@@ -51,7 +48,6 @@ class Runtime:
     model: str
     escrow_id: int
     nonce: int = 0
-    active_requests: int = 0
 
     def next_response_id(self) -> str:
         self.nonce += 1
@@ -87,9 +83,10 @@ class Limiter:
     max_tokens: int
     in_flight: int = 0
     tokens: int = 0
+    by_model: dict[str, int] = field(default_factory=dict)  # requests in flight per served model
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def admit(self, tokens: int) -> tuple[str, int, int] | None:
+    def admit(self, tokens: int, model: str = "") -> tuple[str, int, int] | None:
         """None when admitted, else (message code, current, limit) for reject-over-capacity."""
         with self._lock:
             if self.max_requests and self.in_flight + 1 > self.max_requests:
@@ -98,12 +95,18 @@ class Limiter:
                 return "input-tokens", self.tokens, self.max_tokens
             self.in_flight += 1
             self.tokens += tokens
+            self.by_model[model] = self.by_model.get(model, 0) + 1
             return None
 
-    def release(self, tokens: int) -> None:
+    def release(self, tokens: int, model: str = "") -> None:
         with self._lock:
             self.in_flight -= 1
             self.tokens -= tokens
+            self.by_model[model] = self.by_model.get(model, 1) - 1
+
+    def active(self, model: str) -> int:
+        with self._lock:
+            return self.by_model.get(model, 0)
 
 
 class GatewayState:

@@ -40,9 +40,9 @@ def http_error(status: int, message: str, extra_headers: Iterable[tuple[str, str
     return Response(status, headers, body)
 
 
-def json_error(status: int, message: str, **extra: str) -> Response:
+def json_error(status: int, message: str) -> Response:
     """``writeGatewayJSONError``: the same body as application/json (models endpoint, proxy path)."""
-    body = (gojson.dumps({"error": {"message": message, **extra}}) + "\n").encode("utf-8", errors="surrogatepass")
+    body = (gojson.dumps({"error": {"message": message}}) + "\n").encode("utf-8", errors="surrogatepass")
     return Response(status, [("Content-Type", APPLICATION_JSON)], body)
 
 
@@ -93,16 +93,22 @@ class RouteRules:
         status, message = self.reject(rule_id, code, **params)
         return http_error(status, message)
 
-    def option(self, rule_id: str, name: str, default: Any = None) -> Any:
+    def option(self, rule_id: str, name: str) -> Any:
+        """A rule's option (``with:``); a catalogue without it is a bug, not a default."""
         for target in self.catalogue.by_id[rule_id].targets:
             if name in target.options:
                 return target.options[name]
-        return default
+        raise KeyError(f"the catalogue's rule {rule_id} has no option {name!r}")
 
     @property
     def body_limit(self) -> int:
         """``MaxChatRequestBodySize`` as the catalogue states it."""
-        return int(self.option("limit-body-size", "limit", 10 * 1024 * 1024))
+        return int(self.option("limit-body-size", "limit"))
+
+    def estimate_input_tokens(self, body: bytes) -> int:
+        """``estimatePromptTokens`` for the limiter: body bytes / bytes_per_token, at least 1. The
+        ratio is the one the large-prompt advice states (the same gateway estimate)."""
+        return max(1, -(-len(body) // int(self.option("large-prompt-context", "bytes_per_token"))))
 
     def disabled(self, message: str | None, new_url: str) -> Response:
         """308 ``{"message","new_url","status"}`` (keys sorted, newline), JSON, no Location."""

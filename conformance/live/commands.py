@@ -50,31 +50,8 @@ def register(commands: Any) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     import pytest
 
-    for name in ("concurrency", "repeat"):
-        if getattr(args, name) < 1:
-            raise UsageError(f"--{name} must be at least 1")
-    if args.retries < 0 or args.timeout <= 0 or (args.budget_tokens is not None and args.budget_tokens < 0):
-        raise UsageError("--retries, --timeout and --budget-tokens must not be negative")
-    if args.base_url and not args.base_url.lower().startswith(("http://", "https://")):
-        raise UsageError("--base-url must be an http:// or https:// URL")
-    from ..catalogue.loader import load_catalogue
-    from ..cli import check_profile, check_revision
-
-    catalogue = load_catalogue()
-    check_revision(catalogue, args.revision)
-    check_profile(catalogue, args.profile)
-    if args.baseline:
-        from ..reports.baseline import load_baseline
-
-        try:
-            load_baseline(args.baseline)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
+    # Every option is checked once, by the plugin (pytest usage errors exit 4, mapped to 2 below).
     report_dir = Path(args.report_dir)
-    try:
-        report_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{report_dir}: cannot create report directory: {exc.strerror or exc}") from None
     pytest_args = [
         str(SUITE), "-c", str(INI), "--rootdir", str(SUITE.parent), "-p", "no:cacheprovider",
         # the package is already imported by this command, so pytest cannot (and need not) rewrite it
@@ -90,7 +67,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for option, value in (("--gonka-base-url", args.base_url), ("--gonka-profile", args.profile),
                           ("--gonka-revision", args.revision), ("--gonka-models", args.models),
                           ("--gonka-budget-tokens", args.budget_tokens), ("--gonka-baseline", args.baseline),
-                          ("--gonka-whitebox-url", args.whitebox_url),
+                          ("--gonka-whitebox-url", args.whitebox_url), ("--gonka-catalogue", args.catalogue),
                           ("-k", args.keyword)):
         if value is not None:
             pytest_args += [option, str(value)]
@@ -133,5 +110,8 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     if args.output == "-":
         sys.stdout.write(text)
     else:
-        Path(args.output).write_text(text, encoding="utf-8")
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"{args.output}: cannot write the baseline: {exc.strerror or exc}") from None
     return EXIT_OK

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..catalogue.loader import Catalogue
-from ..engine.pipeline import forwarded_bytes, normalize
-from ..engine.types import Limits
+from ..catalogue.model import Rule
+from ..engine.context import split_pointer
+from ..engine.pipeline import EngineError, forwarded_bytes, normalize, render
 from .cases import LiveCase, LiveRequest
 from .observe import Observation
 
@@ -19,7 +20,6 @@ class Expectation:
     status: int
     message: str | None  # the exact error text, when the case asks for the engine's
     contains: str | None
-    rule: str | None  # the rule the engine says rejects the request
     forwarded: Any  # the engine's forwarded body (accepted requests)
     touched: dict[str, set[str]] | None = None  # top-level field -> rules whose events changed it
 
@@ -36,26 +36,44 @@ class Expectation:
 
 def expect(
     catalogue: Catalogue, case: LiveCase, request: LiveRequest, model: str, revision: str,
-    profile: str | None = None, limits: Limits | None = None,
+    profile: str | None = None,
 ) -> Expectation:
     spec = case.expect
-    if case.rule.stage in ("route", "response") and spec.get("status") not in (None, 200):
-        return Expectation(int(spec["status"]), None, spec.get("error_contains"), case.rule.id, None)
-    result = normalize(request.body, model=model, revision=revision, limits=limits, profile=profile, catalogue=catalogue)
+    # A route rule is answered around normalize; a response rule's error example (error-body-shape)
+    # is one the engine rejects, so it takes the engine's verdict like any request rule.
+    if case.rule.stage == "route" and spec.get("status") not in (None, 200):
+        return route_expectation(case, model)
+    result = normalize(request.body, model=model, revision=revision, profile=profile, catalogue=catalogue)
     if result.outcome == "rejected":
         message = result.message if spec.get("error") == "engine" else None
-        return Expectation(result.status, message, spec.get("error_contains"), result.rule, None)
+        return Expectation(result.status, message, spec.get("error_contains"), None)
     touched: dict[str, set[str]] = {}
     for event in result.events:
         for field in _top_fields(event.pointer):
             touched.setdefault(field, set()).add(event.rule)
-    return Expectation(200, None, spec.get("error_contains"), None, json.loads(forwarded_bytes(result)), touched)
+    return Expectation(200, None, spec.get("error_contains"), json.loads(forwarded_bytes(result)), touched)
+
+
+def route_expectation(case: LiveCase, model: str) -> Expectation:
+    """A rule the gateway answers around normalize: its status and (``error: engine``) its
+    message come from the catalogue, filled with what the request shows (the model)."""
+    rule, spec = case.rule, case.expect
+    status = int(rule.status or spec["status"])
+    message = _route_message(rule, model) if spec.get("error") == "engine" else None
+    return Expectation(status, message, spec.get("error_contains"), None)
+
+
+def _route_message(rule: Rule, model: str) -> str:
+    template = rule.messages.get("default")
+    if template is None:
+        raise EngineError(f"rule {rule.id}: `error: engine` needs a default message")
+    return render(template, {"model": model})
 
 
 def _top_fields(pointer: str) -> list[str]:
     """The top-level fields an event's (client) pointer concerns; a key lifted out of
     ``extra_body`` concerns both the envelope and the top-level field it became."""
-    tokens = pointer.split("/")[1:3]
+    tokens = split_pointer(pointer)[:2]
     if not tokens:
         return []
     return tokens if tokens[0] == "extra_body" and len(tokens) > 1 else tokens[:1]

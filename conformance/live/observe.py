@@ -24,11 +24,16 @@ class Target:
     api_key: str | None
     timeout: float = 60.0
     retries: int = 2
-    whitebox_url: str | None = None  # the reference gateway's debug view, when available
 
     @property
     def chat_url(self) -> str:
-        return self.base_url.rstrip("/") + "/chat/completions"
+        return endpoint(self.base_url, "/chat/completions")
+
+
+def endpoint(base_url: str, suffix: str) -> str:
+    """``suffix`` appended to the base URL's path (a query string stays a query string)."""
+    url = httpx.URL(base_url)
+    return str(url.copy_with(path=url.path.rstrip("/") + suffix))
 
 
 @dataclass
@@ -92,6 +97,9 @@ def send(client: httpx.Client, target: Target, request: LiveRequest, sleep: Call
             observation.error = f"timeout after {target.timeout:g}s"
         except httpx.HTTPError as exc:
             observation.error = f"transport error: {type(exc).__name__}: {exc}"
+        except httpx.InvalidURL as exc:  # not retried: it will not get better
+            observation.error = f"invalid target URL: {exc}"
+            break
         if observation.error is None and observation.status in RETRY_STATUSES and attempt < target.retries:
             sleep(_retry_delay(observation.headers.get("retry-after"), attempt))
             continue

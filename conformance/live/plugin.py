@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
+import math
 from typing import Any, Iterator
 
 import pytest
@@ -22,7 +23,7 @@ from .session import LiveSession, SessionOptions
 
 SUITE_FILE = Path(__file__).with_name("test_conformance.py").resolve()
 _SESSION = pytest.StashKey["LiveSession | None"]()
-_EXIT_DEVIATIONS, _EXIT_USAGE, _EXIT_HARNESS = 1, 2, 3
+_BASELINE = pytest.StashKey["dict[str, str]"]()  # loaded once, by _validate
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,6 +42,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--gonka-report-dir", help="write report.json, report.html, summary.md here")
     group.addoption("--gonka-baseline", help="baseline file of expected failures")
     group.addoption("--gonka-whitebox-url", help="debug view of a reference gateway (serve --debug-endpoint) to verify silent rules")
+    group.addoption("--gonka-catalogue", help="load the catalogue from this directory instead of the packaged cases/")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -49,25 +51,78 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _validate(config: pytest.Config) -> None:
-    """Bad gonka options are usage errors before anything starts (only when they are given)."""
-    revision, profile, baseline = (config.getoption(n) for n in ("gonka_revision", "gonka_profile", "gonka_baseline"))
-    if revision or profile:
-        from ..catalogue.loader import load_catalogue
+    """Every gonka option is checked here, once, before anything starts: a bad one is a
+    pytest usage error (exit 4, which ``gonka-conformance run`` maps to 2)."""
+    from ..cli import UsageError  # here, not at import: the plugin stays inert in other projects
 
-        catalogue = load_catalogue()
-        try:
-            catalogue.revision(revision)
-            if profile:
-                catalogue.broker(profile)
-        except KeyError as exc:
-            raise pytest.UsageError(str(exc.args[0])) from None
-    if baseline:
-        from ..reports.baseline import load_baseline
+    try:
+        _check_numbers(config)
+        _check_urls(config)
+        _check_catalogue(config)
+        config.stash[_BASELINE] = _load_baseline(config.getoption("gonka_baseline"))
+        _check_report_dir(config.getoption("gonka_report_dir"))
+    except (ValueError, UsageError) as exc:
+        raise pytest.UsageError(str(exc)) from None
 
+
+def _check_numbers(config: pytest.Config) -> None:
+    get = config.getoption
+    for name in ("concurrency", "repeat"):
+        if get(f"gonka_{name}") < 1:
+            raise ValueError(f"--{name} must be at least 1")
+    if get("gonka_retries") < 0:
+        raise ValueError("--retries must not be negative")
+    timeout = get("gonka_timeout")
+    if not math.isfinite(timeout) or timeout <= 0:  # inf/nan would reach httpx and the thread pool
+        raise ValueError(f"--timeout must be a positive number of seconds, got {timeout}")
+    budget = get("gonka_budget_tokens")
+    if budget is not None and budget < 0:
+        raise ValueError("--budget-tokens must not be negative")
+    models = get("gonka_models")
+    if models is not None and not _models(models):
+        raise ValueError("--models was given without any model id")
+
+
+def _check_urls(config: pytest.Config) -> None:
+    from ..gateway.config import check_http_url
+
+    for option, name in (("--base-url", "gonka_base_url"), ("--whitebox-url", "gonka_whitebox_url")):
+        value = config.getoption(name)
+        if value is not None:
+            check_http_url(value, option)
+
+
+def _check_catalogue(config: pytest.Config) -> None:
+    from ..catalogue.loader import CatalogueError, load_catalogue
+    from ..cli import check_profile, check_revision
+
+    if not any(config.getoption(n) for n in ("gonka_catalogue", "gonka_revision", "gonka_profile")):
+        return  # the packaged catalogue, loaded when (if) the suite runs
+
+    try:
+        catalogue = load_catalogue(config.getoption("gonka_catalogue"))
+    except (CatalogueError, OSError) as exc:
+        raise ValueError(f"--catalogue: {exc}") from None
+    check_revision(catalogue, config.getoption("gonka_revision"))
+    check_profile(catalogue, config.getoption("gonka_profile"))
+
+
+def _load_baseline(path: str | None) -> dict[str, str]:
+    from ..reports.baseline import load_baseline
+
+    return load_baseline(path) if path else {}
+
+
+def _check_report_dir(path: str | None) -> None:
+    if path:
         try:
-            load_baseline(baseline)
-        except ValueError as exc:
-            raise pytest.UsageError(str(exc)) from None
+            Path(path).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"{path}: cannot create report directory: {exc.strerror or exc}") from None
+
+
+def _models(text: str) -> list[str]:
+    return [m.strip() for m in text.split(",") if m.strip()]
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -81,10 +136,11 @@ def _options(config: pytest.Config) -> SessionOptions:
     models = get("gonka_models")
     return SessionOptions(
         base_url=get("gonka_base_url"), api_key_env=get("gonka_api_key_env"), profile=get("gonka_profile"),
-        revision=get("gonka_revision"), models=[m.strip() for m in models.split(",") if m.strip()] if models else None,
+        revision=get("gonka_revision"), models=_models(models) if models is not None else None,
         tier=get("gonka_tier"), budget_tokens=get("gonka_budget_tokens"), concurrency=get("gonka_concurrency"),
         timeout=get("gonka_timeout"), retries=get("gonka_retries"), repeat=get("gonka_repeat"),
-        report_dir=get("gonka_report_dir"), baseline_file=get("gonka_baseline"), whitebox_url=get("gonka_whitebox_url"),
+        report_dir=get("gonka_report_dir"), baseline=config.stash[_BASELINE], whitebox_url=get("gonka_whitebox_url"),
+        catalogue_root=get("gonka_catalogue"),
     )
 
 

@@ -16,10 +16,8 @@ from ..catalogue.loader import Catalogue
 from ..engine.pipeline import family_of
 from .cases import LiveCase, LiveRequest, build_request, live_cases
 from .judge import Expectation, expect, judge
-from .observe import Observation, Target, send
+from .observe import Observation, Target, endpoint, send
 from .redact import Redactor
-
-OUTCOMES = ("pass", "fail", "divergent", "unobservable", "xfail", "xpass", "error")
 
 
 class TargetUnreachable(Exception):
@@ -73,9 +71,10 @@ def item_key(case: LiveCase, model: str) -> str:
 
 def discover_models(client: httpx.Client, target: Target) -> list[str]:
     headers = {"Authorization": f"Bearer {target.api_key}"} if target.api_key else {}
-    url = target.base_url.rstrip("/") + "/models"
     try:
-        response = client.get(url, headers=headers, timeout=min(target.timeout, 30.0))
+        response = client.get(endpoint(target.base_url, "/models"), headers=headers, timeout=min(target.timeout, 30.0))
+    except httpx.InvalidURL as exc:
+        raise TargetUnreachable(f"invalid base URL: {exc}") from None
     except httpx.HTTPError as exc:
         raise TargetUnreachable(f"cannot reach {target.base_url}: {type(exc).__name__}: {exc}") from None
     if response.status_code != 200:
@@ -146,7 +145,7 @@ class LiveRun:
 
     def _verdict(self, case: LiveCase, model: str, runs: list[tuple[LiveRequest, Observation]]) -> CaseResult:
         verdicts = [self._single(case, model, request, obs) for request, obs in runs]
-        outcome, problems, divergence = verdicts[0]
+        outcome, problems, divergence, _ = verdicts[0]
         if len({v[0] for v in verdicts}) > 1 or len({(o.status, o.error_message) for _, o in runs}) > 1:
             if any(v[0] == "error" for v in verdicts):
                 outcome = "error"
@@ -162,7 +161,7 @@ class LiveRun:
             elif outcome == "pass":
                 outcome = "xpass"
                 problems = [f"stale baseline entry: this case now passes (baseline said: {baseline_reason})"]
-        expectation = expect(self.catalogue, case, request, model, self.revision, limits=None)
+        expectation = verdicts[-1][3]  # the last request's, as the observation shown
         return CaseResult(
             key=item_key(case, model), case_id=case.id, rule=case.rule.id, anchor=case.rule.anchor,
             severity=case.rule.severity, model=model, family=family_of(self.catalogue, model), outcome=outcome,
@@ -174,26 +173,28 @@ class LiveRun:
             divergence=divergence,
         )
 
-    def _single(self, case: LiveCase, model: str, request: LiveRequest, obs: Observation) -> tuple[str, list[str], str | None]:
-        if obs.error:
-            return "error", [obs.error], None
-        if obs.status is not None and obs.status >= 500:
-            return "error", [f"HTTP {obs.status} from the target: {(obs.error_message or obs.text)[:200]}"], None
-        forwarded = None
+    def _single(self, case: LiveCase, model: str, request: LiveRequest,
+                obs: Observation) -> tuple[str, list[str], str | None, Expectation]:
+        """(outcome, problems, divergence note, the upstream expectation) of one request."""
         upstream = expect(self.catalogue, case, request, model, self.revision)
+        if obs.error:
+            return "error", [obs.error], None, upstream
+        if obs.status is not None and obs.status >= 500:
+            return "error", [f"HTTP {obs.status} from the target: {(obs.error_message or obs.text)[:200]}"], None, upstream
+        forwarded = None
         if case.observable == "reference-only":
             forwarded = self._forwarded(request, obs)
             if forwarded is None and obs.status == upstream.status:
                 # The status agrees; the silent change itself cannot be seen from outside.
-                return "unobservable", ["reference-only rule: a black-box target cannot show it"], None
+                return "unobservable", ["reference-only rule: a black-box target cannot show it"], None, upstream
         problems = judge(case, upstream, obs, forwarded)
         if not problems:
-            return "pass", [], None
+            return "pass", [], None, upstream
         if self.config.profile:
             overlay = expect(self.catalogue, case, request, model, self.revision, profile=self.config.profile)
             if not judge(case, overlay, obs, forwarded):
-                return "divergent", problems, self._divergence_note(case)
-        return "fail", problems, None
+                return "divergent", problems, self._divergence_note(case), upstream
+        return "fail", problems, None, upstream
 
     def _forwarded(self, request: LiveRequest, obs: Observation) -> Any:
         if not self.whitebox or not request.nonce:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import secrets
 from collections import Counter
 from contextlib import ExitStack
@@ -16,6 +17,8 @@ import httpx
 
 from .. import __version__
 from ..catalogue.loader import load_catalogue
+from ..cli import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK
+from ..reports.model import OUTCOMES
 from .cases import LiveCase
 from .observe import Target
 from .redact import Redactor
@@ -27,14 +30,23 @@ class SessionOptions(RunConfig):
     """What a run is told: the runner's settings plus where things live on disk."""
 
     report_dir: str | None = None
-    baseline_file: str | None = None
     whitebox_url: str | None = None  # debug view of a remote reference gateway (serve --debug-endpoint)
+    catalogue_root: str | None = None  # --catalogue DIR (default: the packaged cases/)
+
+
+#: Where the white-box reader finds the admin key of a remote reference gateway that has one
+#: (its debug view then answers only to it). Never the broker API key.
+ADMIN_KEY_ENV = "GONKA_ADMIN_KEY"
+
+
+class WhiteboxUnavailable(Exception):
+    """The white-box view cannot be read (wrong URL, not a reference gateway, needs a key)."""
 
 
 class LiveSession:
     def __init__(self, options: SessionOptions) -> None:
         self.options = options
-        self.catalogue = load_catalogue()
+        self.catalogue = load_catalogue(options.catalogue_root)
         self.redactor = Redactor()
         self.error: str | None = None
         self.embedded = options.base_url is None
@@ -49,22 +61,24 @@ class LiveSession:
     def start(self) -> None:
         opts = self.options
         config = dataclasses.replace(opts)  # the runner's own copy; the options stay as given
-        if opts.baseline_file:
-            from ..reports.baseline import load_baseline
-
-            config.baseline = load_baseline(opts.baseline_file)
-        whitebox: Callable[[str, str | None], Any] | None = None
+        debug_url = opts.whitebox_url
         if self.embedded:
             base_url, debug_url = self._start_embedded()
             config.api_key = "sk-local-" + secrets.token_hex(8)  # any key works on the reference gateway
-            whitebox = _whitebox_reader(debug_url, config.api_key)
         else:
             base_url = opts.base_url or ""
         config.base_url = base_url
         api_key = resolve_api_key(config)
-        if opts.whitebox_url:
-            whitebox = _whitebox_reader(opts.whitebox_url, api_key or "")
         self.redactor.add(api_key)
+        whitebox: Callable[[str, str | None], Any] | None = None
+        if debug_url:
+            admin_key = None if self.embedded else os.environ.get(ADMIN_KEY_ENV) or None
+            self.redactor.add(admin_key)
+            try:
+                whitebox = _whitebox_reader(debug_url, admin_key)
+            except WhiteboxUnavailable as exc:
+                self.error = f"--whitebox-url: {self.redactor.text(str(exc))}"
+                return
         target = Target(base_url=base_url, api_key=api_key, timeout=opts.timeout, retries=opts.retries)
         self.run = LiveRun(self.catalogue, config, target, self.redactor, whitebox)
         try:
@@ -82,7 +96,8 @@ class LiveSession:
     def _start_embedded(self) -> tuple[str, str]:
         from ..gateway import GatewayConfig, ReferenceGateway
 
-        gateway = ReferenceGateway(GatewayConfig(revision=self.options.revision, debug_endpoint=True))
+        gateway = ReferenceGateway(GatewayConfig(revision=self.options.revision, debug_endpoint=True,
+                                                 catalogue_root=self.options.catalogue_root), catalogue=self.catalogue)
         base_url = self._stack.enter_context(gateway.running())
         return base_url, gateway.debug_url
 
@@ -108,13 +123,13 @@ class LiveSession:
 
     def exit_code(self) -> int:
         if self.error:
-            return 3
+            return EXIT_INTERNAL
         outcomes = Counter(result.outcome for result in self.results())
         if outcomes["fail"] or outcomes["xpass"]:
-            return 1
+            return EXIT_FINDINGS
         if outcomes["error"]:
-            return 3
-        return 0
+            return EXIT_INTERNAL
+        return EXIT_OK
 
     # -- reports --------------------------------------------------------------------------------
 
@@ -149,9 +164,8 @@ class LiveSession:
 
     def summary_lines(self) -> list[str]:
         counts = Counter(result.outcome for result in self.results())
-        order = ("pass", "fail", "divergent", "unobservable", "xfail", "xpass", "error")
         spent = self.run.tokens_spent if self.run else 0
-        lines = ["gonka-conformance: " + ", ".join(f"{counts.get(o, 0)} {o}" for o in order) + f"; tokens spent {spent}"]
+        lines = ["gonka-conformance: " + ", ".join(f"{counts.get(o, 0)} {o}" for o in OUTCOMES) + f"; tokens spent {spent}"]
         if self.error:
             lines.append(f"gonka-conformance: {self.error}")
         best = (self.fingerprint() or {}).get("best")
@@ -163,16 +177,20 @@ class LiveSession:
         return lines
 
 
-def _whitebox_reader(debug_url: str, api_key: str) -> Callable[[str, str | None], Any]:
+def _whitebox_reader(debug_url: str, admin_key: str | None) -> Callable[[str, str | None], Any]:
     """The body the reference gateway forwarded for a request: looked up by the response's
-    X-Request-Id, or by the request's nonce in the recent history."""
+    X-Request-Id, or by the request's nonce in the recent history. The view is probed first:
+    a wrong URL must not quietly turn every silent-rule case into ``unobservable``."""
+    headers = {"Authorization": f"Bearer {admin_key}"} if admin_key else {}  # never the broker key
 
-    def get(url: str) -> Any:
+    def get(url: str, **params: Any) -> Any:
         try:
-            response = httpx.get(url, headers={"Authorization": f"Bearer {api_key}"}, timeout=10.0)
+            response = httpx.get(url, headers=headers, params=params, timeout=10.0)
             return response.json() if response.status_code == 200 else None
-        except (httpx.HTTPError, ValueError):
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError):
             return None
+
+    _probe(debug_url, headers)
 
     def forwarded_for(nonce: str, request_id: str | None = None) -> Any:
         if request_id:
@@ -188,3 +206,19 @@ def _whitebox_reader(debug_url: str, api_key: str) -> Callable[[str, str | None]
         return None
 
     return forwarded_for
+
+
+def _probe(debug_url: str, headers: dict[str, str]) -> None:
+    try:
+        response = httpx.get(debug_url, headers=headers, params={"limit": 1}, timeout=10.0)
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        raise WhiteboxUnavailable(f"cannot reach the debug view: {type(exc).__name__}") from None
+    if response.status_code == 401:
+        raise WhiteboxUnavailable(f"the debug view needs the gateway's admin key: set {ADMIN_KEY_ENV}")
+    try:
+        ok = response.status_code == 200 and isinstance(response.json().get("requests"), list)
+    except (ValueError, AttributeError):
+        ok = False
+    if not ok:
+        raise WhiteboxUnavailable(f"HTTP {response.status_code}: not a reference gateway debug view "
+                                  "(serve --debug-endpoint; the URL ends in /_reference/debug/requests)")
