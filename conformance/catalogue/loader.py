@@ -262,6 +262,7 @@ def _build_rule(raw: dict[str, Any], filename: str, line: int) -> Rule:
         revisions=RevisionRange(revisions.get("from"), revisions.get("until")),
         when=tuple(applies.get("when") or ()),
         status=reject.get("status"), messages=messages, advice=action.get("advise"),
+        error_fields={key: reject[key] for key in ("type", "code") if key in reject},
         anchor=anchor, docs=raw["docs"], lint=raw.get("lint") or {},
         live=tuple(raw.get("live") or ()), source_file=filename, line=line,
     )

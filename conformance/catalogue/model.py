@@ -52,6 +52,7 @@ class Rule:
     when: tuple[Mapping[str, Any], ...]
     status: int | None
     messages: Mapping[str, str]
+    error_fields: Mapping[str, str]  # extra members of the error object (type, code), rarely any
     advice: str | None
     anchor: str | None
     docs: Mapping[str, Any]

@@ -120,6 +120,6 @@ class RouteRules:
     def bad_admin_key(self) -> Response:
         """adminAuthMiddleware's 401: the only gateway error carrying type and code (§5.1)."""
         status, message = self.reject("reject-bad-admin-key")
-        payload = {"error": {"message": message, "type": "invalid_request_error", "code": "invalid_api_key"}}
+        payload = {"error": {"message": message, **self.catalogue.by_id["reject-bad-admin-key"].error_fields}}
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")) + "\n"  # field order as upstream
         return Response(status, [("Content-Type", APPLICATION_JSON)], body.encode("utf-8"))
