@@ -230,18 +230,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    return run_guarded(PROG, lambda: args.handler(args))
+
+
+def run_guarded(prog: str, command: Callable[[], int], usage_errors: tuple[type[Exception], ...] = ()) -> int:
+    """Run a command so that every failure a user can cause is one line and an exit code
+    (shared by gonka-conformance and gonka-lint)."""
     try:
-        return int(args.handler(args))
-    except UsageError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
+        return int(command())
+    except (UsageError, *usage_errors) as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except CatalogueError as exc:
-        return report_invalid_catalogue(PROG, exc)
+        return report_invalid_catalogue(prog, exc)
     except EngineError as exc:
-        print(f"{PROG}: internal error: {exc}", file=sys.stderr)
+        print(f"{prog}: internal error: {exc}", file=sys.stderr)
         return EXIT_INTERNAL
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return EXIT_OK

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence, TextIO
 
 from gonka_conformance import __version__
-from gonka_conformance.catalogue.loader import Catalogue, CatalogueError, load_catalogue
-from gonka_conformance.cli import (EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, UsageError, check_profile,
-                                   check_revision, report_invalid_catalogue)
+from gonka_conformance.catalogue.loader import Catalogue, load_catalogue
+from gonka_conformance.cli import (EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, check_profile, check_revision,
+                                   run_guarded)
 from gonka_conformance.live.redact import Redactor
 
 from . import explain
@@ -363,21 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     text_format.COLOR["mode"] = args.color
-    try:
-        return _main(args)
-    except (ConfigError, UsageError) as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except CatalogueError as exc:
-        return report_invalid_catalogue(PROG, exc)
-    except CatalogueOptionError as exc:
-        print(f"{PROG}: invalid catalogue: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return EXIT_OK
+    return run_guarded(PROG, lambda: _main(args), usage_errors=(ConfigError, CatalogueOptionError))
 
 
 def _main(args: argparse.Namespace) -> int:

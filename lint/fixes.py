@@ -136,13 +136,13 @@ def target_option(catalogue: "Catalogue", rule_id: str, name: str) -> Any:
     for target in rule.targets if rule else ():
         if name in target.options:
             return target.options[name]
-    raise CatalogueOptionError(f"catalogue rule {rule_id!r} has no target option {name!r}")
+    raise CatalogueOptionError(f"invalid catalogue: rule {rule_id!r} has no target option {name!r}")
 
 
 def int_option(catalogue: "Catalogue", rule_id: str, name: str) -> int:
     value = target_option(catalogue, rule_id, name)
     if not _is_int(value):
-        raise CatalogueOptionError(f"catalogue rule {rule_id!r}: option {name!r} must be an integer")
+        raise CatalogueOptionError(f"invalid catalogue: rule {rule_id!r}: option {name!r} must be an integer")
     return value
 
 
