@@ -1,20 +1,48 @@
-"""Compare two reports (two runs of one broker, or two brokers) case by case."""
+"""Compare two reports (two runs of one broker, two releases, or two brokers) case by case.
+
+Cases are matched by case id and *canonical model*: a broker's spelling of a model
+(``moonshotai/kimi-k2.6``, ``gonka/moonshotai/Kimi-K2.6``) resolves, through the catalogue's
+families and the broker profiles' id maps, to the family's canonical id, so a release that
+re-spells its ids still shows its real regressions instead of "new N, removed N".
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 GOOD = {"pass", "divergent", "xfail", "unobservable"}
 BAD = {"fail", "error", "xpass"}
 CLASSES = ("regressed", "fixed", "changed", "new", "removed", "unchanged")
+NOTABLE = CLASSES[:3]  # what the default text output lists one by one
 
 
-def diff_reports(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    old = {c["key"]: c for c in before["cases"]}
-    new = {c["key"]: c for c in after["cases"]}
-    if not set(old) & set(new):  # two brokers: compare by case and family, not model spelling
-        old = {_portable(c): c for c in before["cases"]}
-        new = {_portable(c): c for c in after["cases"]}
+class ModelSpellings:
+    """Maps any known spelling of a model id to its family's canonical id."""
+
+    def __init__(self, spellings: Mapping[str, Iterable[str]]) -> None:
+        # canonical id -> every spelling known for it (lowercased)
+        self._known = {canonical: {s.lower() for s in (canonical, *others)} for canonical, others in spellings.items()}
+
+    @classmethod
+    def from_catalogue(cls, catalogue: Any) -> "ModelSpellings":
+        spellings: dict[str, list[str]] = {}
+        for family in catalogue.families:
+            if family.models:
+                spellings[family.models[0]] = [*family.models[1:]]
+                spellings[family.models[0]] += [b.model_ids[family.id] for b in catalogue.brokers.values() if family.id in b.model_ids]
+        return cls(spellings)
+
+    def canonical(self, model: str) -> str:
+        lowered = model.lower()
+        for canonical, known in self._known.items():
+            if any(lowered == s or lowered.endswith("/" + s) for s in known):
+                return canonical
+        return model
+
+
+def diff_reports(before: dict[str, Any], after: dict[str, Any], spellings: ModelSpellings | None = None) -> dict[str, list[dict[str, Any]]]:
+    old = _keyed(before["cases"], spellings)
+    new = _keyed(after["cases"], spellings)
     result: dict[str, list[dict[str, Any]]] = {name: [] for name in CLASSES}
     for key in sorted(set(old) | set(new)):
         a, b = old.get(key), new.get(key)
@@ -34,13 +62,20 @@ def diff_reports(before: dict[str, Any], after: dict[str, Any]) -> dict[str, lis
     return result
 
 
-def _portable(case: dict[str, Any]) -> str:
-    return f"{case['case_id']}[{case.get('family') or case['model']}]"
+def _keyed(cases: list[dict[str, Any]], spellings: ModelSpellings | None) -> dict[str, dict[str, Any]]:
+    """Cases by ``case_id[canonical model]``; a report whose own ids would collide that way
+    (two spellings of one model in one run) keeps its exact keys instead."""
+    if spellings is None:
+        return {c["key"]: c for c in cases}
+    keyed = {f"{c['case_id']}[{spellings.canonical(c['model'])}]": c for c in cases}
+    return keyed if len(keyed) == len(cases) else {c["key"]: c for c in cases}
 
 
-def render_diff(result: dict[str, list[dict[str, Any]]]) -> str:
+def render_diff(result: dict[str, list[dict[str, Any]]], everything: bool = False) -> str:
     lines = [", ".join(f"{name} {len(result[name])}" for name in CLASSES)]
-    for name in CLASSES[:-1]:
+    for name in CLASSES if everything else NOTABLE:
         for entry in result[name]:
             lines.append(f"{name:9} {entry['key']}: {entry['before'] or '-'} -> {entry['after'] or '-'}")
+    if not everything and (result["new"] or result["removed"]):
+        lines.append("(new and removed cases are listed with --all)")
     return "\n".join(lines) + "\n"

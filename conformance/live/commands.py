@@ -39,6 +39,7 @@ def register(commands: Any) -> None:
     diff.add_argument("before")
     diff.add_argument("after")
     diff.add_argument("--format", choices=("text", "json"), default="text")
+    diff.add_argument("--all", action="store_true", help="list every case, not only regressions, fixes and changes")
     diff.set_defaults(handler=cmd_diff)
 
     baseline = commands.add_parser("baseline", help="write a baseline of a report's failing cases")
@@ -83,18 +84,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from ..reports.diff import diff_reports, render_diff
+    from ..catalogue.loader import load_catalogue
+    from ..reports.diff import ModelSpellings, diff_reports, render_diff
     from ..reports.model import load_report
 
     try:
         before, after = load_report(args.before), load_report(args.after)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    result = diff_reports(before, after)
+    spellings = ModelSpellings.from_catalogue(load_catalogue(args.catalogue))
+    result = diff_reports(before, after, spellings)
     if args.format == "json":
         print(json.dumps({"version": 1, **result}, indent=2))
     else:
-        sys.stdout.write(render_diff(result))
+        sys.stdout.write(render_diff(result, everything=args.all))
     return EXIT_FINDINGS if result["regressed"] else EXIT_OK
 
 
