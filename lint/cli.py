@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import os
 import sys
 import tempfile
@@ -26,6 +27,7 @@ from .formats import RecordSummary, Report, renderer
 from .formats import text as text_format
 from .inputs import InputError, Record, Source, discover, records
 from .runner import FixResult, Options, Outcome, fix_record, lint_record
+from .statistics import Statistics, statistics_of
 
 PROG = "gonka-lint"
 
@@ -73,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
     out.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     out.add_argument("--explain", metavar="RULE", help="print a rule's documentation and exit")
+    out.add_argument("--statistics", action="store_true",
+                     help="print rule x count x share of requests instead of the findings (text or --format json)")
     out.add_argument("--show-normalized", action="store_true",
                      help="also show what the gateway forwards (or its rejection) and every event, per payload")
     out.add_argument("--stdin-filename", metavar="NAME", help="name stdin in the output (its extension picks the format)")
@@ -144,6 +148,7 @@ class Run:
     files: list[str] = field(default_factory=list)
     normalized: list[RecordSummary] = field(default_factory=list)
     records: int = 0
+    unreadable: int = 0  # records that could not be linted (each also in ``errors``)
     skipped: int = 0
     ignored: int = 0
     fixed: int = 0
@@ -172,6 +177,7 @@ class Run:
         self.records += 1
         if outcome.error is not None:
             self.errors.append(outcome.error)
+            self.unreadable += 1
             self.internal = self.internal or outcome.internal
             return
         if show_normalized and outcome.analysis is not None:
@@ -390,6 +396,11 @@ def _main(args: argparse.Namespace) -> int:
         print(f"{PROG}: wrote {count} entr{'y' if count == 1 else 'ies'} to {s.ignore.path}", file=sys.stderr)
         return _status(run, args, findings=False)
 
+    if args.statistics:
+        _report_errors(run)
+        _print_statistics(statistics_of(run.findings, run.records - run.unreadable, run.unreadable), s.format)
+        return _status(run, args, findings=True, strict=s.strict)
+
     stale = s.ignore.stale(run.files) if s.ignore is not None else []
     available = [f for f in run.findings if f.fix and f.fix.available]
     report = Report(run.findings, run.errors, run.files, s.catalogue, s.catalogue.revision(s.options.revision).id,
@@ -410,6 +421,15 @@ def _main(args: argparse.Namespace) -> int:
     else:
         _render(report, args, None, s.format)
     return _status(run, args, findings=True, strict=s.strict)
+
+
+def _print_statistics(stats: Statistics, fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(stats.to_json(), indent=2))
+    elif fmt == "text":
+        sys.stdout.write(stats.render_text())
+    else:
+        raise ConfigError(f"--statistics prints text or json, not {fmt}")
 
 
 def _report_errors(run: Run) -> None:
