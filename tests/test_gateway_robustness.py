@@ -147,16 +147,30 @@ def test_client_vanishing_mid_stream_releases_everything():
         assert healthy(gateway)
 
 
-def test_connection_cap_answers_503_and_recovers():
-    with serve(max_connections=2, io_timeout=2.0) as gateway:
+def test_connection_cap_idle_connections_yield_their_slot():
+    with serve(max_connections=2, io_timeout=5.0) as gateway:
         host, port = gateway.address
         held = [socket.create_connection((host, port), timeout=5) for _ in range(2)]
         try:
             time.sleep(0.2)
-            assert raw_exchange(gateway, b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n").startswith(b"HTTP/1.1 503 ")
+            answer = raw_exchange(gateway, b"GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert answer.startswith(b"HTTP/1.1 200 ")
+            assert held[0].recv(1024) == b""  # the oldest idle connection gave its slot up
         finally:
             for sock in held:
                 sock.close()
+
+
+def test_connection_cap_answers_503_when_every_slot_is_busy_and_recovers():
+    with serve(max_connections=2, faults=Faults(latency_ms=1500)) as gateway:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            busy = [pool.submit(healthy, gateway) for _ in range(2)]
+            deadline = time.monotonic() + 3
+            while gateway.open_connections < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(0.2)
+            assert raw_exchange(gateway, b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n").startswith(b"HTTP/1.1 503 ")
+            assert all(f.result(timeout=10) for f in busy)
         deadline = time.monotonic() + 3
         while gateway.open_connections and time.monotonic() < deadline:
             time.sleep(0.02)
