@@ -6,6 +6,7 @@ test opens is closed by the test, and every loop is bounded."""
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 import time
@@ -87,6 +88,7 @@ def closed_by_server(sock: socket.socket, within: float) -> bool:
 @pytest.mark.parametrize("options,bound", [({}, 64), ({"max_idle_per_client": 1000}, 256)],
                          ids=["per-client-cap", "total-cap"])
 def test_300_trickling_connections_do_not_lock_a_normal_client_out(options, bound):
+    descriptors = len(os.listdir("/dev/fd"))
     with serve(**options) as gateway:  # default deadlines: the caps alone must keep a slot free
         with tricklers(gateway, 300, every=2.0):
             time.sleep(0.5)
@@ -96,6 +98,7 @@ def test_300_trickling_connections_do_not_lock_a_normal_client_out(options, boun
                 assert gateway.open_connections <= bound + 1
                 time.sleep(1.0)
         assert wait_for(lambda: gateway.open_connections == 0, 10)
+    assert wait_for(lambda: len(os.listdir("/dev/fd")) <= descriptors + 5, 10)  # nothing leaked, either side
 
 
 def test_a_head_trickled_in_forever_is_cut_at_the_head_deadline():

@@ -178,6 +178,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.timeout = self.server.io_timeout
         super().setup()
         # every read is capped by the phase's deadline (connections.py), not only per recv
+        self.rfile.close()  # the stdlib's reader: closed now, or the socket's close waits for it
         self.rfile = io.BufferedReader(DeadlineReader(self.connection, self.slot, self.server.connections), READ_PIECE)
 
     def handle_one_request(self) -> None:

@@ -81,7 +81,10 @@ class ProxyService:
                                  (time.monotonic() - started) * 1000, secrets=secrets)
             return response
 
-        url = self.upstream.url_for(request.raw_path or request.path, request.query)
+        try:
+            url = self.upstream.url_for(request.raw_path or request.path, request.query)
+        except httpx.InvalidURL:  # the HTTP layer refuses such targets first; never a 500
+            return finish(http_error(400, "reference proxy: the request target cannot be forwarded"), outcome="not-forwarded")
         if url is None:
             return finish(not_found(), outcome="not-forwarded")
         try:
