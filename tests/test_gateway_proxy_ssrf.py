@@ -21,7 +21,7 @@ import pytest
 from gonka_conformance.gateway import ReferenceGateway
 from gonka_conformance.gateway.cli import banner
 from gonka_conformance.gateway.wire import RouteRules
-from gateways import serve
+from gateways import raw_exchange, serve
 
 UPSTREAM_PASSWORD = "pw-upstream-planted-5e1d9a"   # the operator's broker credentials
 QUERY_KEY = "qk-upstream-planted-77b3c2"
@@ -181,22 +181,10 @@ def recorder(echo: bool = False) -> Iterator[Recorder]:
         server.stop()
 
 
-def raw_request(gateway: ReferenceGateway, line: bytes, headers: bytes = b"", timeout: float = 5.0) -> bytes:
+def raw_request(gateway: ReferenceGateway, line: bytes, headers: bytes = b"") -> bytes:
     """One raw request line (sent exactly as given), then the whole answer (the request asks
     for the connection to close)."""
-    host, port = gateway.address
-    with socket.create_connection((host, port), timeout=timeout) as sock:
-        sock.sendall(line + b"\r\n" + headers + b"Connection: close\r\n\r\n")
-        chunks = []
-        while True:
-            try:
-                data = sock.recv(65536)
-            except (TimeoutError, ConnectionResetError):
-                break
-            if not data:
-                break
-            chunks.append(data)
-    return b"".join(chunks)
+    return raw_exchange(gateway, line + b"\r\n" + headers + b"Connection: close\r\n\r\n")
 
 
 def status_of(answer: bytes) -> int:

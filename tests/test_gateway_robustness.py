@@ -16,7 +16,7 @@ import pytest
 from openai import OpenAI
 
 from gonka_conformance.gateway import Faults, GatewayConfig, ReferenceGateway
-from gateways import serve
+from gateways import raw_exchange, serve
 
 HI = [{"role": "user", "content": "hi"}]
 AUTH = {"Authorization": "Bearer sk-robust"}
@@ -28,24 +28,6 @@ AUTH = {"Authorization": "Bearer sk-robust"}
 def gw() -> Iterator[ReferenceGateway]:
     with serve(io_timeout=1.0, body_timeout=2.0) as gateway:
         yield gateway
-
-
-def raw_exchange(gateway: ReferenceGateway, payload: bytes, timeout: float = 5.0, read_all: bool = True) -> bytes:
-    host, port = gateway.address
-    with socket.create_connection((host, port), timeout=timeout) as sock:
-        sock.sendall(payload)
-        chunks = []
-        while True:
-            try:
-                data = sock.recv(65536)
-            except (TimeoutError, ConnectionResetError):
-                break
-            if not data:
-                break
-            chunks.append(data)
-            if not read_all:
-                break
-        return b"".join(chunks)
 
 
 def chat(client: httpx.Client, gateway: ReferenceGateway, body: dict | None = None, **kw) -> httpx.Response:
