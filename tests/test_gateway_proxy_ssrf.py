@@ -381,6 +381,30 @@ def test_credentials_an_upstream_echoes_are_masked_in_the_answer():
     assert_no_secret(response.text)
 
 
+def test_a_configured_upstream_key_goes_to_the_upstream_as_bearer_and_nowhere_else():
+    upstream_key = "sk-upstream-key-planted-31d7"
+    with recorder(echo=True) as upstream, serve(upstream=f"http://127.0.0.1:{upstream.port}/v1", upstream_key=upstream_key,
+                                                api_key=CLIENT_KEY, debug_endpoint=True) as proxy:
+        response = httpx.post(proxy.base_url + "/chat/completions", json=HI, headers={"Authorization": f"Bearer {CLIENT_KEY}"})
+        record = httpx.get(proxy.debug_url).text
+    assert response.status_code == 200 and upstream.seen[-1][2]["Authorization"] == f"Bearer {upstream_key}"
+    for text in (response.text, record):
+        assert upstream_key not in text and CLIENT_KEY not in text
+
+
+def test_an_upstream_redirect_is_relayed_not_followed(internal):
+    location = f"http://127.0.0.1:{internal.port}/internal/admin".encode()
+
+    def redirect(conn: socket.socket, stop: threading.Event) -> None:
+        conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: " + location + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+    with peer(redirect) as broker, serve(upstream=f"http://u:{UPSTREAM_PASSWORD}@127.0.0.1:{broker.port}/v1",
+                                         api_key=CLIENT_KEY) as proxy:
+        response = httpx.get(proxy.base_url + "/models", headers={"Authorization": f"Bearer {CLIENT_KEY}"})
+    assert response.status_code == 302 and response.headers["location"] == location.decode()
+    assert internal.seen == []
+
+
 def test_the_banner_names_the_upstream_without_credentials():
     with recorder() as upstream, serve(upstream=f"http://u:{UPSTREAM_PASSWORD}@127.0.0.1:{upstream.port}/gw/v1",
                                        api_key=CLIENT_KEY) as proxy:
