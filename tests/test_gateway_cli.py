@@ -100,6 +100,9 @@ def test_proxy_process_lints_and_forwards(processes):
     (["--upstream", "http://h:abc/v1"], "--upstream is not a valid URL"),
     (["--upstream", "http://"], "--upstream must be an http"),
     (["--upstream", "http://h:70000/v1"], "--upstream has a port outside"),
+    (["--upstream", "http://u:pw-planted-9c1@127.0.0.1:9/v1"], "needs --api-key"),  # else an open relay
+    (["--upstream", "http://127.0.0.1:9/v1?api_key=pw-planted-9c1"], "needs --api-key"),
+    (["--upstream-key-env", "GW_NOT_SET_ANYWHERE"], "GW_NOT_SET_ANYWHERE is not set"),
     (["--fault-latency-ms", "inf"], "fault latency_ms must be a finite number"),
     (["--fault-chunk-delay-ms", "nan"], "fault chunk_delay_ms must be a finite number"),
     (["--default-max-tokens", "0"], "--default-max-tokens must be at least 1"),
@@ -107,7 +110,15 @@ def test_proxy_process_lints_and_forwards(processes):
 ])
 def test_usage_errors_exit_2(capsys, args, message):
     assert main(["serve", "--port", "0", *args]) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and "pw-planted" not in err
+
+
+def test_upstream_key_without_upstream_is_a_usage_error(capsys, monkeypatch):
+    monkeypatch.setenv("GW_UPSTREAM_KEY", "sk-upstream-planted-1234")
+    assert main(["serve", "--port", "0", "--upstream-key-env", "GW_UPSTREAM_KEY"]) == 2
+    err = capsys.readouterr().err
+    assert "--upstream-key-env only applies with --upstream" in err and "sk-upstream-planted" not in err
 
 
 def test_port_in_use_is_a_usage_error(capsys):

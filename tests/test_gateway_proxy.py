@@ -104,7 +104,7 @@ def test_unreachable_upstream_is_a_502_without_secrets():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     log = io.StringIO()
-    with serve(upstream=f"http://user:{ADMIN}@127.0.0.1:{port}/v1", log=log) as proxy:
+    with serve(upstream=f"http://user:{ADMIN}@127.0.0.1:{port}/v1", api_key=PLANTED, log=log) as proxy:
         response = httpx.post(proxy.base_url + "/chat/completions", json={"messages": HI},
                               headers={"Authorization": f"Bearer {PLANTED}"})
     assert response.status_code == 502 and "upstream" in response.json()["error"]["message"]

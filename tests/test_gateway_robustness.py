@@ -16,7 +16,7 @@ import pytest
 from openai import OpenAI
 
 from gonka_conformance.gateway import Faults, GatewayConfig, ReferenceGateway
-from gateways import serve
+from gateways import raw_exchange, serve
 
 HI = [{"role": "user", "content": "hi"}]
 AUTH = {"Authorization": "Bearer sk-robust"}
@@ -28,24 +28,6 @@ AUTH = {"Authorization": "Bearer sk-robust"}
 def gw() -> Iterator[ReferenceGateway]:
     with serve(io_timeout=1.0, body_timeout=2.0) as gateway:
         yield gateway
-
-
-def raw_exchange(gateway: ReferenceGateway, payload: bytes, timeout: float = 5.0, read_all: bool = True) -> bytes:
-    host, port = gateway.address
-    with socket.create_connection((host, port), timeout=timeout) as sock:
-        sock.sendall(payload)
-        chunks = []
-        while True:
-            try:
-                data = sock.recv(65536)
-            except (TimeoutError, ConnectionResetError):
-                break
-            if not data:
-                break
-            chunks.append(data)
-            if not read_all:
-                break
-        return b"".join(chunks)
 
 
 def chat(client: httpx.Client, gateway: ReferenceGateway, body: dict | None = None, **kw) -> httpx.Response:
@@ -109,6 +91,60 @@ def test_malformed_requests_get_4xx_or_close_and_never_hurt_the_server(gw, paylo
     assert healthy(gw)
 
 
+CHUNKED_HEAD = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\n"
+                b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+BODY = b'{"messages":[{"role":"user","content":"hi"}]}'
+
+
+def chunked(size_line: bytes, data: bytes = BODY, tail: bytes = b"\r\n0\r\n\r\n") -> bytes:
+    return CHUNKED_HEAD + size_line + b"\r\n" + data + tail
+
+
+@pytest.mark.parametrize("payload", [
+    chunked(b"0x%x" % len(BODY)),                     # a 0x prefix Python's int() would take
+    chunked(b"0_%x" % len(BODY)),                     # an underscore likewise
+    chunked(b"+%x" % len(BODY)),
+    chunked(b" %x" % len(BODY)),
+    chunked(b"%x" % (len(BODY) - 1)),                 # data longer than its size
+    chunked(b"%x" % len(BODY), tail=b"XX0\r\n\r\n"),   # no CRLF after the data
+    chunked(b"", data=b""),                           # an empty size line
+    chunked(b"1" * 17),                               # more hex digits than 64 bits
+    CHUNKED_HEAD + b"zz\r\nabc\r\n",
+    CHUNKED_HEAD + b"0\r\n" + b"X-Trailer: 1\r\n" * 100 + b"\r\n",   # endless trailers
+], ids=["0x", "underscore", "plus", "leading-space", "long-data", "no-crlf", "empty-size", "17-digits", "not-hex",
+        "trailers"])
+def test_malformed_chunked_bodies_are_answered_400(gw, payload):
+    answer = raw_exchange(gw, payload)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:80]
+    assert b"Connection: close" in answer
+    assert healthy(gw)
+
+
+@pytest.mark.parametrize("size_line", [b"%x", b"%X", b"%x;name=value", b"%x  ", b"00%x"])
+def test_well_formed_chunked_bodies_are_read(gw, size_line):
+    answer = raw_exchange(gw, chunked(size_line % len(BODY)).replace(b"Host: x\r\n", b"Host: x\r\nConnection: close\r\n"))
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:80]
+
+
+@pytest.mark.parametrize("line", [b"GET :18903/x HTTP/1.1", b"GET /v1/x\x01 HTTP/1.1", b"GET /v1/%00 HTTP/1.1",
+                                  b"GET http://127.0.0.1:1/v1/models HTTP/1.1", b"GET /v1/../../x HTTP/1.1"])
+def test_bad_request_targets_are_400_not_500(gw, line):
+    answer = raw_exchange(gw, line + b"\r\nHost: x\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:80]
+    assert healthy(gw)
+
+
+def test_dot_segments_are_resolved_before_routing(gw):
+    for path in (b"/v1/./models", b"/v1/x/../models", b"/v1/%2e/models", b"/v1//models", b"/v1/x/%2E%2e/models"):
+        answer = raw_exchange(gw, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 200 "), path
+    with serve(admin_key="sk-admin-dots-1234") as gateway:  # admin paths are recognised after normalising
+        for path in (b"/v1/x/%2e%2e/admin/settings", b"/v1/./admin/settings", b"/v1/admin/x/../settings", b"/v1/%2E/finalize"):
+            answer = raw_exchange(gateway, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-wrong\r\n"
+                                           b"Connection: close\r\n\r\n")
+            assert answer.startswith(b"HTTP/1.1 401 ") and b"invalid_api_key" in answer, path
+
+
 def test_client_that_sends_less_than_it_announced(gw):
     raw_exchange(gw, b"POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"messages\"")
     assert healthy(gw)
@@ -147,16 +183,30 @@ def test_client_vanishing_mid_stream_releases_everything():
         assert healthy(gateway)
 
 
-def test_connection_cap_answers_503_and_recovers():
-    with serve(max_connections=2, io_timeout=2.0) as gateway:
+def test_connection_cap_idle_connections_yield_their_slot():
+    with serve(max_connections=2, io_timeout=5.0) as gateway:
         host, port = gateway.address
         held = [socket.create_connection((host, port), timeout=5) for _ in range(2)]
         try:
             time.sleep(0.2)
-            assert raw_exchange(gateway, b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n").startswith(b"HTTP/1.1 503 ")
+            answer = raw_exchange(gateway, b"GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert answer.startswith(b"HTTP/1.1 200 ")
+            assert held[0].recv(1024) == b""  # the oldest idle connection gave its slot up
         finally:
             for sock in held:
                 sock.close()
+
+
+def test_connection_cap_answers_503_when_every_slot_is_busy_and_recovers():
+    with serve(max_connections=2, faults=Faults(latency_ms=1500)) as gateway:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            busy = [pool.submit(healthy, gateway) for _ in range(2)]
+            deadline = time.monotonic() + 3
+            while gateway.open_connections < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(0.2)
+            assert raw_exchange(gateway, b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n").startswith(b"HTTP/1.1 503 ")
+            assert all(f.result(timeout=10) for f in busy)
         deadline = time.monotonic() + 3
         while gateway.open_connections and time.monotonic() < deadline:
             time.sleep(0.02)

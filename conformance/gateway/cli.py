@@ -18,6 +18,7 @@ examples:
   gonka-conformance serve --api-key-env GATEWAY_KEY --admin-key-env GATEWAY_ADMIN_KEY
   gonka-conformance serve --fault-latency-ms 200 --fault-429 0.1 --fault-cut 0.05
   gonka-conformance serve --upstream https://api.gonka-api.org/v1 --block-rejects   # lint-and-forward proxy
+  gonka-conformance serve --upstream https://api.gonka-api.org/v1 --upstream-key-env BROKER_KEY --api-key-env PROXY_KEY
 
 Point any OpenAI-compatible client at the printed base URL (it ends in /v1)."""
 
@@ -72,6 +73,8 @@ def register(commands: Any) -> None:
     faults.add_argument("--fault-seed", type=int, default=0, help="seed of the fault draws")
     proxy = serve.add_argument_group("lint-and-forward proxy")
     proxy.add_argument("--upstream", metavar="URL", help="forward to this broker base URL (e.g. https://api.gonka-api.org/v1), linting every request")
+    proxy.add_argument("--upstream-key-env", metavar="NAME", help="send the Bearer key in this environment variable to the upstream "
+                       "(instead of the client's own key); needs --api-key, so only your clients spend it")
     proxy.add_argument("--block-rejects", action="store_true", help="answer requests the gateway would reject locally, with its exact error")
     serve.add_argument("--quiet", action="store_true", help="no live request log")
     serve.set_defaults(handler=cmd_serve)
@@ -126,7 +129,8 @@ def build_config(args: argparse.Namespace) -> Any:
         faults=Faults(latency_ms=args.fault_latency_ms, chunk_delay_ms=args.fault_chunk_delay_ms, error_rate=args.fault_5xx,
                       error_status=args.fault_5xx_status, rate_limit_rate=args.fault_429, retry_after=args.fault_retry_after,
                       cut_rate=args.fault_cut, garbage_rate=args.fault_garbage, seed=args.fault_seed),
-        upstream=args.upstream, block_rejects=args.block_rejects, catalogue_root=args.catalogue,
+        upstream=args.upstream, upstream_key=_key_from(None, args.upstream_key_env, "upstream-key"),
+        block_rejects=args.block_rejects, catalogue_root=args.catalogue,
         log=None if args.quiet else sys.stderr,
     )
 
@@ -139,12 +143,17 @@ def banner(gateway: Any) -> list[str]:
         + (" — lint-and-forward proxy" if config.upstream else " — simulated model"),
         f"  base URL   {gateway.base_url}",
     ]
-    if config.upstream:
-        from ..live.redact import Redactor
-
-        lines.append(f"  upstream   {Redactor.url(config.upstream)}" + ("  (gateway rejects answered locally)" if config.block_rejects else ""))
+    if gateway.proxy is not None:
+        upstream = gateway.proxy.upstream
+        lines.append(f"  upstream   {upstream.shown}" + ("  (gateway rejects answered locally)" if config.block_rejects else ""))
+        lines.append("  forwarding " + ("upstream credentials from the configuration; clients need one of the keys below"
+                                        if upstream.has_credentials else
+                                        "clients' keys checked here, none sent upstream" if keys or config.admin_key else
+                                        "each client's own key, passed through to the upstream"))
     lines.append(f"  models     {', '.join(state.models)}  (default {state.default_model})")
-    lines.append("  keys       " + (f"{len(keys)} API key(s) configured" if keys else "any Bearer key accepted; a missing key is a 401")
+    no_keys = "none checked here: the upstream checks each client's key" if config.upstream else \
+        "any Bearer key accepted; a missing key is a 401"
+    lines.append("  keys       " + (f"{len(keys)} API key(s) configured" if keys else no_keys)
                  + ("; admin key configured" if config.admin_key else ""))
     limits = state.settings.limits
     lines.append(f"  limits     max_tokens default {limits.default_max_tokens}, cap {limits.max_tokens_cap}")

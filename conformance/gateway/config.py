@@ -93,16 +93,21 @@ class GatewayConfig:
     debug_history: int = 256
     faults: Faults = field(default_factory=Faults)
     upstream: str | None = field(default=None, repr=False)  # lint-and-forward proxy mode
+    upstream_key: str | None = field(default=None, repr=False)  # proxy: Bearer key sent to the upstream only
     block_rejects: bool = False            # proxy: answer locally with the gateway's 400
-    upstream_timeout: float = 600.0
+    upstream_timeout: float = 600.0        # proxy: the whole upstream exchange, stream included
+    upstream_max_bytes: int = 32 * 1024 * 1024          # proxy: a non-streamed upstream answer (else 502)
+    upstream_max_stream_bytes: int = 256 * 1024 * 1024  # proxy: a relayed stream (else it is cut)
     limits: Limits | None = None           # None: the profile's limits, else 3072/4096
     max_concurrent_requests: int = 0       # gateway limiter; 0 = unlimited
     max_input_tokens_in_flight: int = 0    # gateway limiter; 0 = unlimited
     escrow_id: int = 57577                 # first simulated escrow (one per served model)
     catalogue_root: str | None = None
-    io_timeout: float = 30.0               # per socket read/write; slow clients are dropped
+    io_timeout: float = 30.0               # per socket read/write, and the keep-alive wait for a request
+    head_timeout: float = 10.0             # request line and headers must arrive within this
     body_timeout: float = 120.0            # whole request body must arrive within this
-    max_connections: int = 256             # open connections; more get a 503 and are closed
+    max_connections: int = 256             # open connections; waiting ones yield to new ones, else 503
+    max_idle_per_client: int = 64          # waiting connections per client address; the oldest yields
     log: TextIO | None = None              # live request log (rich); None = silent
 
     def api_keys(self) -> tuple[str, ...]:
@@ -120,8 +125,18 @@ class GatewayConfig:
                 raise ValueError("API keys must be non-empty and contain no whitespace")
         if self.upstream is not None:
             check_http_url(self.upstream, "--upstream")
-        if self.block_rejects and self.upstream is None:
+            self._validate_upstream_credentials()
+        elif self.block_rejects:
             raise ValueError("--block-rejects only applies with --upstream")
+        elif self.upstream_key:
+            raise ValueError("--upstream-key-env only applies with --upstream")
+        for name in ("io_timeout", "head_timeout", "body_timeout", "upstream_timeout"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number of seconds, got {value}")
+        for name in ("max_connections", "max_idle_per_client", "upstream_max_bytes", "upstream_max_stream_bytes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.max_concurrent_requests < 0 or self.max_input_tokens_in_flight < 0:
             raise ValueError("limiter limits must not be negative")
         if self.debug_history < 1:
@@ -132,3 +147,15 @@ class GatewayConfig:
             if not model.strip():
                 raise ValueError("model ids must not be blank")
         self.faults.validate()
+
+    def _validate_upstream_credentials(self) -> None:
+        """Credentials for the upstream without client keys would let anyone spend them."""
+        url = httpx.URL(self.upstream or "")
+        has_userinfo = bool(url.username or url.password)
+        if self.upstream_key is not None and (not self.upstream_key or any(ch.isspace() for ch in self.upstream_key)):
+            raise ValueError("the upstream key must be non-empty and contain no whitespace")
+        if self.upstream_key and has_userinfo:
+            raise ValueError("give the upstream credentials once: --upstream-key or user:password in --upstream")
+        if (self.upstream_key or has_userinfo or url.query) and not (self.api_keys() or self.admin_key):
+            raise ValueError("--upstream with credentials (a key, user:password or a query) needs --api-key: "
+                             "otherwise anyone who reaches the proxy spends them")

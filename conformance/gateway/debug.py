@@ -9,17 +9,23 @@ against the reference, and a broker can see what its users' agents send.
 When the gateway has an admin key, the view answers only to it (a bad or missing key gets the
 admin middleware's 401); without one it is open, as the live suite's embedded gateway needs.
 No header is recorded, and every record passes through the shared redactor (configured keys,
-the request's own key and anything shaped like a credential) before it is stored.
+the request's own key and anything shaped like a credential) before it is stored. A value the
+body keeps under a secret-named field (``api_key``, ``authorization``, … as the redactor names
+them) is masked wherever it shows, so ``received`` and ``forwarded_bytes`` (texts) hide what
+``forwarded`` (a parsed object) hides.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import threading
 from collections import OrderedDict
 from typing import Any, Iterable
 from urllib.parse import parse_qs
 
-from ..live.redact import Redactor
+from .. import gojson
+from ..live.redact import MASK, Redactor
 
 from .wire import Response, not_found, pretty_json
 
@@ -36,7 +42,11 @@ class DebugLog:
 
     def add(self, record: dict[str, Any], secrets: Iterable[str] = ()) -> None:
         """Store a redacted copy; ``secrets``: the request's own key (not configured anywhere)."""
-        record = self.redactor.data(record, secrets)
+        found = [*secrets]
+        for name in ("received", "forwarded_bytes"):
+            if isinstance(record.get(name), str):
+                found += body_secrets(record[name])
+        record = self.redactor.data(record, found)
         with self._lock:
             self._records[record["request_id"]] = record
             while len(self._records) > self.size:
@@ -63,6 +73,37 @@ def body_for_record(raw: bytes) -> Any:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return {"omitted": "body is not UTF-8", "bytes": len(raw)}
+
+
+class _Object(list):
+    """A JSON object's (key, value) pairs, duplicate keys kept."""
+
+
+def body_secrets(body: bytes | str) -> list[str]:
+    """The values a JSON body keeps under secret-named fields, in every spelling a text copy of
+    it may show (raw, JSON-escaped, Go's HTML-safe escaping), so they can be masked wherever they
+    appear whatever field holds them. Not JSON: nothing (a parse error is no secret)."""
+    try:
+        tree = json.loads(body, object_pairs_hook=_Object, parse_int=str, parse_float=str, parse_constant=str)
+    except (ValueError, RecursionError):
+        return []
+    found: set[str] = set()
+    stack: list[tuple[Any, bool]] = [(tree, False)]
+    while stack:
+        node, secret = stack.pop()
+        if isinstance(node, _Object):
+            stack.extend((value, secret or _names_a_secret(key)) for key, value in node)
+        elif isinstance(node, list):
+            stack.extend((value, secret) for value in node)
+        elif secret and isinstance(node, str):
+            found.update((node, json.dumps(node)[1:-1], json.dumps(node, ensure_ascii=False)[1:-1], gojson.dumps(node)[1:-1]))
+    return sorted(found)
+
+
+@functools.lru_cache(maxsize=1024)
+def _names_a_secret(key: str) -> bool:
+    """Whether the shared redactor masks a field of this name (asked through its public API)."""
+    return list(Redactor().data({key: ""}).values()) == [MASK]
 
 
 def debug_view(method: str, path: str, query: str, log: DebugLog) -> Response:

@@ -8,13 +8,17 @@ sets with no framework defaults, chunked SSE, deliberately cut streams for fault
 Hardening: bodies are read incrementally against the catalogue's size limit (a declared
 Content-Length over it is answered 413 before a byte is read, then the connection is closed
 with a bounded drain so the client can read the answer); every socket read and write has a
-timeout and every body a deadline; malformed HTTP gets a 400 from the stdlib parser; a client
-that vanishes ends its own thread only; open connections are capped; ``stop()`` closes every
+timeout, the request head and the body each a deadline, and waiting connections give their slot
+to new ones (``connections.py``); only origin-form request targets are accepted and their path
+is decoded and normalised once (``target.py``); malformed HTTP, a bad target and a malformed
+chunked body get a 400; a client that vanishes ends its own thread only; ``stop()`` closes every
 tracked connection and joins the handler threads.
 """
 
 from __future__ import annotations
 
+import io
+import re
 import socket
 import threading
 import time
@@ -22,12 +26,17 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Iterable, Mapping
-from urllib.parse import urlsplit
 
+from .connections import BODY, BUSY, IDLE, ConnectionTable, DeadlineReader, Deadlines, Slot
+from .target import BadTarget, Target, parse_target
 from .wire import Response
 
 READ_PIECE = 64 * 1024
 MAX_CHUNK_LINE = 1024
+MAX_TRAILER_LINES = 64
+# chunk-size as RFC 9112 and Go read it: hex digits only (no 0x, _, sign or leading space),
+# then optional white space and extensions
+CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r?\n")
 DRAIN_LIMIT = 64 * 1024 * 1024   # bytes read and discarded so a rejected client sees its answer
 DRAIN_SECONDS = 5.0
 KEEPALIVE_DRAIN = 1024 * 1024    # an unread body up to this size is drained to keep the connection
@@ -39,6 +48,10 @@ class BodyTooLarge(Exception):
 
 class BodyError(Exception):
     """The body could not be read (malformed framing, timeout, client gone)."""
+
+
+class MalformedBody(BodyError):
+    """The body's framing is broken: answered 400, then the connection is closed."""
 
 
 class AbortStream(Exception):
@@ -53,6 +66,7 @@ class Request:
     query: str
     headers: Mapping[str, str]          # case-insensitive (email.message.Message)
     read_body: Callable[[], bytes]      # reads at most the server's body limit
+    raw_path: str = ""                  # ``path`` as the client encoded it (what a proxy forwards)
 
 
 App = Callable[[Request], Response]
@@ -66,15 +80,15 @@ class GatewayHTTPServer(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], app: App, *, body_limit: int, io_timeout: float = 30.0,
-                 body_timeout: float = 120.0, max_connections: int = 256, report_error: ErrorReporter | None = None) -> None:
+                 head_timeout: float = 10.0, body_timeout: float = 120.0, max_connections: int = 256,
+                 max_idle_per_client: int = 64, report_error: ErrorReporter | None = None) -> None:
         self.app = app
         self.report_error = report_error
         self.body_limit = body_limit
         self.io_timeout = io_timeout
-        self.body_timeout = body_timeout
-        self.max_connections = max_connections
+        self.deadlines = Deadlines(io_timeout, head_timeout, body_timeout)
+        self.connections = ConnectionTable(max_connections, max_idle_per_client)
         self._lock = threading.Lock()
-        self._connections: set[socket.socket] = set()
         self._handler_threads: set[threading.Thread] = set()
         self.stopping = threading.Event()
         super().__init__(address, _Handler)
@@ -82,31 +96,30 @@ class GatewayHTTPServer(ThreadingHTTPServer):
     # --- connection tracking ----------------------------------------------------------------
 
     def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
-        with self._lock:
-            full = len(self._connections) >= self.max_connections or self.stopping.is_set()
-            if not full:
-                self._connections.add(request)
-        if full:
+        host = client_address[0] if isinstance(client_address, tuple) else str(client_address)
+        slot = None if self.stopping.is_set() else self.connections.admit(request, str(host), self.deadlines)
+        if slot is None:  # every slot is busy working: tell the newcomer, do not queue it
             try:
+                request.settimeout(1.0)
                 request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             except OSError:
                 pass
             self.shutdown_request(request)
             return
-        thread = threading.Thread(target=self._serve_connection, args=(request, client_address),
+        thread = threading.Thread(target=self._serve_connection, args=(request, client_address, slot),
                                   name="gateway-conn", daemon=True)
         with self._lock:
             self._handler_threads.add(thread)
         thread.start()
 
-    def _serve_connection(self, request: socket.socket, client_address: object) -> None:
+    def _serve_connection(self, request: socket.socket, client_address: object, slot: Slot) -> None:
         try:
-            self.finish_request(request, client_address)
+            self.RequestHandlerClass(request, client_address, self, slot)  # type: ignore[call-arg]
         except Exception:  # a broken connection must never take the server down
             pass
         finally:
+            self.connections.release(slot)
             with self._lock:
-                self._connections.discard(request)
                 self._handler_threads.discard(threading.current_thread())
             self.shutdown_request(request)
 
@@ -118,9 +131,8 @@ class GatewayHTTPServer(ThreadingHTTPServer):
         self.stopping.set()
         self.shutdown()
         with self._lock:
-            connections = list(self._connections)
             threads = list(self._handler_threads)
-        for conn in connections:
+        for conn in self.connections.sockets():
             try:
                 conn.shutdown(socket.SHUT_RDWR)
             except OSError:
@@ -132,8 +144,7 @@ class GatewayHTTPServer(ThreadingHTTPServer):
 
     @property
     def open_connections(self) -> int:
-        with self._lock:
-            return len(self._connections)
+        return len(self.connections)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -159,9 +170,34 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def __init__(self, request: socket.socket, client_address: object, server: GatewayHTTPServer, slot: Slot) -> None:
+        self.slot = slot
+        super().__init__(request, client_address, server)  # type: ignore[arg-type]
+
     def setup(self) -> None:
         self.timeout = self.server.io_timeout
         super().setup()
+        # every read is capped by the phase's deadline (connections.py), not only per recv
+        self.rfile.close()  # the stdlib's reader: closed now, or the socket's close waits for it
+        self.rfile = io.BufferedReader(DeadlineReader(self.connection, self.slot, self.server.connections), READ_PIECE)
+
+    def handle_one_request(self) -> None:
+        self.server.connections.enter(self.slot, IDLE)
+        super().handle_one_request()
+
+    def parse_request(self) -> bool:
+        """The stdlib's checks, then an origin-form target only; the work starts (``busy``)."""
+        if not super().parse_request():
+            return False
+        try:
+            self.target: Target = parse_target(self.path)
+        except BadTarget:
+            self.send_error(400)
+            return False
+        if not self.server.connections.enter(self.slot, BUSY):
+            self.close_connection = True  # it gave its slot up while its head arrived
+            return False
+        return True
 
     # Never print request lines or errors: a query string may carry a token.
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
@@ -185,7 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
         if value is None:
             return None
         value = value.strip()
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):
             raise BodyError("invalid Content-Length")
         return int(value)
 
@@ -211,9 +247,31 @@ class _Handler(BaseHTTPRequestHandler):
             line = self.rfile.readline(MAX_CHUNK_LINE + 1)
         except (TimeoutError, OSError) as exc:
             raise BodyError(f"body read failed: {exc.__class__.__name__}") from None
+        if not line:
+            raise BodyError("client closed the connection mid-body")
         if not line.endswith(b"\n") or len(line) > MAX_CHUNK_LINE:
-            raise BodyError("malformed chunked body")
+            raise MalformedBody("malformed chunked body")
         return line
+
+    def _read_chunked(self, limit: int, deadline: float) -> bytes:
+        parts, total = [], 0
+        while True:
+            match = CHUNK_SIZE.fullmatch(self._read_line(deadline))
+            if match is None:
+                raise MalformedBody("malformed chunk size")
+            size = int(match.group(1), 16)
+            if size == 0:
+                break
+            if total + size > limit:
+                raise BodyTooLarge()
+            parts.append(self._read_exact(size, deadline))
+            total += size
+            if self._read_line(deadline) not in (b"\r\n", b"\n"):
+                raise MalformedBody("chunk data longer than its size")
+        for _ in range(MAX_TRAILER_LINES):
+            if self._read_line(deadline) in (b"\r\n", b"\n"):
+                return b"".join(parts)
+        raise MalformedBody("too many trailer lines")
 
     def _read_body(self) -> bytes:
         if self._body is not None:
@@ -221,32 +279,17 @@ class _Handler(BaseHTTPRequestHandler):
         if self._body_error is not None:
             raise self._body_error
         limit = self.server.body_limit
-        deadline = time.monotonic() + self.server.body_timeout
+        deadline = time.monotonic() + self.server.deadlines.body_timeout
+        connections = self.server.connections
         try:
-            if self._chunked:
-                parts, total = [], 0
-                while True:
-                    size_text = self._read_line(deadline).split(b";", 1)[0].strip()
-                    try:
-                        size = int(size_text, 16)
-                    except ValueError:
-                        raise BodyError("malformed chunk size") from None
-                    if size == 0:
-                        while self._read_line(deadline) not in (b"\r\n", b"\n"):
-                            pass  # trailers
-                        break
-                    if total + size > limit:
-                        raise BodyTooLarge()
-                    parts.append(self._read_exact(size, deadline))
-                    total += size
-                    if self._read_line(deadline) not in (b"\r\n", b"\n"):
-                        raise BodyError("malformed chunked body")
-                body = b"".join(parts)
-            else:
-                length = self._length or 0
-                if length > limit:
-                    raise BodyTooLarge()
-                body = self._read_exact(length, deadline)
+            if not self._chunked and (self._length or 0) > limit:
+                raise BodyTooLarge()
+            if not connections.enter(self.slot, BODY):  # waiting for a body may give the slot up
+                raise BodyError("the connection gave its slot to a newer one")
+            try:
+                body = self._read_chunked(limit, deadline) if self._chunked else self._read_exact(self._length or 0, deadline)
+            finally:
+                connections.enter(self.slot, BUSY)
         except (BodyTooLarge, BodyError) as exc:
             self._body_error = exc
             self.close_connection = True
@@ -273,12 +316,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._write(Response(400, [("Content-Type", "text/plain; charset=utf-8"), ("Connection", "close")],
                                  b"400 Bad Request\n"))
             return
-        parts = urlsplit(self.path)
-        request = Request(self.command, parts.path or "/", parts.query, self.headers, self._read_body)
+        target = self.target
+        request = Request(self.command, target.path, target.query, self.headers, self._read_body, target.raw_path)
         try:
             response = self.server.app(request)
+        except MalformedBody:
+            self.close_connection = True
+            self._write(Response(400, [("Content-Type", "text/plain; charset=utf-8"), ("Connection", "close")],
+                                 b"400 Bad Request\n"))
+            return
         except BodyError:
-            self.close_connection = True  # the client broke its own request; nobody to answer
+            self.close_connection = True  # the client broke its own request or timed out; nobody to answer
             return
         except Exception as exc:  # never let one request take the server down
             if self.server.report_error is not None:  # redacted there: the message may quote the request
@@ -305,9 +353,13 @@ class _Handler(BaseHTTPRequestHandler):
         return self._chunked or (self._length or 0) > KEEPALIVE_DRAIN
 
     def _discard_small_body(self) -> None:
+        if not self._length:
+            return
+        if not self.server.connections.enter(self.slot, BODY):  # the body deadline holds here too
+            self.close_connection = True
+            return
         try:
-            if self._length:
-                self._read_exact(self._length, time.monotonic() + self.server.body_timeout)
+            self._read_exact(self._length, time.monotonic() + self.server.deadlines.body_timeout)
         except BodyError:
             self.close_connection = True
 

@@ -1,32 +1,43 @@
 """Lint-and-forward proxy (``serve --upstream URL``): every chat request is run through the
 engine and its findings are printed live; with ``--block-rejects`` a request the gateway would
-reject is answered locally with the gateway's exact error; everything else is forwarded
-byte for byte to the real broker with the client's own key, and the answer (streams included)
-is relayed as it arrives. The key is never printed, recorded or echoed."""
+reject is answered locally with the gateway's exact error; everything else is forwarded byte for
+byte under the upstream's base URL, and the answer (streams included) is relayed as it arrives.
+
+Who may use it: with client keys configured (``--api-key``, or the admin key) a request without
+one of them gets the gateway's own 401 and is never forwarded, and the client's credentials stay
+here; the upstream gets only the credentials configured for it (``upstream.py``). With no client
+key configured the proxy is a pass-through: the client's own ``Authorization`` goes to the
+broker, and configuration may then hold no upstream credentials (``GatewayConfig.validate``).
+
+What comes back is bounded: a non-streamed answer over ``upstream_max_bytes`` is a 502, a
+stream over ``upstream_max_stream_bytes`` or past the deadline is cut, and the whole exchange
+ends by ``upstream_timeout`` (a 504 before the answer started). No key is ever printed, recorded
+or echoed."""
 
 from __future__ import annotations
 
 import json
 import time
 from typing import Any, Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from ..engine.pipeline import analyse, forwarded_bytes
 from ..engine.types import Accepted, Rejected
-from .chat import bearer_token
-from .debug import DebugLog, body_for_record
+from ..live.redact import MASK, Redactor
+from .chat import bearer_token, same_secret
+from .debug import DebugLog, body_for_record, body_secrets
 from .httpserver import AbortStream, BodyTooLarge, Request
-from ..live.redact import Redactor
 from .livelog import Line, LiveLog
 from .state import GatewayState
-from .wire import Response, RouteRules, http_error
+from .upstream import Upstream, end_deadline, start_deadline, upstream_client
+from .wire import Response, RouteRules, http_error, not_found
 
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer",
     "transfer-encoding", "upgrade", "host", "content-length",
 })
+CLIENT_CREDENTIALS = frozenset({"authorization", "x-api-key", "api-key", "cookie"})  # kept here when the proxy has keys
 CHAT_PATH = "/v1/chat/completions"
 
 
@@ -40,20 +51,14 @@ class ProxyService:
         self.debug = debug
         self.log = log
         self.redact = redactor
-        parts = urlsplit(config.upstream)
-        self._base = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
-        self._strip_v1 = parts.path.rstrip("/").endswith("/v1")
-        self.client = httpx.Client(timeout=httpx.Timeout(config.upstream_timeout, connect=10.0), follow_redirects=False,
-                                   limits=httpx.Limits(max_connections=256, max_keepalive_connections=32), trust_env=False)
+        self.upstream = Upstream.parse(config.upstream, config.upstream_key)
+        for secret in self.upstream.secrets:
+            redactor.add(secret)
+        self._client_keys = (*config.api_keys(), *([config.admin_key] if config.admin_key else []))
+        self.client = upstream_client(config.upstream_timeout)
 
     def close(self) -> None:
         self.client.close()
-
-    def target(self, path: str, query: str) -> str:
-        """Incoming ``/v1/x`` onto the upstream base URL (which usually ends in /v1)."""
-        if self._strip_v1 and (path == "/v1" or path.startswith("/v1/")):
-            path = path[3:]
-        return self._base + path + (f"?{query}" if query else "")
 
     def handle(self, request: Request) -> Response:
         state = self.state
@@ -77,6 +82,12 @@ class ProxyService:
             return response
 
         try:
+            url = self.upstream.url_for(request.raw_path or request.path, request.query)
+        except httpx.InvalidURL:  # the HTTP layer refuses such targets first; never a 500
+            return finish(http_error(400, "reference proxy: the request target cannot be forwarded"), outcome="not-forwarded")
+        if url is None:
+            return finish(not_found(), outcome="not-forwarded")
+        try:
             raw = request.read_body() if request.method not in ("GET", "HEAD") else b""
         except BodyTooLarge:
             status, message = self.rules.reject("limit-body-size")
@@ -85,18 +96,22 @@ class ProxyService:
             if self.log is not None:
                 lines.append(self.log.finding("error", "limit-body-size", "", message))
             return finish(response, outcome="rejected", rule="limit-body-size")
+        secrets += body_secrets(raw)
 
+        model = state.default_model
         if request.method == "POST" and request.path == CHAT_PATH:
             analysis = analyse(raw, model=state.default_model, revision=state.revision.id, limits=state.settings.limits,
                                profile=state.config.profile, catalogue=state.catalogue)
             result = analysis.result
+            model = result.model or model
             record.update(
                 received=body_for_record(raw), model=result.model, family=result.family,
                 rejections=[r.to_json() for r in analysis.rejections], events=[e.to_json() for e in analysis.events],
                 advice=[a.to_json() for a in analysis.advice],
             )
             if isinstance(result, Accepted):
-                record["forwarded"] = json.loads(forwarded_bytes(result))
+                exact = forwarded_bytes(result)
+                record.update(forwarded=json.loads(exact), forwarded_bytes=body_for_record(exact))
             if self.log is not None:
                 lines.append(self.log.text(f"model {result.model}"))
                 lines.extend(self.log.result_lines(None, analysis))
@@ -107,37 +122,108 @@ class ProxyService:
                     lines.append(self.log.text(f"blocked locally: the gateway answers {result.status} ({result.rule})", "bold red"))
                 return finish(http_error(result.status, result.message), outcome="blocked", rule=result.rule)
 
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
+        if self._client_keys and not any(same_secret(token, key) for key in self._client_keys):
+            status, message = self.rules.reject("require-api-key", model=model)
+            if self.log is not None:
+                lines.append(self.log.finding("error", "require-api-key", "", message))
+            return finish(http_error(status, message), outcome="rejected", rule="require-api-key")
+
+        response, fields = self._forward(request, url, raw, secrets, lines)
+        return finish(response, **fields)
+
+    # --- forwarding -----------------------------------------------------------------------------
+
+    def _headers(self, request: Request) -> list[tuple[str, str]]:
+        named = {n.strip().lower() for n in (request.headers.get("Connection") or "").split(",")}
+        dropped = HOP_BY_HOP | named | (CLIENT_CREDENTIALS if self._client_keys else frozenset())
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in dropped]
+        if self.upstream.authorization is not None:
+            headers = [(k, v) for k, v in headers if k.lower() != "authorization"]
+            headers.append(("Authorization", self.upstream.authorization))
+        if self.upstream.has_credentials:  # an answer we can read, to mask an echoed credential
+            headers = [(k, v) for k, v in headers if k.lower() != "accept-encoding"]
         if not any(k.lower() == "accept-encoding" for k, _ in headers):
             headers.append(("Accept-Encoding", "identity"))  # relay exactly what the client can read
-        try:
-            upstream = self.client.send(
-                self.client.build_request(request.method, self.target(request.path, request.query), content=raw, headers=headers),
-                stream=True,
-            )
-        except httpx.HTTPError as exc:
-            message = self.redact.text(f"reference proxy: upstream {Redactor.url(self._base)} failed: {exc.__class__.__name__}: {exc}", secrets)
-            if self.log is not None:
-                lines.append(self.log.text(message, "bold red"))
-            return finish(http_error(502, message), outcome="upstream-error")
+        return headers
 
-        relay = [(k, v) for k, v in upstream.headers.multi_items() if k.lower() not in HOP_BY_HOP]
-        streamed = "text/event-stream" in upstream.headers.get("content-type", "")
-        if not streamed:
+    def _forward(self, request: Request, url: httpx.URL, raw: bytes, secrets: list[str],
+                 lines: list[Line]) -> tuple[Response, dict[str, Any]]:
+        config = self.state.config
+        start_deadline(config.upstream_timeout)
+        try:
+            upstream = self.client.send(self.client.build_request(request.method, url, content=raw,
+                                                                  headers=self._headers(request)), stream=True)
+        except httpx.HTTPError as exc:
+            end_deadline()
+            return self._failed(exc, "did not answer", secrets, lines), {"outcome": "upstream-error"}
+        relay = self._mask_headers([(k, v) for k, v in upstream.headers.multi_items() if k.lower() not in HOP_BY_HOP])
+        fields = {"outcome": "forwarded", "upstream_status": upstream.status_code}
+        if "text/event-stream" not in upstream.headers.get("content-type", ""):
             try:
-                body = b"".join(upstream.iter_raw())
+                body = self._read_capped(upstream, config.upstream_max_bytes)
             except httpx.HTTPError as exc:
-                message = self.redact.text(f"reference proxy: upstream answer broke off: {exc.__class__.__name__}", secrets)
-                return finish(http_error(502, message), outcome="upstream-error")
+                return self._failed(exc, "answer broke off", secrets, lines), {"outcome": "upstream-error"}
+            except _TooLarge:
+                message = f"reference proxy: the upstream answer exceeds {config.upstream_max_bytes} bytes"
+                return self._error(502, message, secrets, lines), {"outcome": "upstream-too-large"}
             finally:
                 upstream.close()
-            return finish(Response(upstream.status_code, relay, body), outcome="forwarded", upstream_status=upstream.status_code)
-        return finish(Response(upstream.status_code, relay, stream=self._relay(upstream), on_close=upstream.close),
-                      outcome="forwarded", upstream_status=upstream.status_code)
+                end_deadline()
+            return Response(upstream.status_code, relay, self._mask_body(body)), fields
+
+        def close() -> None:
+            upstream.close()
+            end_deadline()
+
+        return Response(upstream.status_code, relay, stream=self._relay(upstream, config.upstream_max_stream_bytes),
+                        on_close=close), fields
 
     @staticmethod
-    def _relay(upstream: httpx.Response) -> Iterator[bytes]:
+    def _read_capped(upstream: httpx.Response, cap: int) -> bytes:
+        parts, total = [], 0
+        for piece in upstream.iter_raw():
+            total += len(piece)
+            if total > cap:
+                raise _TooLarge()
+            parts.append(piece)
+        return b"".join(parts)
+
+    @staticmethod
+    def _relay(upstream: httpx.Response, cap: int) -> Iterator[bytes]:
+        total = 0
         try:
-            yield from upstream.iter_raw()
+            for piece in upstream.iter_raw():
+                total += len(piece)
+                if total > cap:
+                    raise AbortStream()  # over the cap: the client sees a cut stream, not a clean end
+                yield piece
         except httpx.HTTPError:
-            raise AbortStream() from None  # the upstream broke off: so does the client's stream
+            raise AbortStream() from None  # the upstream broke off or ran out of time: so does the client's stream
+
+    def _failed(self, exc: httpx.HTTPError, what: str, secrets: list[str], lines: list[Line]) -> Response:
+        if isinstance(exc, httpx.TimeoutException):
+            message = f"reference proxy: upstream {self.upstream.shown} timed out ({self.state.config.upstream_timeout:g} s for the whole exchange)"
+            return self._error(504, message, secrets, lines)
+        return self._error(502, f"reference proxy: upstream {self.upstream.shown} {what}: {exc.__class__.__name__}: {exc}",
+                           secrets, lines)
+
+    def _error(self, status: int, message: str, secrets: list[str], lines: list[Line]) -> Response:
+        message = self.redact.text(message, secrets)
+        if self.log is not None:
+            lines.append(self.log.text(message, "bold red"))
+        return http_error(status, message)
+
+    def _mask_body(self, body: bytes) -> bytes:
+        """An upstream that echoes the credentials it was sent must not hand them to the client."""
+        for secret in self.upstream.secrets:
+            if len(secret) >= 4:
+                body = body.replace(secret.encode(), MASK.encode())
+        return body
+
+    def _mask_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        echoed = [s for s in self.upstream.secrets if len(s) >= 4]
+        return [(k, self.redact.text(v) if any(s in v for s in echoed) else v) for k, v in headers]
+
+
+class _TooLarge(Exception):
+    pass

@@ -58,8 +58,9 @@ class ReferenceGateway:
         self._stop.clear()
         server = GatewayHTTPServer(
             (self.config.host, self.config.port), self.router, body_limit=self.rules.body_limit,
-            io_timeout=self.config.io_timeout, body_timeout=self.config.body_timeout,
-            max_connections=self.config.max_connections, report_error=self._report_error,
+            io_timeout=self.config.io_timeout, head_timeout=self.config.head_timeout, body_timeout=self.config.body_timeout,
+            max_connections=self.config.max_connections, max_idle_per_client=self.config.max_idle_per_client,
+            report_error=self._report_error,
         )
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
