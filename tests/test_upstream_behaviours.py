@@ -40,3 +40,61 @@ def test_emptied_bad_words_is_dropped(revision: str, words: list) -> None:
 def test_go_keeps_what_python_would_strip(revision: str, kept: str) -> None:
     # str.strip() removes U+001C-U+001F; strings.TrimSpace does not.
     assert forwarded({"bad_words": [kept, " "]}, revision=revision)["bad_words"] == [kept]
+
+
+# --- 4-7: $ref inlining, ref siblings, non-schema targets, patternProperties keys -------------
+
+
+def rf(schema: dict) -> dict:
+    return {"response_format": {"type": "json_schema", "json_schema": {"name": "r", "schema": schema}}}
+
+
+def test_structured_outputs_json_local_ref_is_inlined_and_unused_defs_dropped() -> None:
+    schema = {"type": "object", "properties": {"x": {"$ref": "#/definitions/x"}}, "definitions": {"x": {"type": "string"}}}
+    got = forwarded({"structured_outputs": {"json": schema}})
+    assert got["structured_outputs"]["json"] == {"type": "object", "properties": {"x": {"type": "string"}}}
+    unused = forwarded({"structured_outputs": {"json": {"type": "object", "$defs": {"unused": {"type": "NOT_A_VALID_TYPE"}}}}})
+    assert unused["structured_outputs"]["json"] == {"type": "object"}
+    # 2026-05 refused every reference keyword there.
+    assert refused({"structured_outputs": {"json": schema}}, revision=OLD).rule == "reject-schema-ref"
+    dangling = refused({"structured_outputs": {"json": {"type": "object", "properties": {"x": {"$ref": "#/definitions/x"}}}}})
+    assert dangling.message.startswith("structured_outputs.json: ")
+
+
+@pytest.mark.parametrize("siblings, kept", [
+    ({"description": "from sibling"}, {"type": "string", "description": "from ref"}),
+    ({"type": "string"}, {"type": "integer", "minimum": 1, "maximum": 9}),
+])
+def test_keywords_beside_a_ref_are_ignored(siblings: dict, kept: dict) -> None:
+    target = {"type": "string", "description": "from ref"} if "description" in siblings else {"type": "integer", "minimum": 1, "maximum": 9}
+    schema = {"type": "object", "properties": {"x": {"$ref": "#/$defs/P", **siblings}}, "$defs": {"P": target}}
+    assert forwarded(rf(schema))["response_format"]["json_schema"]["schema"]["properties"]["x"] == kept
+
+
+@pytest.mark.parametrize("target", ["justastring", 42, [{"type": "string"}], None])
+def test_a_ref_to_a_non_schema_value_is_a_400(target) -> None:
+    schema = {"type": "object", "properties": {"x": {"$ref": "#/$defs/S"}}, "$defs": {"S": target}}
+    result = refused(rf(schema))
+    assert result.message == ("response_format.json_schema.schema: schema reference keyword is forbidden: "
+                              "reference target must resolve to an object or boolean schema")
+    assert result.rule == "reject-schema-ref"
+
+
+def test_boolean_schema_refs_are_inlined() -> None:
+    schema = {"type": "object", "properties": {"a": {"$ref": "#/$defs/Y"}, "b": {"$ref": "#/$defs/N"}}, "$defs": {"Y": True, "N": False}}
+    assert forwarded(rf(schema))["response_format"]["json_schema"]["schema"]["properties"] == {"a": True, "b": False}
+
+
+@pytest.mark.parametrize("key, message", [
+    ("[", "schema pattern is not a valid regular expression: error parsing regexp: missing closing ]: `[`"),
+    ("a" * 513, "schema pattern is not a valid regular expression: length 513 exceeds limit 512"),
+])
+def test_pattern_properties_keys_are_patterns_in_2026_09(key: str, message: str) -> None:
+    schema = {"type": "object", "patternProperties": {key: {"type": "string"}}}
+    result = refused(rf(schema))
+    assert (result.message, result.rule) == ("response_format.json_schema.schema: " + message, "reject-invalid-pattern-key")
+    tools = [{"type": "function", "function": {"name": "f", "parameters": schema}}]
+    assert refused({"tools": tools}).rule == "reject-invalid-pattern-key"
+    assert refused({"structured_outputs": {"json": schema}}).rule == "reject-invalid-pattern-key"
+    assert "response_format" in forwarded(rf(schema), revision=OLD)  # 2026-05 never looked at the keys
+    assert "patternProperties" in forwarded(rf({"type": "object", "patternProperties": {"^x_": {}}}))["response_format"]["json_schema"]["schema"]
