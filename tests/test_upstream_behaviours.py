@@ -98,3 +98,50 @@ def test_pattern_properties_keys_are_patterns_in_2026_09(key: str, message: str)
     assert refused({"structured_outputs": {"json": schema}}).rule == "reject-invalid-pattern-key"
     assert "response_format" in forwarded(rf(schema), revision=OLD)  # 2026-05 never looked at the keys
     assert "patternProperties" in forwarded(rf({"type": "object", "patternProperties": {"^x_": {}}}))["response_format"]["json_schema"]["schema"]
+
+
+# --- 9, 10: the linter reports the unknown-model 400 and the translations ---------------------
+
+from gonka_conformance.lint import lint  # noqa: E402
+
+
+def errors(payload: dict, **kw) -> list[tuple[str, str]]:
+    return [(f.rule, f.message) for f in lint(payload, **kw) if f.severity == "error"]
+
+
+@pytest.mark.parametrize("model, kw", [
+    ("Kimi-K2.6", {}),
+    ("moonshotai/kimi-k2.6", {}),                                    # upstream matches exactly
+    ("moonshotai/Kimi-K2.6", {"profile": "gonkagate.com"}),          # that broker serves the lowercase id
+    ("Qwen/Qwen3-235B-A22B-Instruct-2507-FP8", {}),                  # retired in 2026-09
+    ("zai-org/GLM-5.3-Flash", {"revision": OLD}),                    # not yet served in 2026-05
+])
+def test_every_model_id_the_gateway_400s_is_an_error(model: str, kw: dict) -> None:
+    found = errors({"model": model, "messages": HI}, **kw)
+    assert [rule for rule, _ in found] == ["reject-unknown-model"]
+    assert found[0][1].startswith(f'unsupported model "{model}"; supported models: ')
+
+
+@pytest.mark.parametrize("model, kw", [
+    ("moonshotai/Kimi-K2.6", {}), ("moonshotai/kimi-k2.6", {"profile": "gonkagate.com"}),
+    ("Qwen/Qwen3-235B-A22B-Instruct-2507-FP8", {"revision": OLD}), (" MiniMaxAI/MiniMax-M2.7 ", {}),
+])
+def test_served_model_ids_are_not_errors(model: str, kw: dict) -> None:
+    assert errors({"model": model, "messages": HI}, **kw) == []
+
+
+def test_case_hint_without_a_profile() -> None:
+    hints = [f for f in lint({"model": "moonshotai/kimi-k2.6", "messages": HI}) if f.rule == "model-id-case-sensitive"]
+    assert len(hints) == 1 and '"moonshotai/Kimi-K2.6"' in hints[0].message
+
+
+@pytest.mark.parametrize("revision", [OLD, NEW])
+def test_a_translated_client_field_is_an_info_finding_with_the_anchor(revision: str) -> None:
+    model = QWEN if revision == OLD else "deepseek-ai/DeepSeek-V4-Flash-0731"
+    found = [f for f in lint({"model": model, "messages": HI, "enable_thinking": False}, revision=revision)
+             if f.rule == "translate-enable_thinking"]
+    assert len(found) == 1 and found[0].severity == "info"
+    assert found[0].anchor and found[0].anchor.endswith("#translate-enable_thinking")
+    kimi = [f.rule for f in lint({"model": KIMI, "messages": HI, "thinking": {"type": "disabled"}, "max_tokens": 4096})]
+    assert kimi.count("translate-thinking-kimi") == 1
+    assert lint({"model": KIMI, "messages": HI, "max_completion_tokens": 1500}) == []  # a mirror keeps the field
