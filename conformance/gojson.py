@@ -22,6 +22,10 @@ from typing import Any
 GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B)) + "\u2028\u2029\u202f\u205f\u3000"
 
 
+# The only white space JSON allows between tokens (RFC 8259 §2), which is all Go's decoder skips.
+JSON_SPACE = " \t\n\r"
+
+
 def go_trim_space(text: str) -> str:
     """``strings.TrimSpace`` (``str.strip`` with Go's set runs at C speed)."""
     return text.strip(GO_SPACE)
@@ -99,7 +103,7 @@ def _constant_error(text: str) -> GoJSONError:
 
 def _go_error(exc: json.JSONDecodeError, text: str) -> GoJSONError:
     pos = exc.pos
-    at_end = pos >= len(text) or not text[pos:].strip()
+    at_end = pos >= len(text) or not text[pos:].strip(JSON_SPACE)
     msg = exc.msg
     if msg.startswith("Unterminated string") or at_end:
         return GoJSONError("unexpected EOF", pos)

@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from gonka_conformance.catalogue.model import Rule
 from gonka_conformance.engine.context import split_pointer
 from gonka_conformance.engine.pipeline import analyse
-from gonka_conformance.engine.types import MISSING, Analysis, Event, Limits
+from gonka_conformance.engine.routing import unsupported_model
+from gonka_conformance.engine.types import MISSING, Analysis, Event, Limits, Rejection
 
 if TYPE_CHECKING:
     from gonka_conformance.catalogue.loader import Catalogue
@@ -143,10 +144,11 @@ def map_analysis(
     catalogue: "Catalogue",
     ambient_events: frozenset[tuple[str, str]],
     client_has: Callable[[str], bool],
+    profile: str | None = None,
 ) -> list[Finding]:
     """The findings of one analysis (unlocated, without fix availability)."""
     findings: list[Finding] = []
-    for rejection in analysis.rejections:
+    for rejection in (*analysis.rejections, *_routing(analysis, catalogue, profile)):
         rule = _rule(catalogue, rejection.rule)
         findings.append(Finding(rejection.rule, "error", rejection.message, rejection.pointer,
                                 origin="rejection", status=rejection.status, **_meta(rule)))
@@ -158,9 +160,12 @@ def map_analysis(
         if is_ambient and severity == "info":
             keep = False
         elif not is_ambient and severity != "info":
-            keep = True
+            keep = True  # a value the gateway wrote because of what the client sent
         else:
             keep = _client_related(event, client_has, written, analysis.client_keys)
+            if not keep and not is_ambient and rule is not None and rule.kind in TRANSLATING_KINDS:
+                # The client's own field was moved or translated: one finding per rule is enough.
+                keep = not any(f.rule == event.rule for f in findings)
         if keep:
             findings.append(Finding(event.rule, severity, event.detail, event.pointer, origin="event",
                                     before=event.before, after=event.after, **_meta(rule)))
@@ -171,6 +176,21 @@ def map_analysis(
         findings.append(Finding(advice.rule, advice_severity(rule), advice.message,
                                 advice.pointer, origin="advice", **_meta(rule)))
     return _dedupe(findings)
+
+
+#: Rule kinds that move or rename what the client sent: never ambient noise when not ambient.
+TRANSLATING_KINDS = ("translate", "unwrap")
+
+
+def _routing(analysis: Analysis, catalogue: "Catalogue", profile: str | None) -> tuple[Rejection, ...]:
+    """The gateway's ``unsupported model`` 400, which ``analyse`` does not route: routing runs
+    after validation upstream, so it is reported after the body's own rejections."""
+    if not analysis.parsed:
+        return ()
+    result = analysis.result
+    pointer = "/model" if "model" in analysis.client_keys else ""
+    rejection = unsupported_model(catalogue, result.model, result.revision, profile, pointer)
+    return (rejection,) if rejection is not None else ()
 
 
 def _client_related(event: Event, client_has: Callable[[str], bool], written: set[str],

@@ -190,7 +190,7 @@ def lint_record(record: Record, options: Options, *, whole_file: bool = False,
     events = ambient(catalogue, analysis.result.model, options.model, options.revision, options.profile,
                      options.limits, options.admin)
     client_has = index.exists if index is not None else (lambda pointer: False)
-    findings = map_analysis(analysis, catalogue, events, client_has)
+    findings = map_analysis(analysis, catalogue, events, client_has, options.profile)
     outcome = Outcome(record, analysis=analysis, index=index)
     outcome.findings = [_complete(finding, outcome, options) for finding in findings]
     return outcome

@@ -3,3 +3,18 @@ from pathlib import Path
 
 # tests/ helpers (goldens loader) are imported as plain modules.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """How many vendored upstream unit-test cases ran and were skipped (tests/data/upstream)."""
+    outcomes: dict[str, str] = {}
+    for key in ("passed", "failed", "skipped"):
+        for report in terminalreporter.stats.get(key, []):
+            if "test_upstream_cases.py::test_upstream_case[" in getattr(report, "nodeid", ""):
+                if key != "passed" or report.when == "call":  # setup and teardown also "pass"
+                    outcomes[report.nodeid] = key
+    if outcomes:
+        counts = {key: sum(1 for v in outcomes.values() if v == key) for key in ("passed", "failed", "skipped")}
+        terminalreporter.write_line(
+            f"upstream unit-test cases: {len(outcomes)} vendored, {counts['passed']} passed, "
+            f"{counts['failed']} failed, {counts['skipped']} skipped (reasons in tests/data/upstream)")

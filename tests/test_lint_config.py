@@ -13,7 +13,7 @@ from gonka_conformance import load_catalogue
 from gonka_conformance.lint.cli import main
 from gonka_conformance.lint.config import ConfigError, Selector
 
-QWEN = "Qwen/Qwen3-235B-A22B-Instruct-2507-FP8"
+QWEN = "deepseek-ai/DeepSeek-V4-Flash-0731"  # a plain route the newest revision serves (Qwen is retired there)
 USER = [{"role": "user", "content": "hi"}]
 
 

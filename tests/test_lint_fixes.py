@@ -19,7 +19,7 @@ from gonka_conformance.lint.inputs import Record
 from gonka_conformance.lint.runner import Options, fix_record, lint_record
 
 KIMI = "moonshotai/Kimi-K2.6"
-QWEN = "Qwen/Qwen3-235B-A22B-Instruct-2507-FP8"
+QWEN = "deepseek-ai/DeepSeek-V4-Flash-0731"  # a plain route the newest revision serves (Qwen is retired there)
 GLM = "zai-org/GLM-5.3-Flash"
 USER = [{"role": "user", "content": "hi"}]
 

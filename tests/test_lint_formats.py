@@ -14,7 +14,7 @@ import pytest
 from gonka_conformance.lint.cli import main
 from gonka_conformance.lint.formats.github import annotation, escape_data, escape_property
 
-QWEN = "Qwen/Qwen3-235B-A22B-Instruct-2507-FP8"
+QWEN = "deepseek-ai/DeepSeek-V4-Flash-0731"  # a plain route the newest revision serves (Qwen is retired there)
 KIMI = "moonshotai/Kimi-K2.6"
 # The official schema, vendored with its provenance (tests/data/README.md).
 OFFICIAL_SARIF_SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"

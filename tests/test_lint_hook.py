@@ -14,7 +14,7 @@ import pytest
 from gonka_conformance.lint import lint
 from gonka_conformance.lint.hook import GonkaLintError, LintHook, install
 
-QWEN = "Qwen/Qwen3-235B-A22B-Instruct-2507-FP8"
+QWEN = "deepseek-ai/DeepSeek-V4-Flash-0731"  # a plain route the newest revision serves (Qwen is retired there)
 KIMI = "moonshotai/Kimi-K2.6"
 SECRET = "sk-test-NEVER-LOGGED"
 

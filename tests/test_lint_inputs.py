@@ -15,7 +15,7 @@ import pytest
 from gonka_conformance.lint import PayloadError, lint
 from gonka_conformance.lint.cli import main
 
-QWEN = "Qwen/Qwen3-235B-A22B-Instruct-2507-FP8"
+QWEN = "deepseek-ai/DeepSeek-V4-Flash-0731"  # a plain route the newest revision serves (Qwen is retired there)
 GOOD = {"model": QWEN, "messages": [{"role": "user", "content": "hi"}]}
 TAGGED = {**GOOD, "tags": ["x"]}
 

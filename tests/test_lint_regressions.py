@@ -26,7 +26,7 @@ from gonka_conformance.lint.runner import Options, fix_record
 
 from test_lint_inputs import GOOD, SECRET, TAGGED, entry, har, run, write
 
-QWEN = "Qwen/Qwen3-235B-A22B-Instruct-2507-FP8"
+QWEN = "deepseek-ai/DeepSeek-V4-Flash-0731"  # a plain route the newest revision serves (Qwen is retired there)
 KIMI = "moonshotai/Kimi-K2.6"
 CHAT = "https://api.example/v1/chat/completions"
 

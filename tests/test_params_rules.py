@@ -312,7 +312,10 @@ def test_reasoning_translation_per_revision() -> None:
 
 
 def test_reasoning_effort_enum() -> None:
-    assert rejected({"reasoning_effort": "max"}).message == 'reasoning_effort: unsupported value: got "max"'
+    assert rejected({"reasoning_effort": "max"}, revision=OLD).message == 'reasoning_effort: unsupported value: got "max"'
+    for model in (KIMI, MINIMAX, QWEN, DEEPSEEK, GLM):  # newest: max joins the enum on every route
+        assert accepted({"reasoning_effort": "max"}, model=model)["reasoning_effort"] == "max"
+    assert rejected({"reasoning_effort": ""}).message == 'reasoning_effort: unsupported value: got ""'
     assert rejected({"reasoning_effort": 1}).message == "reasoning_effort: invalid shape: must be a string"
     assert rejected({"reasoning": {"effort": "ultra"}}).message == 'reasoning_effort: unsupported value: got "ultra"'
 
@@ -398,11 +401,18 @@ def test_kimi_budget_cap_96000_with_admin() -> None:
     assert accepted({"max_tokens": 200000, "thinking_token_budget": 150000}, model=KIMI, admin=True)["thinking_token_budget"] == 96000
 
 
-def test_kimi_force_zero_template_flag_only_in_newest_and_only_when_absent() -> None:
-    assert accepted({"max_tokens": 100}, model=KIMI)["chat_template_kwargs"] == {"thinking": False}
-    assert "chat_template_kwargs" not in accepted({"max_tokens": 100}, model=KIMI, revision=OLD)
-    kept = accepted({"max_tokens": 100, "chat_template_kwargs": {"thinking": True}}, model=KIMI)
-    assert kept["chat_template_kwargs"] == {"thinking": True}
+@pytest.mark.parametrize("asked", [
+    {"thinking": {"type": "enabled"}}, {"thinking": {"type": "adaptive"}},
+    {"chat_template_kwargs": {"thinking": True}}, {},
+])
+def test_kimi_force_zero_silences_the_template_whatever_the_client_asked(asked: dict) -> None:
+    out = accepted({"max_tokens": 100, **asked}, model=KIMI)
+    assert out["chat_template_kwargs"]["thinking"] is False and out["thinking_token_budget"] == 0
+    if asked.get("thinking", {}).get("type") == "adaptive":
+        return  # 2026-05 rejects adaptive (reject-invalid-thinking)
+    old = accepted({"max_tokens": 100, **asked}, model=KIMI, revision=OLD)  # 2026-05: the budget only
+    assert old["thinking_token_budget"] == 0 and "thinking" not in old
+    assert old.get("chat_template_kwargs", {}).get("thinking", None) is not False
 
 
 def test_families_match_broker_spellings() -> None:

@@ -13,6 +13,7 @@ from ..gojson import go_trim_space
 from .check_basic import is_int
 from .context import Context, Site, child
 from .registry import check
+from .routing import expected_spelling
 from .types import MISSING, Hit
 
 
@@ -92,12 +93,10 @@ def role_present(ctx: Context, site: Site) -> Iterator[Hit]:
 
 @check("model-spelling", when_absent=True)
 def model_spelling(ctx: Context, site: Site) -> Iterator[Hit]:
-    """With a broker profile: the model id differs from that broker's documented spelling."""
+    """The model id differs from the spelling the target serves for its family: the broker's
+    documented id with a profile, else the revision's own route (upstream matches exactly)."""
     profile_id = ctx.state.get("profile")
-    if not profile_id or not ctx.family:
-        return
-    broker = ctx.catalogue.broker(profile_id)
-    expected = broker.model_ids.get(ctx.family)
+    expected = expected_spelling(ctx.catalogue, ctx.revision.id, profile_id, ctx.family)
     model = _client(ctx).get("model", MISSING)
     if isinstance(model, str) and expected and go_trim_space(model) != expected:
-        yield Hit("/model", params={"model": model, "expected": expected, "broker": broker.id})
+        yield Hit("/model", params={"model": model, "expected": expected, "broker": profile_id or site.options["upstream"]})

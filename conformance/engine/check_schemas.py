@@ -15,7 +15,7 @@ engine's first (applicable) hit is a faithful choice.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterator, Mapping
 
 from .. import gojson
@@ -529,6 +529,7 @@ class _SchemaWalker:
             self.fail("enum", path + ("enum",), limit=b.max_enum)
         self.check_type(value, path)
         self.check_pattern(value, path)
+        self.check_pattern_keys(value, path)
         for keyword in v.branches:
             arms = value.get(keyword)
             if isinstance(arms, list) and len(arms) > b.max_branch:
@@ -581,6 +582,20 @@ class _SchemaWalker:
         error = go_regexp_error(raw)
         if error is not None:
             self.fail("pattern", where, error=error)
+
+    def check_pattern_keys(self, node: dict[str, Any], path: tuple[Any, ...]) -> None:
+        """Newest: the keys of ``patternProperties`` are patterns too, bounded and compiled."""
+        limit = self.b.max_pattern_len
+        for keyword in self.v.pattern_keys if limit > 0 else ():
+            names = node.get(keyword)
+            for name in names if isinstance(names, dict) else ():
+                where = path + (keyword, name)
+                length = utf8_len(name)
+                if length > limit:
+                    self.fail("pattern-key-length", where, length=length, limit=limit)
+                error = go_regexp_error(name)
+                if error is not None:
+                    self.fail("pattern-key", where, error=error)
 
 
 def walk_schema(schema: dict[str, Any], bounds: Bounds, vocab: Vocabulary) -> Problem | None:
@@ -679,10 +694,12 @@ def bounded_schema(
     options = site.options
     bounds = Bounds.from_options(options["bounds"])
     vocab = Vocabulary.from_options(options["schema"])
+    if not ctx.code_applies(site, "pattern-key"):
+        vocab = replace(vocab, pattern_keys=())
     schema, inlined = holder[key], None
     if options.get("refs") == "inline" and ctx.code_applies(site, "inline") and mentions_refs(schema, vocab):
         try:
-            schema, inlined = dereference(schema, vocab, bounds.max_nodes)
+            schema, inlined = dereference(schema, vocab, bounds.max_nodes, options.get("ref_siblings", "ignore"))
         except RefError as exc:
             yield Hit(pointer, exc.code, {"prefix": prefix, **exc.params})
             return

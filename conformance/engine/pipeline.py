@@ -9,8 +9,6 @@ from __future__ import annotations
 import copy
 import json
 import dataclasses
-import re
-import string
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Mapping
@@ -19,62 +17,12 @@ from .. import gojson
 from ..catalogue.loader import Catalogue, load_catalogue
 from ..catalogue.model import ENGINE_STAGES, PRE_PARSE_STAGES, STAGES, Rule, Target
 from . import registry
+from .messages import EngineError, go_quote, render  # noqa: F401  (re-exported: the faces import them from here)
 from .context import Context, Site, parent_of, resolve, split_pointer
+from .routing import family_of  # noqa: F401  (re-exported)
 from .types import (
     MISSING, Accepted, Advice, Analysis, Change, Event, Hit, Limits, Rejected, Rejection, Result,
 )
-
-
-class EngineError(RuntimeError):
-    """A rule function failed: a bug in the engine, never the user's fault."""
-
-
-# --- message templates --------------------------------------------------------------------
-
-
-def go_quote(value: Any) -> str:
-    """Go's ``%q`` for a string: double quotes, Go escapes, printable Unicode kept raw."""
-    text = str(value)
-    out = ['"']
-    for ch in text:
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch.isprintable():
-            out.append(ch)
-        elif ord(ch) < 0x80:
-            out.append(f"\\x{ord(ch):02x}")
-        elif ord(ch) <= 0xFFFF:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    out.append('"')
-    return "".join(out)
-
-
-class _Formatter(string.Formatter):
-    def format_field(self, value: Any, format_spec: str) -> str:
-        if format_spec == "q":
-            return go_quote(value)
-        return super().format_field(value, format_spec)
-
-
-_FORMATTER = _Formatter()
-
-
-def render(template: str, params: Mapping[str, Any]) -> str:
-    try:
-        return _FORMATTER.vformat(template, (), dict(params))
-    except (KeyError, IndexError, ValueError) as exc:
-        # Only the parameter names: their values come from the request and may be secrets.
-        raise EngineError(f"message template {template!r} cannot be filled from {sorted(params)}: {exc}") from None
 
 
 # --- planning -----------------------------------------------------------------------------
@@ -96,14 +44,6 @@ class Plan:
     steps: tuple[Step, ...]
     applicable: Mapping[str, bool]
     rules: Mapping[str, Rule]
-
-
-def family_of(catalogue: Catalogue, model: str) -> str | None:
-    """The model family a (possibly broker-prefixed, any-case) model id belongs to."""
-    for family in catalogue.families:
-        if re.search(family.pattern, model, re.IGNORECASE):
-            return family.id
-    return None
 
 
 def _in_range(catalogue: Catalogue, index: int, start: str | None, until: str | None) -> bool:

@@ -178,8 +178,10 @@ def strip_blank_strings(ctx: Context, site: Site) -> Iterator[Change]:
     value = site.value
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         return
-    kept = [v for v in value if v.strip()]
-    if len(kept) == len(value):
+    # SanitizeStringListParameter: Go's TrimSpace decides blankness; with DropFieldIfEmpty an
+    # emptied list, or one that was empty to begin with, is removed.
+    kept = [v for v in value if gojson.go_trim_space(v)]
+    if kept and len(kept) == len(value):
         return
     if kept:
         site.parent[site.key] = kept

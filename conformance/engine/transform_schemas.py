@@ -76,6 +76,7 @@ class Vocabulary:
     child_maps: frozenset[str]       # name -> schema maps whose wrapper is not a node
     branches: tuple[str, ...]        # anyOf / oneOf / allOf
     types: frozenset[str]            # JSON-Schema primitive type names
+    pattern_keys: tuple[str, ...] = ()  # child maps whose keys are regexes (patternProperties)
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> "Vocabulary":
@@ -83,6 +84,7 @@ class Vocabulary:
             forbidden=tuple(options["forbidden"]), containers=frozenset(options["containers"]),
             data=frozenset(options["data"]), child_maps=frozenset(options["child_maps"]),
             branches=tuple(options["branches"]), types=frozenset(options["types"]),
+            pattern_keys=tuple(options.get("pattern_keys", ())),
         )
 
 
@@ -148,6 +150,10 @@ class _Deref:
     root: dict[str, Any]
     vocab: Vocabulary
     max_nodes: int
+    #: "ignore": keywords beside a $ref are dropped and the target must be an object or boolean
+    #: schema (schema_refs.go f2e93446); "merge": siblings override the target's keys and any
+    #: target is kept (schema_refs.go 36e84282).
+    siblings: str = "ignore"
     stack: set[str] = field(default_factory=set)
     expanding: int = 0  # >0 while inside an inlined target
     expanded_nodes: int = 0
@@ -201,11 +207,14 @@ class _Deref:
             chain.append((ref, current))
             current = target
         resolved = (yield self.visit(current)) if _container(current) else current
+        if self.siblings == "ignore" and not isinstance(resolved, (dict, bool)):
+            raise RefError("ref-target")
         while chain:
             ref, ref_node = chain.pop()
             self.expanding -= 1
             self.stack.discard(ref)
-            resolved = yield self.merge(resolved, ref_node)
+            if self.siblings == "merge":
+                resolved = yield self.merge(resolved, ref_node)
         return resolved
 
     def merge(self, target: Any, ref_node: dict[str, Any]) -> Step:
@@ -276,13 +285,17 @@ def path_unescape(text: str, ref: str) -> str:
     return out.decode("utf-8", errors="replace")
 
 
-def dereference(schema: dict[str, Any], vocab: Vocabulary, max_nodes: int) -> tuple[dict[str, Any], int]:
+def dereference(
+    schema: dict[str, Any], vocab: Vocabulary, max_nodes: int, siblings: str = "ignore",
+) -> tuple[dict[str, Any], int]:
     """Inline local refs; return the rewritten schema and how many refs were inlined.
 
     Raises :class:`RefError` for refs the gateway refuses and :class:`NodeLimit` when the
     inlined nodes alone exceed ``max_nodes``. The input is not modified.
     """
-    state = _Deref(schema, vocab, max_nodes)
+    if siblings not in ("ignore", "merge"):
+        raise ValueError(f"ref_siblings must be ignore or merge, not {siblings!r}")
+    state = _Deref(schema, vocab, max_nodes, siblings)
     resolved = _trampoline(state.visit(schema))
     if not isinstance(resolved, dict):
         raise RefError("ref-root")

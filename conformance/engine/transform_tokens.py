@@ -107,12 +107,16 @@ def resolve_thinking_budget(ctx: Context, site: Site) -> Iterator[Change]:
             yield Change("/thinking_token_budget", before, 0,
                          f"max_tokens {max_tokens} < {opts['force_zero_below']}: thinking_token_budget forced to 0", "force-zero")
         kwargs = body.get("chat_template_kwargs")
-        if ctx.code_applies(site, "template") and (kwargs is None or (isinstance(kwargs, dict) and "thinking" not in kwargs)):
+        if ctx.code_applies(site, "template") and (kwargs is None or isinstance(kwargs, dict)):
+            # Overwrites a client's own answer too: a thinking template with a zero budget is the
+            # empty-content burn the force-zero exists to prevent.
             if kwargs is None:
                 kwargs = body["chat_template_kwargs"] = {}
-            kwargs["thinking"] = False
-            yield Change("/chat_template_kwargs/thinking", MISSING, False,
-                         "chat_template_kwargs.thinking set to false with the forced zero budget", "template")
+            was = kwargs.get("thinking", MISSING)
+            if was is not False:
+                kwargs["thinking"] = False
+                yield Change("/chat_template_kwargs/thinking", was, False,
+                             "chat_template_kwargs.thinking set to false with the forced zero budget", "template")
         return
     budget = before
     if budget is MISSING or budget is None:

@@ -1,0 +1,147 @@
+"""Behaviours pinned by upstream's own unit tests (issue 10), per rule and per revision."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gonka_conformance.engine.pipeline import forwarded_bytes, normalize
+
+KIMI, QWEN, MINIMAX = "moonshotai/Kimi-K2.6", "Qwen/Qwen3-235B-A22B-Instruct-2507-FP8", "MiniMaxAI/MiniMax-M2.7"
+OLD, NEW = "2026-05", "2026-09"
+HI = [{"role": "user", "content": "hi"}]
+BOTH = pytest.mark.parametrize("revision", [OLD, NEW])
+
+
+def forwarded(body: dict, model: str = QWEN, revision: str = NEW) -> dict:
+    result = normalize({"messages": HI, **body}, model=model, revision=revision)
+    assert result.outcome == "accepted", result.message
+    return json.loads(forwarded_bytes(result))
+
+
+def refused(body: dict, model: str = QWEN, revision: str = NEW):
+    result = normalize({"messages": HI, **body}, model=model, revision=revision)
+    assert result.outcome == "rejected", f"accepted: {result.body}"
+    return result
+
+
+# --- 3 and 8: string lists emptied by sanitising; Go's white space ---------------------------
+
+
+@BOTH
+@pytest.mark.parametrize("words", [[], [""], ["", "\t", "\n"], ["\u3000", "\u00a0"], ["\u000b", "\u000c"]])
+def test_emptied_bad_words_is_dropped(revision: str, words: list) -> None:
+    assert "bad_words" not in forwarded({"bad_words": words}, revision=revision)
+
+
+@BOTH
+@pytest.mark.parametrize("kept", ["\u001c", "\u001d", "\u001e", "\u001f", "\u200b", "\ufeff", "\u0000"])
+def test_go_keeps_what_python_would_strip(revision: str, kept: str) -> None:
+    # str.strip() removes U+001C-U+001F; strings.TrimSpace does not.
+    assert forwarded({"bad_words": [kept, " "]}, revision=revision)["bad_words"] == [kept]
+
+
+# --- 4-7: $ref inlining, ref siblings, non-schema targets, patternProperties keys -------------
+
+
+def rf(schema: dict) -> dict:
+    return {"response_format": {"type": "json_schema", "json_schema": {"name": "r", "schema": schema}}}
+
+
+def test_structured_outputs_json_local_ref_is_inlined_and_unused_defs_dropped() -> None:
+    schema = {"type": "object", "properties": {"x": {"$ref": "#/definitions/x"}}, "definitions": {"x": {"type": "string"}}}
+    got = forwarded({"structured_outputs": {"json": schema}})
+    assert got["structured_outputs"]["json"] == {"type": "object", "properties": {"x": {"type": "string"}}}
+    unused = forwarded({"structured_outputs": {"json": {"type": "object", "$defs": {"unused": {"type": "NOT_A_VALID_TYPE"}}}}})
+    assert unused["structured_outputs"]["json"] == {"type": "object"}
+    # 2026-05 refused every reference keyword there.
+    assert refused({"structured_outputs": {"json": schema}}, revision=OLD).rule == "reject-schema-ref"
+    dangling = refused({"structured_outputs": {"json": {"type": "object", "properties": {"x": {"$ref": "#/definitions/x"}}}}})
+    assert dangling.message.startswith("structured_outputs.json: ")
+
+
+@pytest.mark.parametrize("siblings, kept", [
+    ({"description": "from sibling"}, {"type": "string", "description": "from ref"}),
+    ({"type": "string"}, {"type": "integer", "minimum": 1, "maximum": 9}),
+])
+def test_keywords_beside_a_ref_are_ignored(siblings: dict, kept: dict) -> None:
+    target = {"type": "string", "description": "from ref"} if "description" in siblings else {"type": "integer", "minimum": 1, "maximum": 9}
+    schema = {"type": "object", "properties": {"x": {"$ref": "#/$defs/P", **siblings}}, "$defs": {"P": target}}
+    assert forwarded(rf(schema))["response_format"]["json_schema"]["schema"]["properties"]["x"] == kept
+
+
+@pytest.mark.parametrize("target", ["justastring", 42, [{"type": "string"}], None])
+def test_a_ref_to_a_non_schema_value_is_a_400(target) -> None:
+    schema = {"type": "object", "properties": {"x": {"$ref": "#/$defs/S"}}, "$defs": {"S": target}}
+    result = refused(rf(schema))
+    assert result.message == ("response_format.json_schema.schema: schema reference keyword is forbidden: "
+                              "reference target must resolve to an object or boolean schema")
+    assert result.rule == "reject-schema-ref"
+
+
+def test_boolean_schema_refs_are_inlined() -> None:
+    schema = {"type": "object", "properties": {"a": {"$ref": "#/$defs/Y"}, "b": {"$ref": "#/$defs/N"}}, "$defs": {"Y": True, "N": False}}
+    assert forwarded(rf(schema))["response_format"]["json_schema"]["schema"]["properties"] == {"a": True, "b": False}
+
+
+@pytest.mark.parametrize("key, message", [
+    ("[", "schema pattern is not a valid regular expression: error parsing regexp: missing closing ]: `[`"),
+    ("a" * 513, "schema pattern is not a valid regular expression: length 513 exceeds limit 512"),
+])
+def test_pattern_properties_keys_are_patterns_in_2026_09(key: str, message: str) -> None:
+    schema = {"type": "object", "patternProperties": {key: {"type": "string"}}}
+    result = refused(rf(schema))
+    assert (result.message, result.rule) == ("response_format.json_schema.schema: " + message, "reject-invalid-pattern-key")
+    tools = [{"type": "function", "function": {"name": "f", "parameters": schema}}]
+    assert refused({"tools": tools}).rule == "reject-invalid-pattern-key"
+    assert refused({"structured_outputs": {"json": schema}}).rule == "reject-invalid-pattern-key"
+    assert "response_format" in forwarded(rf(schema), revision=OLD)  # 2026-05 never looked at the keys
+    assert "patternProperties" in forwarded(rf({"type": "object", "patternProperties": {"^x_": {}}}))["response_format"]["json_schema"]["schema"]
+
+
+# --- 9, 10: the linter reports the unknown-model 400 and the translations ---------------------
+
+from gonka_conformance.lint import lint  # noqa: E402
+
+
+def errors(payload: dict, **kw) -> list[tuple[str, str]]:
+    return [(f.rule, f.message) for f in lint(payload, **kw) if f.severity == "error"]
+
+
+@pytest.mark.parametrize("model, kw", [
+    ("Kimi-K2.6", {}),
+    ("moonshotai/kimi-k2.6", {}),                                    # upstream matches exactly
+    ("moonshotai/Kimi-K2.6", {"profile": "gonkagate.com"}),          # that broker serves the lowercase id
+    ("Qwen/Qwen3-235B-A22B-Instruct-2507-FP8", {}),                  # retired in 2026-09
+    ("zai-org/GLM-5.3-Flash", {"revision": OLD}),                    # not yet served in 2026-05
+])
+def test_every_model_id_the_gateway_400s_is_an_error(model: str, kw: dict) -> None:
+    found = errors({"model": model, "messages": HI}, **kw)
+    assert [rule for rule, _ in found] == ["reject-unknown-model"]
+    assert found[0][1].startswith(f'unsupported model "{model}"; supported models: ')
+
+
+@pytest.mark.parametrize("model, kw", [
+    ("moonshotai/Kimi-K2.6", {}), ("moonshotai/kimi-k2.6", {"profile": "gonkagate.com"}),
+    ("Qwen/Qwen3-235B-A22B-Instruct-2507-FP8", {"revision": OLD}), (" MiniMaxAI/MiniMax-M2.7 ", {}),
+])
+def test_served_model_ids_are_not_errors(model: str, kw: dict) -> None:
+    assert errors({"model": model, "messages": HI}, **kw) == []
+
+
+def test_case_hint_without_a_profile() -> None:
+    hints = [f for f in lint({"model": "moonshotai/kimi-k2.6", "messages": HI}) if f.rule == "model-id-case-sensitive"]
+    assert len(hints) == 1 and '"moonshotai/Kimi-K2.6"' in hints[0].message
+
+
+@pytest.mark.parametrize("revision", [OLD, NEW])
+def test_a_translated_client_field_is_an_info_finding_with_the_anchor(revision: str) -> None:
+    model = QWEN if revision == OLD else "deepseek-ai/DeepSeek-V4-Flash-0731"
+    found = [f for f in lint({"model": model, "messages": HI, "enable_thinking": False}, revision=revision)
+             if f.rule == "translate-enable_thinking"]
+    assert len(found) == 1 and found[0].severity == "info"
+    assert found[0].anchor and found[0].anchor.endswith("#translate-enable_thinking")
+    kimi = [f.rule for f in lint({"model": KIMI, "messages": HI, "thinking": {"type": "disabled"}, "max_tokens": 4096})]
+    assert kimi.count("translate-thinking-kimi") == 1
+    assert lint({"model": KIMI, "messages": HI, "max_completion_tokens": 1500}) == []  # a mirror keeps the field
