@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import io
 import json
 import resource
 import socket
@@ -269,9 +270,12 @@ def upstream() -> Iterator[Recorder]:
 @pytest.fixture(scope="module", params=["", "/gw/v1"], ids=["no-base-path", "base-path"])
 def proxy(request, upstream, internal) -> Iterator[ReferenceGateway]:
     url = f"http://u:{UPSTREAM_PASSWORD}@127.0.0.1:{upstream.port}{request.param}"
-    with serve(upstream=url, api_key=CLIENT_KEY) as gateway:
+    log = io.StringIO()
+    with serve(upstream=url, api_key=CLIENT_KEY, log=log) as gateway:
         gateway.base_path = request.param  # type: ignore[attr-defined]
         yield gateway
+    assert "GET /v1/models" in log.getvalue() and "require-api-key" in log.getvalue()
+    assert_no_secret(log.getvalue())  # the live log of every request above
 
 
 def send(proxy: ReferenceGateway, target: str, internal: Recorder, method: str = "GET") -> bytes:

@@ -94,6 +94,8 @@ class ConnectionTable:
         with self._lock:
             if slot.evicted:
                 return False
+            if slot.phase == phase:  # a new connection is idle from its admission, not from its thread's start
+                return True
             now = time.monotonic()
             slot.phase, slot.since = phase, now
             timeout = {IDLE: slot.deadlines.io_timeout, HEAD: slot.deadlines.head_timeout,

@@ -98,30 +98,9 @@ class ProxyService:
             return finish(response, outcome="rejected", rule="limit-body-size")
         secrets += body_secrets(raw)
 
-        model = state.default_model
-        if request.method == "POST" and request.path == CHAT_PATH:
-            analysis = analyse(raw, model=state.default_model, revision=state.revision.id, limits=state.settings.limits,
-                               profile=state.config.profile, catalogue=state.catalogue)
-            result = analysis.result
-            model = result.model or model
-            record.update(
-                received=body_for_record(raw), model=result.model, family=result.family,
-                rejections=[r.to_json() for r in analysis.rejections], events=[e.to_json() for e in analysis.events],
-                advice=[a.to_json() for a in analysis.advice],
-            )
-            if isinstance(result, Accepted):
-                exact = forwarded_bytes(result)
-                record.update(forwarded=json.loads(exact), forwarded_bytes=body_for_record(exact))
-            if self.log is not None:
-                lines.append(self.log.text(f"model {result.model}"))
-                lines.extend(self.log.result_lines(None, analysis))
-                if not analysis.rejections and not analysis.events and not analysis.advice:
-                    lines.append(self.log.text("no findings", "green"))
-            if isinstance(result, Rejected) and state.config.block_rejects:
-                if self.log is not None:
-                    lines.append(self.log.text(f"blocked locally: the gateway answers {result.status} ({result.rule})", "bold red"))
-                return finish(http_error(result.status, result.message), outcome="blocked", rule=result.rule)
-
+        model, blocked = self._lint(request, raw, record, lines)
+        if blocked is not None:
+            return finish(blocked, outcome="blocked", rule=record["rule"])
         if self._client_keys and not any(same_secret(token, key) for key in self._client_keys):
             status, message = self.rules.reject("require-api-key", model=model)
             if self.log is not None:
@@ -130,6 +109,35 @@ class ProxyService:
 
         response, fields = self._forward(request, url, raw, secrets, lines)
         return finish(response, **fields)
+
+    def _lint(self, request: Request, raw: bytes, record: dict[str, Any], lines: list[Line]) -> tuple[str, Response | None]:
+        """A chat request through the engine: findings logged and recorded; returns the model
+        (for the 401's message) and, with --block-rejects, the gateway's own error."""
+        state = self.state
+        if request.method != "POST" or request.path != CHAT_PATH:
+            return state.default_model, None
+        analysis = analyse(raw, model=state.default_model, revision=state.revision.id, limits=state.settings.limits,
+                           profile=state.config.profile, catalogue=state.catalogue)
+        result = analysis.result
+        record.update(
+            received=body_for_record(raw), model=result.model, family=result.family,
+            rejections=[r.to_json() for r in analysis.rejections], events=[e.to_json() for e in analysis.events],
+            advice=[a.to_json() for a in analysis.advice],
+        )
+        if isinstance(result, Accepted):
+            exact = forwarded_bytes(result)
+            record.update(forwarded=json.loads(exact), forwarded_bytes=body_for_record(exact))
+        if self.log is not None:
+            lines.append(self.log.text(f"model {result.model}"))
+            lines.extend(self.log.result_lines(None, analysis))
+            if not analysis.rejections and not analysis.events and not analysis.advice:
+                lines.append(self.log.text("no findings", "green"))
+        if isinstance(result, Rejected) and state.config.block_rejects:
+            if self.log is not None:
+                lines.append(self.log.text(f"blocked locally: the gateway answers {result.status} ({result.rule})", "bold red"))
+            record["rule"] = result.rule
+            return result.model or state.default_model, http_error(result.status, result.message)
+        return result.model or state.default_model, None
 
     # --- forwarding -----------------------------------------------------------------------------
 
