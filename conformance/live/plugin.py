@@ -17,6 +17,7 @@ unobservable → skipped · error → error (setup, one line), never a pass.
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime, timezone
 from pathlib import Path
 import math
@@ -160,7 +161,7 @@ XDIST_REFUSED = ("the live suite does not run under pytest-xdist (-n): one proce
 class GonkaSuite(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         if hasattr(self.config, "workerinput"):  # an xdist worker: each would send and write its own report
-            raise pytest.UsageError(XDIST_REFUSED)
+            raise self.CollectError(XDIST_REFUSED)  # shown as this one line
         session = LiveSession(_options(self.config))
         self.config.stash[_SESSION] = session
         session.start()  # the target and its models (GET /models at most): no chat request
@@ -255,13 +256,15 @@ def _harness_line(error: BaseException) -> str:
     return printable(f"error (nothing could be observed): {error}")
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    """A harness error in setup is one line, not pytest's traceback through the plugin."""
-    report = yield
-    if isinstance(item, GonkaItem) and call.excinfo is not None and isinstance(call.excinfo.value, HarnessError):
-        report.longrepr = _harness_line(call.excinfo.value)
-    return report
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport | None:
+    """A harness error (raised in setup) is one line: reported here, before pytest would
+    format a traceback through the plugin and pluggy only to throw it away."""
+    if not (isinstance(item, GonkaItem) and call.excinfo is not None and isinstance(call.excinfo.value, HarnessError)):
+        return None
+    one_line = copy.copy(call)
+    one_line.excinfo = _harness_line(call.excinfo.value)  # type: ignore[assignment]  # pytest reports a non-ExceptionInfo as is
+    return pytest.TestReport.from_item_and_call(item, one_line)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -6,6 +6,7 @@ a secret straddling a cut must not leave its first characters behind."""
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -77,7 +78,7 @@ class Redactor:
 
     def add_url(self, url: str | None) -> None:
         """Every credential a base URL carries: user name (a token alone included), password,
-        every query value and the fragment — whatever their names."""
+        their Basic-auth encoding, every query value and the fragment — whatever their names."""
         if not url:
             return
         try:
@@ -90,6 +91,9 @@ class Redactor:
             if value:
                 self.add(value)
                 self.add(unquote(value))
+        if parts.username or parts.password:  # what an HTTP client sends for them: Basic base64(user:password)
+            pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+            self.add(base64.b64encode(pair.encode()).decode())
 
     def text(self, value: str, extra: Iterable[str] = ()) -> str:
         """``extra``: secrets known for this one string only (e.g. a request's own key)."""
