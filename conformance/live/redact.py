@@ -97,10 +97,13 @@ class Redactor:
 
     def text(self, value: str, extra: Iterable[str] = ()) -> str:
         """``extra``: secrets known for this one string only (e.g. a request's own key)."""
+        return self._text(value, extra, self.fragments)
+
+    def _text(self, value: str, extra: Iterable[str], fragments: bool) -> str:
         known = _longest_first(self.secrets, extra)
         for secret in known:
             value = value.replace(secret, MASK)
-        if self.fragments:
+        if fragments:
             value = _mask_fragments(value, known)
         for pattern in _PATTERNS:
             value = pattern.sub(_mask_match, value)
@@ -118,12 +121,14 @@ class Redactor:
         return cut + f"… ({len(value)} characters)"
 
     def data(self, value: Any, extra: Iterable[str] = ()) -> Any:
-        """Redact every string inside a JSON-like structure (keys included)."""
+        """Redact every string inside a JSON-like structure (keys included). Whole secrets and
+        credential shapes only: a structure's texts were clipped (fragments included) where
+        they were made, and identifiers such as case ids must survive unchanged."""
         extra = tuple(extra)
         if isinstance(value, str):
-            return self.text(value, extra)
+            return self._text(value, extra, False)
         if isinstance(value, dict):
-            return {self.text(str(k), extra): (MASK if _is_secret_key(k) else self.data(v, extra)) for k, v in value.items()}
+            return {self._text(str(k), extra, False): (MASK if _is_secret_key(k) else self.data(v, extra)) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
             return [self.data(v, extra) for v in value]
         return value
