@@ -129,3 +129,48 @@ def test_url_credentials_and_query_values_appear_nowhere(tmp_path) -> None:
     basic = base64.b64encode(f"{URL_TOKEN}:".encode()).decode()  # what an HTTP client sends for a URL user
     assert_no_secret({**texts, "stdout": done.stdout, "stderr": done.stderr}, KEY, SIG, URL_TOKEN, basic, "acmeTenant77")
     assert "127.0.0.1" in texts["report.json"]  # the target is still named, without its credentials
+
+
+# --- the pieces, directly ------------------------------------------------------------------------
+
+
+def test_clip_redacts_before_it_cuts_and_leaves_no_prefix_at_the_cut() -> None:
+    from gonka_conformance.live.redact import Redactor
+
+    redactor = Redactor(fragments=True)
+    redactor.add(KEY)
+    straddling = "x" * 1995 + KEY  # a naive cut at 2,000 keeps the key's first 5 characters
+    for text in (straddling, "y" * 1997 + KEY[:3] + "tail", f"provided: {KEY[:10]}****{KEY[-4:]}"):
+        clipped = redactor.clip(text, 2000)
+        assert KEY[:3] not in clipped and len(clipped) <= 2000 + 40
+    assert redactor.clip("\x1b[2J\x1b]0;t\x07\rPASSED\n", 100) == "\\x1b[2J\\x1b]0;t\\x07\\x0dPASSED\\x0a"
+
+
+def test_every_credential_of_a_base_url_is_a_known_secret() -> None:
+    from gonka_conformance.live.redact import Redactor
+
+    redactor = Redactor()
+    redactor.add_url(f"http://{URL_TOKEN}@h.example/v1?sig={SIG}&region=euWest42#frag1234")
+    basic = base64.b64encode(f"{URL_TOKEN}:".encode()).decode()
+    shown = redactor.text(f"{URL_TOKEN} {SIG} euWest42 frag1234 Basic {basic}")
+    assert not any(s in shown for s in (URL_TOKEN, SIG, "euWest42", "frag1234", basic)), shown
+
+
+def test_safe_model_ids_are_stable_distinct_and_redacted() -> None:
+    from gonka_conformance.live.redact import Redactor
+    from gonka_conformance.live.runner import safe_model_id
+
+    redactor = Redactor()
+    redactor.add(KEY)
+    assert safe_model_id("moonshotai/Kimi-K2.6", redactor) == "moonshotai/Kimi-K2.6"
+    marked = safe_model_id("m<img src=x>", redactor)
+    assert re.fullmatch(r"m_img_src_x_-[0-9a-f]{8}", marked) and marked == safe_model_id("m<img src=x>", redactor)
+    assert marked != safe_model_id("m<img src=y>", redactor)
+    keyed = safe_model_id(f"m-{KEY}", redactor)
+    assert KEY[:8] not in keyed and re.fullmatch(r"m-___-[0-9a-f]{8}", keyed)
+
+
+def test_markdown_keeps_broker_text_as_text() -> None:
+    from gonka_conformance.reports.markdown import _text
+
+    assert _text("a`b <img src=x> [x](javascript:y) | *k*") == "a\\`b &lt;img src=x&gt; \\[x\\](javascript:y) \\| \\*k\\*"
