@@ -115,6 +115,8 @@ def test_model_ids_become_safe_test_ids_mapped_to_the_redacted_real_id(tmp_path)
     assert {c["model"].split("<")[0].split("\\")[0] for c in cases} == {"moonshotai/Kimi-K2.6", "MiniMaxAI/MiniMax-M2.7"}
     html = (report_dir / "report.html").read_text()
     assert "&lt;img src=x onerror=" in html  # shown, as text
+    # the broker's message ends in "authorization: ": redacting the rendered page once swallowed what followed
+    assert html.count("<p>Reproduce</p>") == len(cases) and html.rstrip().endswith("</html>")
     summary = (report_dir / "summary.md").read_text()
     assert "&lt;img" in summary and "<img" not in summary and "`moonshotai" not in summary  # text, not a code span
 

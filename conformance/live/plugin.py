@@ -184,8 +184,9 @@ class Scheduler:
         self.futures: dict[str, Future[Any]] = {}
 
     def result(self, key: str) -> Any:
-        index = self.position.get(key, 0)
-        for ahead in [key, *self.order[index:index + self.window]]:
+        index = self.position.get(key)
+        window = self.order[index:index + self.window] if index is not None else []
+        for ahead in [key, *window]:
             if ahead not in self.futures:
                 self.futures[ahead] = self.live.submit(ahead)
         return self.futures[key].result()
