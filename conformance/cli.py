@@ -179,9 +179,18 @@ def report_invalid_catalogue(prog: str, exc: CatalogueError) -> int:
 # --- entry point --------------------------------------------------------------------------
 
 
+class StrictParser(argparse.ArgumentParser):
+    """No abbreviated options (``--co`` must not quietly mean ``--concurrency``); subcommand
+    parsers are of the parser's own class, so every subcommand inherits this."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     _register_faces()
-    parser = argparse.ArgumentParser(prog=PROG, description="Conformance suite, normalizer and reference gateway for Gonka's chat-completions gateway.")
+    parser = StrictParser(prog=PROG, description="Conformance suite, normalizer and reference gateway for Gonka's chat-completions gateway.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument("--catalogue", metavar="DIR", help="load the catalogue from DIR instead of the packaged cases/")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

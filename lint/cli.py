@@ -38,7 +38,7 @@ def _csv(value: str) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=PROG,
+        prog=PROG, allow_abbrev=False,
         description="Lint chat-completions payloads against Gonka's gateway rules (offline): every rejection, "
                     "silent change and FAQ advisory, with the rule, its upstream anchor, the JSON pointer and the fix.",
         epilog="Exit status: 0 no error findings, 1 error findings (any finding with --strict), "

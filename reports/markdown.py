@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Any
 
 from .html import WORST_FIRST
@@ -9,11 +11,11 @@ from .html import WORST_FIRST
 
 def render_markdown(report: dict[str, Any]) -> str:
     target = report["target"]
-    where = "the embedded reference gateway" if target["embedded_reference"] else f"`{target['base_url']}`"
+    where = "the embedded reference gateway" if target["embedded_reference"] else _text(target["base_url"])
     lines = [
         "## Gonka gateway conformance",
         "",
-        f"Target {where}, revision `{report['revision']}`, profile `{report.get('profile') or 'none'}`, "
+        f"Target {where}, revision {_text(report['revision'])}, profile {_text(report.get('profile') or 'none')}, "
         f"tier {report['tier']}, {len(target['models'])} model(s), {report['timing']['seconds']}s, "
         f"tokens spent {report['tokens']['spent']}.",
         "",
@@ -22,7 +24,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "| " + " | ".join(str(report["summary"].get(o, 0)) for o in WORST_FIRST) + f" | {report['summary']['total']} |",
     ]
     if report.get("error"):
-        lines += ["", f"**{report['error']}**"]
+        lines += ["", f"**{_text(report['error'])}**"]
     best = (report.get("fingerprint") or {}).get("best")
     if best:
         lines += ["", f"Best explained by revision `{best['revision']}` with profile `{best.get('profile') or 'upstream'}` "
@@ -31,11 +33,22 @@ def render_markdown(report: dict[str, Any]) -> str:
     if notable:
         lines += ["", "| outcome | case | model | expected | observed |", "|---|---|---|---|---|"]
         for case in sorted(notable, key=lambda c: (WORST_FIRST.index(c["outcome"]), c["key"])):
-            rule = f"[{case['case_id']}]({case['anchor']})" if case.get("anchor") else f"`{case['case_id']}`"
-            lines.append(f"| {case['outcome']} | {rule} | `{case['model']}` | {_cell(case['expected'])} | {_cell(case['observed'])} |")
+            rule = f"[{_text(case['case_id'])}]({case['anchor']})" if case.get("anchor") else _text(case["case_id"])
+            lines.append(f"| {case['outcome']} | {rule} | {_cell(case['model'])} | {_cell(case['expected'])} | {_cell(case['observed'])} |")
     return "\n".join(lines) + "\n"
 
 
+#: Characters that are markup in CommonMark/GFM (HTML included): a broker's text must stay text.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]!|~])")
+
+
+def _text(text: str) -> str:
+    """Broker- or user-derived text as literal Markdown: HTML escaped, Markdown punctuation
+    backslash-escaped (no code spans: a backtick inside one cannot be escaped)."""
+    text = html.escape(text.replace("\r", " ").replace("\n", " "), quote=False)
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
 def _cell(text: str) -> str:
-    text = text.replace("|", "\\|").replace("\n", " ")
-    return text if len(text) <= 160 else text[:157] + "…"
+    text = text if len(text) <= 160 else text[:157] + "…"
+    return _text(text)

@@ -7,6 +7,7 @@ endless answer is bounded by ``max_seconds`` and by the broker's own stop event,
 forgets nothing still ends; ``stop()`` closes the listener and wakes every handler.
 
 ``chat_requests`` counts the chat requests received (what ``--collect-only`` must keep at 0).
+``echo_request=True`` makes every key echo also repeat the request's path and query string.
 """
 
 from __future__ import annotations
@@ -47,12 +48,14 @@ def gzip_bomb() -> bytes:
 
 
 class HostileBroker:
-    def __init__(self, mode: str, *, models: tuple[str, ...] = DEFAULT_MODELS, max_seconds: float = 60.0) -> None:
+    def __init__(self, mode: str, *, models: tuple[str, ...] = DEFAULT_MODELS, max_seconds: float = 60.0,
+                 echo_request: bool = False) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown hostile mode {mode!r}")
         self.mode = mode
         self.models = models
         self.max_seconds = max_seconds
+        self.echo_request = echo_request  # key echoes also carry the request target (path and query)
         self.chat_requests = 0
         self.stopping = threading.Event()
         self._lock = threading.Lock()
@@ -96,7 +99,8 @@ def _handler_for(broker: HostileBroker) -> type[BaseHTTPRequestHandler]:
         @property
         def key(self) -> str:
             auth = self.headers.get("Authorization", "")
-            return auth[7:] if auth.startswith("Bearer ") else auth
+            key = auth[7:] if auth.startswith("Bearer ") else auth
+            return f"{key} {self.path}" if broker.echo_request else key
 
         def send_bytes(self, status: int, body: bytes, content_type: str = "application/json", extra: dict[str, str] | None = None) -> None:
             self.send_response(status)
@@ -132,7 +136,7 @@ def _handler_for(broker: HostileBroker) -> type[BaseHTTPRequestHandler]:
 
         # -- routes --------------------------------------------------------------------
         def do_GET(self) -> None:
-            if not self.path.rstrip("/").endswith("/models"):
+            if not self.path.split("?")[0].rstrip("/").endswith("/models"):  # a base URL may carry a query
                 self.send_json(404, {"error": {"message": "not found"}})
                 return
             mode = broker.mode

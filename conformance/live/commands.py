@@ -33,6 +33,7 @@ def register(commands: Any) -> None:
     run.add_argument("--whitebox-url", help="debug view of a reference gateway started with serve --debug-endpoint (verifies silent rules)")
     run.add_argument("--report-dir", default="gonka-report", help="where reports go (default: ./gonka-report)")
     run.add_argument("-q", "--quiet", action="store_true", help="less pytest output")
+    run.add_argument("--list", action="store_true", help="list the selected cases × models (no chat request, no report)")
     run.set_defaults(handler=cmd_run)
 
     diff = commands.add_parser("diff", help="compare two report.json files case by case")
@@ -60,11 +61,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         "--gonka-api-key-env", args.api_key_env, "--gonka-tier", args.tier,
         "--gonka-concurrency", str(args.concurrency), "--gonka-timeout", str(args.timeout),
         "--gonka-retries", str(args.retries), "--gonka-repeat", str(args.repeat),
-        "--gonka-report-dir", str(report_dir),
-        "--junitxml", str(report_dir / "junit.xml"), "-o", "junit_suite_name=gonka-conformance",
-        "--html", str(report_dir / "pytest-report.html"), "--self-contained-html",
-        "-rfE", "-q" if args.quiet else "-v", "--tb=short",
     ]
+    if args.list:  # collection only: models may be discovered, nothing is sent, nothing written
+        pytest_args += ["--collect-only", "-q"]
+    else:
+        pytest_args += [
+            "--gonka-report-dir", str(report_dir),
+            "--junitxml", str(report_dir / "junit.xml"), "-o", "junit_suite_name=gonka-conformance",
+            "--html", str(report_dir / "pytest-report.html"), "--self-contained-html",
+            "-rfE", "-q" if args.quiet else "-v", "--tb=short",
+        ]
     for option, value in (("--gonka-base-url", args.base_url), ("--gonka-profile", args.profile),
                           ("--gonka-revision", args.revision), ("--gonka-models", args.models),
                           ("--gonka-budget-tokens", args.budget_tokens), ("--gonka-baseline", args.baseline),

@@ -157,7 +157,9 @@ def _read_sse(response: httpx.Response, obs: Observation) -> None:
             try:
                 obs.chunks.append(json.loads(data))
             except ValueError:
-                obs.error = f"unparsable stream event: {data[:80]!r}"
+                # Cut generously, not for display: the runner redacts first, then clips (a key
+                # straddling a cut made here would leave its first characters in the report).
+                obs.error = f"unparsable stream event: {data[:1000]!r}"
                 return
     except httpx.HTTPError as exc:
         obs.error = f"stream cut: {type(exc).__name__}"

@@ -2,28 +2,37 @@
 
 Inert unless the suite module (``gonka_conformance/live/test_conformance.py``) is collected, e.g.
 ``pytest --pyargs gonka_conformance.live [--gonka-base-url URL]``. Items are named
-``<rule-id>[<model>]`` (``<rule-id>:<case>[<model>]`` when a rule has several examples), so
-``-k``, ``-x``, ``--junitxml`` and pytest-html work as usual. All HTTP happens once, concurrently,
-after collection and ``-k`` selection; each item then reports its verdict:
+``<rule-id>[<model>]`` (``<rule-id>:<case>[<model>]`` when a rule has several examples; a model
+id with unsafe characters becomes a sanitised id with a hash suffix), and located at their
+rule's YAML ``file:line``, so ``-k``, ``-x``, ``--junitxml`` and pytest-html work as usual.
+
+Collection sends no chat request (it may ask ``GET /models`` to list the models). Requests go
+out in the run phase, only for the selected items, still concurrently: each item, as pytest
+reaches it, queues itself and the next ``concurrency - 1`` items, then waits for its own answer
+— so ``-x`` / ``--maxfail`` stop sending within one window. Each item reports its verdict:
 
 pass → passed · divergent → passed (noted) · fail, xpass → failed · xfail → xfailed
-unobservable → skipped · error → error (setup), never a pass.
+unobservable → skipped · error → error (setup, one line), never a pass.
 """
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime, timezone
 from pathlib import Path
 import math
+from concurrent.futures import Future
 from typing import Any, Iterator
 
 import pytest
 
+from .redact import printable
 from .session import LiveSession, SessionOptions
 
 SUITE_FILE = Path(__file__).with_name("test_conformance.py").resolve()
 _SESSION = pytest.StashKey["LiveSession | None"]()
 _BASELINE = pytest.StashKey["dict[str, str]"]()  # loaded once, by _validate
+_SCHEDULER = pytest.StashKey["Scheduler | None"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -47,6 +56,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SESSION] = None
+    config.stash[_SCHEDULER] = None
     _validate(config)
 
 
@@ -144,26 +154,59 @@ def _options(config: pytest.Config) -> SessionOptions:
     )
 
 
+XDIST_REFUSED = ("the live suite does not run under pytest-xdist (-n): one process owns the target, the token "
+                 "budget and the reports; it already sends concurrently (--gonka-concurrency / run --concurrency)")
+
+
 class GonkaSuite(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
+        if hasattr(self.config, "workerinput"):  # an xdist worker: each would send and write its own report
+            raise self.CollectError(XDIST_REFUSED)  # shown as this one line
         session = LiveSession(_options(self.config))
         self.config.stash[_SESSION] = session
-        session.start()
+        session.start()  # the target and its models (GET /models at most): no chat request
+        root = session.catalogue.root.parent
         for case, model in session.items():
-            name = f"{case.id}[{model}]"
-            yield GonkaItem.from_parent(self, name=name, case_key=name)
+            key = session.run.key(case, model) if session.run else case.id
+            yield GonkaItem.from_parent(self, name=key, case_key=key,
+                                        rule_path=root / case.rule.source_file, rule_line=case.rule.line)
+
+
+class Scheduler:
+    """Sends the selected items as pytest reaches them: the current one and the next
+    ``window - 1`` are in flight, so stopping (``-x``) leaves at most a window sent."""
+
+    def __init__(self, live: LiveSession, order: list[str], window: int) -> None:
+        self.live = live
+        self.order = order
+        self.position = {key: index for index, key in enumerate(order)}
+        self.window = max(1, window)
+        self.futures: dict[str, Future[Any]] = {}
+
+    def result(self, key: str) -> Any:
+        index = self.position.get(key)
+        window = self.order[index:index + self.window] if index is not None else []
+        for ahead in [key, *window]:
+            if ahead not in self.futures:
+                self.futures[ahead] = self.live.submit(ahead)
+        return self.futures[key].result()
 
 
 class GonkaItem(pytest.Item):
-    def __init__(self, *, case_key: str, **kwargs: Any) -> None:
+    def __init__(self, *, case_key: str, rule_path: Path, rule_line: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.case_key = case_key
+        self.rule_path = rule_path
+        self.rule_line = rule_line
         self.user_properties.append(("case", case_key))
 
     def _result(self) -> Any:
-        session = self.config.stash[_SESSION]
-        assert session is not None
-        return session.result(self.case_key)
+        live = self.config.stash[_SESSION]
+        assert live is not None
+        scheduler = self.config.stash[_SCHEDULER]
+        if scheduler is None:  # an item run outside the collected selection (another plugin's doing)
+            scheduler = self.config.stash[_SCHEDULER] = Scheduler(live, [self.case_key], live.options.concurrency)
+        return scheduler.result(self.case_key)
 
     def setup(self) -> None:
         result = self._result()
@@ -190,13 +233,14 @@ class GonkaItem(pytest.Item):
             if result.anchor:
                 lines.append(f"  rule: {result.anchor}")
             lines.append(f"  reproduce: {result.curl}")
-            return "\n".join(lines)
+            return "\n".join(printable(line) for line in lines)  # stored texts are printable; this keeps it so
         if isinstance(excinfo.value, HarnessError):
-            return f"error (nothing could be observed): {excinfo.value}"
+            return _harness_line(excinfo.value)
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, self.name
+        """The rule's YAML ``file:line``: where a reader goes to see what the case checks."""
+        return self.rule_path, self.rule_line - 1, self.name
 
 
 class Deviation(Exception):
@@ -209,12 +253,27 @@ class HarnessError(Exception):
     """The target could not be observed (transport, timeout, 5xx, cut stream, budget)."""
 
 
+def _harness_line(error: BaseException) -> str:
+    return printable(f"error (nothing could be observed): {error}")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport | None:
+    """A harness error (raised in setup) is one line: reported here, before pytest would
+    format a traceback through the plugin and pluggy only to throw it away."""
+    if not (isinstance(item, GonkaItem) and call.excinfo is not None and isinstance(call.excinfo.value, HarnessError)):
+        return None
+    one_line = copy.copy(call)
+    one_line.excinfo = _harness_line(call.excinfo.value)  # type: ignore[assignment]  # pytest reports a non-ExceptionInfo as is
+    return pytest.TestReport.from_item_and_call(item, one_line)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     live = session.config.stash.get(_SESSION, None)
-    if live is None:
+    if live is None or session.config.option.collectonly or live.error:
         return
     keys = [item.case_key for item in session.items if isinstance(item, GonkaItem)]
-    live.execute(keys)
+    session.config.stash[_SCHEDULER] = Scheduler(live, keys, live.options.concurrency)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -222,8 +281,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if live is None:
         return
     try:
+        live.stop_sending()  # -x / --maxfail / interrupted: what is queued is never sent
         code = live.exit_code()
-        live.finish(datetime.now(timezone.utc), code)
+        if not session.config.option.collectonly:  # listing writes no report
+            live.finish(datetime.now(timezone.utc), code)
         session.exitstatus = code if exitstatus in (0, 1) or live.error else exitstatus
     finally:
         live.close()
@@ -233,5 +294,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     live = config.stash.get(_SESSION, None)
     if live is None:
         return
-    for line in live.summary_lines():
-        terminalreporter.write_line(line)
+    if config.option.collectonly:
+        lines = [f"gonka-conformance: {live.error}"] if live.error else []
+    else:
+        lines = live.summary_lines()
+    for line in lines:
+        terminalreporter.write_line(printable(line))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shlex
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -43,12 +45,12 @@ class RunConfig:
 
 @dataclass
 class CaseResult:
-    key: str  # "<case-id>[<model>]"
+    key: str  # "<case-id>[<test id>]": the pytest name, made of safe characters only
     case_id: str
     rule: str
     anchor: str | None
     severity: str
-    model: str
+    model: str  # the model id as the target named it (redacted, printable)
     family: str | None
     outcome: str
     expected: str
@@ -65,8 +67,30 @@ class CaseResult:
         return dict(self.__dict__)
 
 
-def item_key(case: LiveCase, model: str) -> str:
-    return f"{case.id}[{model}]"
+#: Limits of what a report keeps of each text (applied after redaction, by ``Redactor.clip``).
+EXCERPT_CHARS = 2000
+OBSERVED_CHARS = 600
+PROBLEM_CHARS = 600
+SERVER_ERROR_CHARS = 200
+CURL_CHARS = 8192  # a body up to 4 KiB is inlined
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9._/:-]")
+MAX_ID_CHARS = 80
+
+
+def item_key(case: LiveCase, model_id: str) -> str:
+    return f"{case.id}[{model_id}]"
+
+
+def safe_model_id(model: str, redactor: Redactor) -> str:
+    """The model's part of a pytest name: the id itself when it is made of safe characters,
+    else its redacted text with every other character replaced and a short hash of the real
+    id, so distinct ids stay distinct and the same id always maps to the same name. pytest
+    prints names to terminals and pytest-html renders them as HTML: neither may see broker
+    markup, escapes or secrets."""
+    if not _UNSAFE_ID.search(model) and len(model) <= MAX_ID_CHARS and redactor.text(model) == model:
+        return model
+    shown = _UNSAFE_ID.sub("_", redactor.text(model))[:MAX_ID_CHARS]
+    return f"{shown}-{hashlib.sha256(model.encode('utf-8', 'replace')).hexdigest()[:8]}"
 
 
 def discover_models(client: httpx.Client, target: Target) -> list[str]:
@@ -104,6 +128,8 @@ class LiveRun:
         self.results: dict[str, CaseResult] = {}
         self.observations: dict[str, list[tuple[LiveRequest, Observation]]] = {}
         self._forwarded_cache: dict[str, Any] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._client: httpx.Client | None = None
 
     # -- selection ----------------------------------------------------------------------------
 
@@ -112,17 +138,58 @@ class LiveRun:
         return [(case, model) for case in cases for model in self.models
                 if case.applies_to(self.catalogue, model, self.revision)]
 
+    def shown_models(self) -> list[str]:
+        """The models as reports show them (the same text as each result's ``model``)."""
+        return [self.redactor.clip(model, OBSERVED_CHARS) for model in self.models]
+
+    def key(self, case: LiveCase, model: str) -> str:
+        return item_key(case, safe_model_id(model, self.redactor))
+
     # -- execution ----------------------------------------------------------------------------
 
     def execute(self, items: Iterable[tuple[LiveCase, str]]) -> None:
-        items = list(items)
-        with httpx.Client(http2=False, follow_redirects=False) as client:
-            with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:
-                for result in pool.map(lambda item: self._run_item(client, *item), items):
-                    self.results[result.key] = result
+        """Run every item now, concurrently, and wait for all of them."""
+        futures = [self.submit(case, model) for case, model in items]
+        wait(futures)
+        self.shutdown()
+
+    def submit(self, case: LiveCase, model: str) -> Future[CaseResult]:
+        """Queue one item on the run's pool (opened on first use); its result is also kept in
+        ``results`` when it is done."""
+        with self._lock:
+            if self._pool is None:
+                self._client = httpx.Client(http2=False, follow_redirects=False)
+                self._pool = ThreadPoolExecutor(max_workers=max(1, self.config.concurrency), thread_name_prefix="gonka-live")
+            return self._pool.submit(self._run_item_safely, self._client, case, model)
+
+    def shutdown(self) -> None:
+        """Stop sending: queued items are cancelled, running ones finish (they are bounded)."""
+        with self._lock:
+            pool, client, self._pool, self._client = self._pool, self._client, None, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if client is not None:
+            client.close()
+
+    def _run_item_safely(self, client: httpx.Client, case: LiveCase, model: str) -> CaseResult:
+        try:
+            result = self._run_item(client, case, model)
+        except Exception as exc:  # broker data the judge did not expect: this case's error, never the run's
+            result = self._harness_error(case, model, f"internal error while judging the answer: {type(exc).__name__}: {exc}")
+        self.results[result.key] = result
+        return result
+
+    def _harness_error(self, case: LiveCase, model: str, message: str) -> CaseResult:
+        text = self.redactor.clip(message, PROBLEM_CHARS)
+        return CaseResult(
+            key=self.key(case, model), case_id=case.id, rule=case.rule.id, anchor=case.rule.anchor,
+            severity=case.rule.severity, model=self.redactor.clip(model, OBSERVED_CHARS), family=family_of(self.catalogue, model),
+            outcome="error", expected="", observed=f"error: {text}", problems=[text], request="", response="", curl="",
+            tokens=0, elapsed=0.0,
+        )
 
     def _run_item(self, client: httpx.Client, case: LiveCase, model: str) -> CaseResult:
-        key = item_key(case, model)
+        key = self.key(case, model)
         runs: list[tuple[LiveRequest, Observation]] = []
         for _ in range(max(1, self.config.repeat)):
             request = build_request(case, model)
@@ -154,7 +221,8 @@ class LiveRun:
             seen = ", ".join(f"HTTP {o.status}" + (f" {o.error_message!r}" if o.error_message else "") for _, o in runs)
             problems = [f"inconsistent across {len(runs)} repeats: {seen}"] + problems
         request, obs = runs[-1]
-        baseline_reason = self.config.baseline.get(item_key(case, model))
+        key = self.key(case, model)
+        baseline_reason = self.config.baseline.get(key)
         if baseline_reason is not None:
             if outcome in ("fail", "error"):
                 outcome = "xfail"
@@ -162,13 +230,15 @@ class LiveRun:
                 outcome = "xpass"
                 problems = [f"stale baseline entry: this case now passes (baseline said: {baseline_reason})"]
         expectation = verdicts[-1][3]  # the last request's, as the observation shown
+        clip = self.redactor.clip  # every text below is broker- or user-derived: redacted, then cut
         return CaseResult(
-            key=item_key(case, model), case_id=case.id, rule=case.rule.id, anchor=case.rule.anchor,
-            severity=case.rule.severity, model=model, family=family_of(self.catalogue, model), outcome=outcome,
-            expected=expectation.describe(), observed=self._describe(obs), problems=[self.redactor.text(p) for p in problems],
-            request=self.redactor.text(_excerpt(request.body.decode("utf-8", "replace"))),
-            response=self.redactor.text(_excerpt(obs.text or (json.dumps(obs.chunks[:6]) if obs.chunks else ""))),
-            curl=self.redactor.text(curl_command(self.target, request)),
+            key=key, case_id=case.id, rule=case.rule.id, anchor=case.rule.anchor,
+            severity=case.rule.severity, model=clip(model, OBSERVED_CHARS), family=family_of(self.catalogue, model),
+            outcome=outcome, expected=clip(expectation.describe(), OBSERVED_CHARS),
+            observed=clip(self._describe(obs), OBSERVED_CHARS), problems=[clip(p, PROBLEM_CHARS) for p in problems],
+            request=clip(request.body.decode("utf-8", "replace"), EXCERPT_CHARS, keep_newlines=True),
+            response=clip(obs.text or (json.dumps(obs.chunks[:6]) if obs.chunks else ""), EXCERPT_CHARS, keep_newlines=True),
+            curl=clip(curl_command(self.target, request), CURL_CHARS),
             tokens=sum(o.tokens for _, o in runs), elapsed=round(sum(o.elapsed for _, o in runs), 4),
             divergence=divergence,
         )
@@ -180,7 +250,8 @@ class LiveRun:
         if obs.error:
             return "error", [obs.error], None, upstream
         if obs.status is not None and obs.status >= 500:
-            return "error", [f"HTTP {obs.status} from the target: {(obs.error_message or obs.text)[:200]}"], None, upstream
+            said = self.redactor.clip(obs.error_message or obs.text, SERVER_ERROR_CHARS)
+            return "error", [f"HTTP {obs.status} from the target: {said}"], None, upstream
         forwarded = None
         if case.observable == "reference-only":
             forwarded = self._forwarded(request, obs)
@@ -263,10 +334,6 @@ def curl_command(target: Target, request: LiveRequest) -> str:
     else:
         parts += ["--data-binary", shlex.quote(body)]
     return " ".join(parts)
-
-
-def _excerpt(text: str, limit: int = 2000) -> str:
-    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
 
 
 def resolve_api_key(config: RunConfig) -> str | None:

@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 from collections import Counter
+from concurrent.futures import Future
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -21,8 +22,8 @@ from ..cli import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK
 from ..reports.model import OUTCOMES
 from .cases import LiveCase
 from .observe import Target
-from .redact import Redactor
-from .runner import CaseResult, LiveRun, RunConfig, TargetUnreachable, discover_models, item_key, resolve_api_key
+from .redact import Redactor, printable_data
+from .runner import CaseResult, LiveRun, RunConfig, TargetUnreachable, discover_models, resolve_api_key
 
 
 @dataclass
@@ -47,7 +48,9 @@ class LiveSession:
     def __init__(self, options: SessionOptions) -> None:
         self.options = options
         self.catalogue = load_catalogue(options.catalogue_root)
-        self.redactor = Redactor()
+        self.redactor = Redactor(fragments=True)
+        for url in (options.base_url, options.whitebox_url):  # URL credentials and query values are secrets
+            self.redactor.add_url(url)
         self.error: str | None = None
         self.embedded = options.base_url is None
         self.started = datetime.now(timezone.utc)
@@ -91,7 +94,7 @@ class LiveSession:
             self.error = f"target unreachable: {self.redactor.text(str(exc))}"
             return
         for case, model in self.run.items():
-            self._items[item_key(case, model)] = (case, model)
+            self._items[self.run.key(case, model)] = (case, model)
 
     def _start_embedded(self) -> tuple[str, str]:
         from ..gateway import GatewayConfig, ReferenceGateway
@@ -102,6 +105,7 @@ class LiveSession:
         return base_url, gateway.debug_url
 
     def close(self) -> None:
+        self.stop_sending()
         self._stack.close()
 
     # -- items and results ----------------------------------------------------------------------
@@ -113,6 +117,16 @@ class LiveSession:
         assert self.run is not None
         if self.error is None:
             self.run.execute(self._items[key] for key in keys if key in self._items)
+
+    def submit(self, key: str) -> Future[CaseResult]:
+        """Queue one item (the pytest run phase sends only what is selected, as it runs)."""
+        assert self.run is not None and self.error is None
+        return self.run.submit(*self._items[key])
+
+    def stop_sending(self) -> None:
+        """Cancel what is queued and wait for what is in flight (-x, --maxfail, the end)."""
+        if self.run is not None:
+            self.run.shutdown()
 
     def result(self, key: str) -> CaseResult:
         assert self.run is not None
@@ -144,18 +158,19 @@ class LiveSession:
         fingerprint = self.fingerprint()
         info = RunInfo(
             base_url=self.redactor.text(run.target.base_url if run else (self.options.base_url or "")),
-            embedded=self.embedded, models=list(run.models) if run else [],
+            embedded=self.embedded, models=run.shown_models() if run else [],
             revision=self.catalogue.revision(self.options.revision).id, profile=self.options.profile,
             tier=self.options.tier, repeat=self.options.repeat, started=self.started, finished=finished,
             tokens_spent=run.tokens_spent if run else 0, budget_tokens=self.options.budget_tokens,
             exit_code=exit_code, fingerprint=fingerprint, error=self.error,
         )
-        report = self.redactor.data(build_report(info, (r.to_json() for r in self.results()), __version__))
+        # Redacted and made printable as data; the renderers escape it for HTML and Markdown.
+        report = printable_data(self.redactor.data(build_report(info, (r.to_json() for r in self.results()), __version__)))
         directory = Path(self.options.report_dir)
         directory.mkdir(parents=True, exist_ok=True)
         write_json(directory / "report.json", report)
-        (directory / "report.html").write_text(self.redactor.text(render_html(report)), encoding="utf-8")
-        (directory / "summary.md").write_text(self.redactor.text(render_markdown(report)), encoding="utf-8")
+        (directory / "report.html").write_text(render_html(report), encoding="utf-8")
+        (directory / "summary.md").write_text(render_markdown(report), encoding="utf-8")
 
     def fingerprint(self) -> dict[str, Any] | None:
         if self._fingerprint is None and self.run and self.run.results:
