@@ -18,7 +18,7 @@ from gonka_conformance.cli import (EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_U
                                    run_guarded)
 from gonka_conformance.live.redact import Redactor
 
-from . import explain
+from . import agentconfig, explain
 from .config import FORMATS, IGNORE_FILE, Config, ConfigError, IgnoreFile, Selector, find_pyproject, load_config
 from .findings import SEVERITIES, SEVERITY_RANK, Finding, sort_key
 from .fixes import CatalogueOptionError
@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--requests-only", action="store_true",
                      help="skip JSON that is not a chat request (no messages, no model) even when named: for "
                           "pre-commit, which names every staged .json file")
+    target.add_argument("--agent-config", action="append", metavar="PATH",
+                        help="lint an agent's config file (OpenCode, Kilo Code, Hermes Agent, OpenClaw): the payloads "
+                             "it sends, with findings at the config line (repeatable; known file names such as "
+                             "opencode.json are recognised among PATHs and directories too)")
     conf = parser.add_argument_group("configuration")
     conf.add_argument("--config", metavar="PYPROJECT", help="read [tool.gonka-lint] from this pyproject.toml")
     conf.add_argument("--isolated", action="store_true", help="ignore pyproject.toml configuration")
@@ -176,7 +180,10 @@ class Run:
             return
         if show_normalized and outcome.analysis is not None:
             self.normalized.append(_summary(outcome))
-        for finding in outcome.findings:
+        self.keep_findings(outcome.findings)
+
+    def keep_findings(self, findings: list[Finding]) -> None:
+        for finding in findings:
             if not self.selected(finding):
                 continue
             self.generated.append(finding)
@@ -379,7 +386,13 @@ def _main(args: argparse.Namespace) -> int:
         return EXIT_OK
     s = settings(args)
     run = Run(s)
-    sources = discover(_default_paths(args), exclude=tuple(s.config.exclude), stdin_filename=args.stdin_filename)
+    named = args.paths if args.agent_config and not args.paths else _default_paths(args)  # only configs named
+    paths, agent_configs = agent_paths(named, args.agent_config or [])
+    lint_agent_configs(run, agent_configs)
+    sources = discover(paths, exclude=tuple(s.config.exclude), stdin_filename=args.stdin_filename) if paths else iter(())
+    configs = {Path(path).resolve() for path, _client in agent_configs}
+    sources = (source for source in sources  # a config found in a directory is not a payload
+               if not (isinstance(source, Source) and source.path and source.path.resolve() in configs))
     lint_sources(run, args, sources)
     run.findings.sort(key=sort_key)
 
@@ -410,6 +423,51 @@ def _main(args: argparse.Namespace) -> int:
     else:
         _render(report, args, None, s.format)
     return _status(run, args, findings=True, strict=s.strict)
+
+
+def agent_paths(paths: list[str], named: list[str]) -> tuple[list[str], list[tuple[str, str | None]]]:
+    """Split the inputs: payload paths, and agent configs (each with its client when known by
+    name). An explicitly named known config (opencode.json) is an agent config; a directory
+    is searched for them as well as for payloads."""
+    configs: list[tuple[str, str | None]] = [(path, None) for path in named]
+    rest = []
+    for path in paths:
+        candidate = Path(path)
+        client = agentconfig.detect(candidate) if path != "-" and candidate.is_file() else None
+        if client:
+            configs.append((path, client))
+            continue
+        rest.append(path)
+        if path != "-" and candidate.is_dir():
+            configs += [(str(found), agentconfig.detect(found)) for found in agentconfig.find_in(candidate)]
+    return rest, configs
+
+
+def lint_agent_configs(run: Run, configs: list[tuple[str, str | None]]) -> None:
+    for path, client in configs:
+        run.files.append(path)
+        if not Path(path).is_file():
+            run.errors.append(InputError(path, "no such file" if not Path(path).exists() else "not a file"))
+            continue
+        try:
+            findings = agentconfig.lint_config(Path(path), run.settings.options, client, display=path)
+        except agentconfig.AgentConfigError as exc:
+            line, column, message = _split_position(str(exc))
+            run.errors.append(InputError(path, message, line=line, column=column))
+            continue
+        except OSError as exc:
+            run.errors.append(InputError(path, _os_reason(exc) if exc.errno != 2 else "no such file"))
+            continue
+        run.records += 1
+        run.keep_findings(findings)
+
+
+def _split_position(message: str) -> tuple[int | None, int | None, str]:
+    head, _, rest = message.partition(": ")
+    line, _, column = head.partition(":")
+    if rest and line.isdigit() and column.isdigit():
+        return int(line), int(column), rest
+    return None, None, message
 
 
 def _report_errors(run: Run) -> None:
