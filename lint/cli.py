@@ -24,6 +24,7 @@ from .findings import SEVERITIES, SEVERITY_RANK, Finding, sort_key
 from .fixes import CatalogueOptionError
 from .formats import RecordSummary, Report, renderer
 from .formats import text as text_format
+from .progress import progress
 from .inputs import InputError, Record, Source, discover, records
 from .runner import FixResult, Options, Outcome, fix_record, lint_record
 
@@ -237,22 +238,30 @@ def _lint_source(run: Run, args: argparse.Namespace, source: Source, fixing: boo
     options = run.settings.options
     only_requests = not source.explicit or args.requests_only
     fixes = _Fixes()
-    for item in records(source, max_body=options.max_body):
-        if isinstance(item, InputError):
-            run.errors.append(item)
-            continue
-        fixes.har = fixes.har or not item.writable
-        whole = item.kind == "json"
-        if fixing and item.writable:
-            result = fix_record(item, options, run.accept_fix, whole_file=whole, only_requests=only_requests)
-            outcome = result.after if args.fix else result.before
-            if result.changed:
-                run.fixed += len(result.fixed) if args.fix else 0
-                _collect(fixes, item, result)
-        else:
-            outcome = lint_record(item, options, whole_file=whole, only_requests=only_requests)
-        run.keep(outcome, args.show_normalized)
+    with progress(source.display, source.path, source.data, sys.stderr) as tick:
+        for item in records(source, max_body=options.max_body):
+            tick(len(item.raw) + 1 if isinstance(item, Record) else 0)
+            _lint_item(run, args, item, fixes, fixing, only_requests)
     return fixes
+
+
+def _lint_item(run: Run, args: argparse.Namespace, item: Record | InputError, fixes: _Fixes, fixing: bool,
+               only_requests: bool) -> None:
+    options = run.settings.options
+    if isinstance(item, InputError):
+        run.errors.append(item)
+        return
+    fixes.har = fixes.har or not item.writable
+    whole = item.kind == "json"
+    if fixing and item.writable:
+        result = fix_record(item, options, run.accept_fix, whole_file=whole, only_requests=only_requests)
+        outcome = result.after if args.fix else result.before
+        if result.changed:
+            run.fixed += len(result.fixed) if args.fix else 0
+            _collect(fixes, item, result)
+    else:
+        outcome = lint_record(item, options, whole_file=whole, only_requests=only_requests)
+    run.keep(outcome, args.show_normalized)
 
 
 def _collect(fixes: _Fixes, item: Record, result: FixResult) -> None:
