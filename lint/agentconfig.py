@@ -88,9 +88,9 @@ def find_in(directory: Path) -> list[Path]:
     for folder in (directory, *(directory / sub for sub in _SUBDIRS)):
         try:
             entries = sorted(folder.iterdir()) if folder.is_dir() else []
-        except OSError:
+            found += [entry for entry in entries if entry.is_file() and detect(entry)]
+        except OSError:  # an unreadable folder holds no config we can lint
             continue
-        found += [entry for entry in entries if entry.is_file() and detect(entry)]
     return found
 
 

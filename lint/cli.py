@@ -442,14 +442,22 @@ def agent_paths(paths: list[str], named: list[str]) -> tuple[list[str], list[tup
     rest = []
     for path in paths:
         candidate = Path(path)
-        client = agentconfig.detect(candidate) if path != "-" and candidate.is_file() else None
+        kind = _kind(candidate) if path != "-" else None
+        client = agentconfig.detect(candidate) if kind == "file" else None
         if client:
             configs.append((path, client))
             continue
-        rest.append(path)
-        if path != "-" and candidate.is_dir():
+        rest.append(path)  # discover() reports what cannot be read
+        if kind == "dir":
             configs += [(str(found), agentconfig.detect(found)) for found in agentconfig.find_in(candidate)]
     return rest, configs
+
+
+def _kind(path: Path) -> str | None:
+    try:
+        return "file" if path.is_file() else "dir" if path.is_dir() else None
+    except OSError:
+        return None
 
 
 def lint_agent_configs(run: Run, configs: list[tuple[str, str | None]]) -> None:
