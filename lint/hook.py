@@ -112,8 +112,14 @@ def _body(request: Any) -> bytes:
     return request.read() or b""
 
 
-def install(client: Any, **options: Any) -> LintHook:
-    """Add a lint hook to an existing (sync or async) httpx-style client and return it."""
+def install(client: Any, **options: Any) -> Any:
+    """Add a lint hook to an existing (sync or async) httpx-style client and return it. An
+    OpenAI SDK client (which builds its own HTTP client) is wrapped instead: see
+    :func:`gonka_conformance.lint.wrap`, whose linter is returned."""
+    if not hasattr(client, "event_hooks") and hasattr(client, "_client"):
+        from .sdk import wrap
+
+        return wrap(client, **{k: v for k, v in options.items() if k != "on_error"}).gonka_lint
     hook = LintHook(**options)
     hooks = dict(client.event_hooks)
     is_async = inspect.iscoroutinefunction(getattr(client, "send", None))
