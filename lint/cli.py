@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Lint chat-completions payloads against Gonka's gateway rules (offline): every rejection, "
                     "silent change and FAQ advisory, with the rule, its upstream anchor, the JSON pointer and the fix.",
         epilog="Exit status: 0 no error findings, 1 error findings (any finding with --strict), "
-               "2 usage error or unreadable input, 3 internal error. Docs: docs/lint.md.")
+               "2 usage error or unreadable input, 3 internal error. Manual: gonka-lint --docs (docs/lint.md, "
+               "shipped in the package).")
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help=".json, .jsonl/.ndjson, .har files, directories, or - for stdin "
                              "(default: stdin when piped, else the current directory)")
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
     out.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     out.add_argument("--explain", metavar="RULE", help="print a rule's documentation and exit")
+    out.add_argument("--docs", action="store_true", help="print the manual (docs/lint.md, shipped in the package) and exit")
     out.add_argument("--show-normalized", action="store_true",
                      help="also show what the gateway forwards (or its rejection) and every event, per payload")
     out.add_argument("--stdin-filename", metavar="NAME", help="name stdin in the output (its extension picks the format)")
@@ -387,6 +389,11 @@ def _main(args: argparse.Namespace) -> int:
         raise ConfigError("--diff and --fix are exclusive: --diff shows what --fix would write")
     if args.generate_ignore_file and args.no_ignore_file:
         raise ConfigError("--generate-ignore-file and --no-ignore-file are exclusive")
+    if args.docs:
+        from importlib import resources
+
+        sys.stdout.write(resources.files("gonka_conformance.docs").joinpath("lint.md").read_text(encoding="utf-8"))
+        return EXIT_OK
     if args.explain:
         catalogue = load_catalogue(args.catalogue)
         text = explain.explain_json(catalogue, args.explain) if args.format == "json" else \
