@@ -34,6 +34,7 @@ from .locate import SourceIndex
 from .runner import Options
 
 MAX_CONFIG_BYTES = 1 << 20  # agent configs are small; refuse anything larger unread
+MAX_CONFIG_NODES = 200_000  # values (aliases expanded) a payload may take from a config
 _VAR = re.compile(r"\{(\w+)\}")
 _SUBDIRS = (".opencode", ".kilo", ".hermes", ".openclaw")  # where project-level configs live
 
@@ -163,13 +164,17 @@ def read_config(path: Path, fmt: str) -> ConfigDocument:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise AgentConfigError(f"invalid UTF-8 (byte 0x{raw[exc.start]:02x})") from None
-    if fmt == "yaml":
-        return _read_yaml(text)
-    plain = _strip_jsonc(text) if fmt == "jsonc" else text
+    if "\x00" in text:
+        raise AgentConfigError("binary data (a NUL byte), not a config file")
     try:
+        if fmt == "yaml":
+            return _read_yaml(text)
+        plain = _strip_jsonc(text) if fmt == "jsonc" else text
         data = json.loads(plain)
     except json.JSONDecodeError as exc:
         raise AgentConfigError(f"{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise AgentConfigError("nested too deeply to be a config file") from None
     if not isinstance(data, dict):
         raise AgentConfigError("1:1: the config is not a JSON object")
     return ConfigDocument(data, index=SourceIndex(plain))
@@ -221,23 +226,26 @@ def _read_yaml(text: str) -> ConfigDocument:
     if not isinstance(data, dict):
         raise AgentConfigError("1:1: the config is not a YAML mapping")
     positions: dict[str, tuple[int, int]] = {"": (1, 1)}
-    _yaml_positions(node, "", positions, 0)
+    _yaml_positions(node, "", positions, set())
     return ConfigDocument(data, positions=positions)
 
 
-def _yaml_positions(node: Any, pointer: str, positions: dict[str, tuple[int, int]], depth: int) -> None:
-    if depth > 64:  # a config deeper than this is not one; aliases cannot loop past it either
+def _yaml_positions(node: Any, pointer: str, positions: dict[str, tuple[int, int]], seen: set[int]) -> None:
+    """Each key's position. An aliased node is walked once (its first place): a file of nested
+    aliases ("billion laughs") costs its size, not the size of its expansion."""
+    if id(node) in seen or len(seen) > MAX_CONFIG_NODES:
         return
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             child = f"{pointer}/{str(key.value).replace('~', '~0').replace('/', '~1')}"
             positions.setdefault(child, (key.start_mark.line + 1, key.start_mark.column + 1))
-            _yaml_positions(value, child, positions, depth + 1)
+            _yaml_positions(value, child, positions, seen)
     elif isinstance(node, yaml.SequenceNode):
         for index, value in enumerate(node.value):
             child = f"{pointer}/{index}"
             positions.setdefault(child, (value.start_mark.line + 1, value.start_mark.column + 1))
-            _yaml_positions(value, child, positions, depth + 1)
+            _yaml_positions(value, child, positions, seen)
 
 
 # --- payloads -----------------------------------------------------------------------------------
@@ -350,7 +358,7 @@ def _payload(spec: dict[str, Any], document: ConfigDocument, variables: dict[str
                 name = field.get("rename", {}).get(key, key)
                 config = _fill(pattern, bound)
                 pointer = _fill(field["payload"], {"key": name})
-                payload[split_pointer(pointer)[0]] = copy.deepcopy(document.get(config))
+                payload[split_pointer(pointer)[0]] = _bounded(document.get(config), config)
                 origins[pointer] = (field, config, key)
             continue
         value = document.get(pattern)
@@ -365,9 +373,28 @@ def _payload(spec: dict[str, Any], document: ConfigDocument, variables: dict[str
         elif "max" in field and isinstance(value, (int, float)) and not isinstance(value, bool):
             value = min(value, field["max"])
         pointer = _payload_pointer(field, document, variables)
-        payload[split_pointer(pointer)[0]] = value
+        payload[split_pointer(pointer)[0]] = _bounded(value, pattern)
         origins[pointer] = (field, pattern, "")
     return payload, origins
+
+
+def _bounded(value: Any, where: str) -> Any:
+    """A copy of a config value for the payload, refusing one that expands (YAML aliases) past
+    ``MAX_CONFIG_NODES`` values: the payload is serialised whole, aliases expanded."""
+    count = 0
+
+    def copy_of(node: Any, depth: int) -> Any:
+        nonlocal count
+        count += 1
+        if count > MAX_CONFIG_NODES or depth > 64:
+            raise AgentConfigError(f"{where}: the value is too large or too deep to be sent (YAML aliases?)")
+        if isinstance(node, dict):
+            return {key: copy_of(item, depth + 1) for key, item in node.items()}
+        if isinstance(node, list):
+            return [copy_of(item, depth + 1) for item in node]
+        return node
+
+    return copy_of(value, 0)
 
 
 def _payload_pointer(field: dict[str, Any], document: ConfigDocument, variables: dict[str, str]) -> str:

@@ -163,3 +163,35 @@ def test_another_providers_models_are_not_linted(tmp_path: Path, capsys: pytest.
                                                          "models": {"gpt-4o": {"options": {"store": True}}}}}}))
     code, report = _json_report(capsys, "--agent-config", str(path))
     assert code == 0 and report["findings"] == []
+
+
+HOSTILE = {
+    "billion-laughs": ("config.yaml", "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+                       + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+                                 f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+                                 f"*{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(8))
+                       + "model: {default: moonshotai/Kimi-K2.6, base_url: https://api.gonkagate.com/v1}\n"
+                       + "providers:\n  g:\n    base_url: https://api.gonkagate.com/v1\n"
+                       + "    models: {moonshotai/kimi-k2.6: {}}\n    extra_body: {metadata: *i}\n"),
+    "deep-json": ("opencode.json", '{"provider": ' + "[" * 100_000 + "]" * 100_000 + "}"),
+    "deep-yaml": ("config.yaml", "model: " + "[" * 50_000 + "]" * 50_000 + "\n"),
+    "nul": ("openclaw.json", '{"models": {}}\x00'),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_configs_are_bounded_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     name: str) -> None:
+    import time
+
+    file, content = HOSTILE[name]
+    folder = tmp_path / ".hermes" if file == "config.yaml" else tmp_path
+    folder.mkdir(exist_ok=True)
+    path = folder / file
+    path.write_text(content)
+    started = time.monotonic()
+    code = main(["--agent-config", str(path), "--isolated", "--no-ignore-file"])
+    assert time.monotonic() - started < 30  # a generous safety bound, not a timing test
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert code == 2 and str(path) in err
