@@ -24,7 +24,7 @@ from typing import Any, Iterator
 import jsonschema
 import yaml
 
-from gonka_conformance.engine.context import split_pointer
+from gonka_conformance.engine.context import escape, join_pointer, split_pointer
 from gonka_conformance.engine.pipeline import family_of
 from gonka_conformance.engine.types import MISSING
 
@@ -143,16 +143,12 @@ class ConfigDocument:
     def locate(self, pointer: str) -> tuple[int, int]:
         """The line and column of ``pointer``'s key, or of its nearest existing parent."""
         parts = split_pointer(pointer)
-        while parts and not self.exists(_join(parts)):
+        while parts and not self.exists(join_pointer(*parts)):
             parts = parts[:-1]
-        present = _join(parts)
+        present = join_pointer(*parts)
         if self.index is not None:
             return self.index.locate(present)
         return (self.positions or {}).get(present, (1, 1))
-
-
-def _join(parts: list[str]) -> str:
-    return "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in parts)
 
 
 def read_config(path: Path, fmt: str) -> ConfigDocument:
@@ -238,12 +234,12 @@ def _yaml_positions(node: Any, pointer: str, positions: dict[str, tuple[int, int
     seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
-            child = f"{pointer}/{str(key.value).replace('~', '~0').replace('/', '~1')}"
+            child = pointer + join_pointer(key.value)
             positions.setdefault(child, (key.start_mark.line + 1, key.start_mark.column + 1))
             _yaml_positions(value, child, positions, seen)
     elif isinstance(node, yaml.SequenceNode):
         for index, value in enumerate(node.value):
-            child = f"{pointer}/{index}"
+            child = pointer + join_pointer(index)
             positions.setdefault(child, (value.start_mark.line + 1, value.start_mark.column + 1))
             _yaml_positions(value, child, positions, seen)
 
@@ -289,7 +285,9 @@ def _expand(pattern: str, data: Any, variables: dict[str, str] | None = None) ->
     yield from walk(data, 0, variables)
 
 
-def _fill(template: str, variables: dict[str, str], *, partial: bool = False, escape: bool = True) -> str:
+def _fill(template: str, variables: dict[str, str], *, partial: bool = False, as_pointer: bool = True) -> str:
+    """``template`` with its {name}s replaced (escaped as pointer tokens unless ``as_pointer``
+    is false); ``partial`` keeps the names ``variables`` lacks."""
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in variables:
@@ -297,7 +295,7 @@ def _fill(template: str, variables: dict[str, str], *, partial: bool = False, es
                 return match.group(0)
             raise KeyError(name)
         text = variables[name]
-        return text.replace("~", "~0").replace("/", "~1") if escape else text
+        return escape(text) if as_pointer else text
 
     return _VAR.sub(value, template)
 
@@ -340,7 +338,7 @@ def _model_id(choices: list[str], variables: dict[str, str], document: ConfigDoc
             if isinstance(value, str) and value:
                 return value
         else:
-            return _fill(choice, variables, escape=False)
+            return _fill(choice, variables, as_pointer=False)
     return None
 
 
@@ -430,7 +428,7 @@ def _origin(finding: Finding, target: Target, options: Options) -> tuple[dict[st
     payload, else one of the client fields the rule names in ``lint.at``."""
     parts = split_pointer(finding.pointer)
     for length in range(len(parts), 0, -1):
-        origin = target.origins.get(_join(parts[:length]))
+        origin = target.origins.get(join_pointer(*parts[:length]))
         if origin is not None:
             return origin
     rule = options.catalogue.by_id.get(finding.rule)
@@ -448,7 +446,7 @@ def _place(finding: Finding, target: Target, spec: dict[str, Any], document: Con
     advice = spec.get("advice", {}).get(op or "")
     if origin is not None:
         field, config, key = origin
-        name = f"`{_fill(field.get('name', config), {'key': key}, escape=False)}`"
+        name = f"`{_fill(field.get('name', config), {'key': key}, as_pointer=False)}`"
         where = config if document.exists(config) else target.entry
         template = field.get("fix", {}).get(op or "") or advice
         sent = split_pointer(_payload_pointer(field, document, target.variables))[0] if not key else key
@@ -457,7 +455,7 @@ def _place(finding: Finding, target: Target, spec: dict[str, Any], document: Con
     else:
         where, template, sent = target.entry, advice, "its requests"
     described = _fill(template, {"value": str(value), "key": origin[2] if origin else ""}, partial=True,
-                      escape=False) if template else (finding.fix.description if finding.fix else None)
+                      as_pointer=False) if template else (finding.fix.description if finding.fix else None)
     line, column = document.locate(where)
     message = f"{spec['title']} sends {sent} for {target.model}: {finding.message}"
     return dataclasses.replace(finding, file=file, record=None, line=line, column=column, pointer=where,

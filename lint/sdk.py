@@ -57,8 +57,8 @@ class Linter:
         self.last: list[Finding] = []  # the findings of the last request linted
 
     def applies(self, request: Any) -> bool:
-        path = str(request.url.path).rstrip("/")
-        return request.method.upper() == "POST" and any(path.endswith(p) for p in self.paths)
+        path = str(request.url.path or "").rstrip("/")
+        return str(request.method).upper() == "POST" and any(path.endswith(p) for p in self.paths)
 
     def rejection(self, body: bytes) -> list[Finding]:
         """The error findings that make the gateway reject ``body`` (empty: send it)."""

@@ -23,6 +23,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from ..engine.context import split_pointer
+
 _FORMATS = {
     "date-time": "2026-01-02T03:04:05Z", "date": "2026-01-02", "time": "03:04:05Z", "email": "user@example.com",
     "uri": "https://example.com/a", "url": "https://example.com/a", "uuid": "123e4567-e89b-42d3-a456-426614174000",
@@ -92,8 +94,7 @@ class _Generator:
         ref = schema.get("$ref")
         if isinstance(ref, str) and ref.startswith("#/") and depth <= self.p["max_depth"]:
             target: Any = self.root
-            for part in ref[2:].split("/"):
-                part = part.replace("~1", "/").replace("~0", "~")
+            for part in split_pointer(ref[1:]):
                 target = target.get(part) if isinstance(target, dict) else None
             if isinstance(target, dict):
                 schema = _merge({k: v for k, v in schema.items() if k != "$ref"}, self._resolve(target, depth + 1))
