@@ -107,3 +107,47 @@ def test_cli_on_a_pipe_prints_no_progress(tmp_path: Path, capsys: pytest.Capture
     assert main([str(path), "--format", "concise", "--isolated", "--no-ignore-file"]) == 0
     captured = capsys.readouterr()
     assert captured.err == "" and "\x1b[" not in captured.out
+
+
+def test_cli_on_a_real_terminal_draws_progress_on_stderr_only(tmp_path: Path) -> None:
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    import time
+
+    line = json.dumps({"model": "qwen/qwen3-235b-a22b-instruct-2507-fp8",
+                       "messages": [{"role": "user", "content": "y" * 2000}]}) + "\n"
+    path = tmp_path / "many.jsonl"
+    path.write_text(line * (LARGE_INPUT_BYTES // len(line) + 5))
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))  # a 160-column terminal
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "NO_COLOR")}
+    done = subprocess.Popen([sys.executable, "-m", "gonka_conformance.lint", str(path), "--format", "concise",
+                             "--isolated", "--no-ignore-file"], stdout=subprocess.PIPE, stderr=slave,
+                            stdin=subprocess.DEVNULL, env=env)
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + 60  # a safety bound
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        elif done.poll() is not None:
+            break
+    out = done.communicate(timeout=60)[0]
+    os.close(master)
+    assert done.returncode == 0
+    assert b"many.jsonl" in seen and b"records" in seen  # the bar, on the terminal
+    assert out.decode().startswith("All checks passed") and b"\x1b[" not in out  # the report stays clean
