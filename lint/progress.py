@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Iterator, Protocol, TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 
 LARGE_INPUT_BYTES = 1 << 20  # below this a run is over before a bar would be read
 
