@@ -247,6 +247,17 @@ def _yaml_positions(node: Any, pointer: str, positions: dict[str, tuple[int, int
 # --- payloads -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Where one payload field came from: the mapping's field, the config pointer, the config
+    key (for a field that maps every key of an object) and the payload key it became."""
+
+    field: dict[str, Any] = dataclasses.field(hash=False, compare=False)
+    config: str = ""
+    key: str = ""
+    sent: str = ""
+
+
 @dataclass
 class Target:
     """One model entry of the config, the payload the client sends for it, and where each
@@ -256,7 +267,7 @@ class Target:
     model: str
     variables: dict[str, str]
     payload: dict[str, Any]
-    origins: dict[str, tuple[dict[str, Any], str, str]]  # payload pointer -> (field, config pointer, key)
+    origins: dict[str, Origin]  # payload pointer -> where it came from
     profile: str | None
 
 
@@ -343,9 +354,9 @@ def _model_id(choices: list[str], variables: dict[str, str], document: ConfigDoc
 
 
 def _payload(spec: dict[str, Any], document: ConfigDocument, variables: dict[str, str],
-             model: str) -> tuple[dict[str, Any], dict[str, tuple[dict[str, Any], str, str]]]:
+             model: str) -> tuple[dict[str, Any], dict[str, Origin]]:
     payload: dict[str, Any] = {"model": model, **copy.deepcopy(spec["request"])}
-    origins: dict[str, tuple[dict[str, Any], str, str]] = {}
+    origins: dict[str, Origin] = {}
     for field in spec["fields"]:
         pattern = _fill(field["config"], variables, partial=True)
         if _VAR.search(pattern.replace("{key}", "")):
@@ -357,7 +368,7 @@ def _payload(spec: dict[str, Any], document: ConfigDocument, variables: dict[str
                 config = _fill(pattern, bound)
                 pointer = _fill(field["payload"], {"key": name})
                 payload[split_pointer(pointer)[0]] = _bounded(document.get(config), config)
-                origins[pointer] = (field, config, key)
+                origins[pointer] = Origin(field, config, key, name)
             continue
         value = document.get(pattern)
         if value is MISSING:
@@ -372,7 +383,7 @@ def _payload(spec: dict[str, Any], document: ConfigDocument, variables: dict[str
             value = min(value, field["max"])
         pointer = _payload_pointer(field, document, variables)
         payload[split_pointer(pointer)[0]] = _bounded(value, pattern)
-        origins[pointer] = (field, pattern, "")
+        origins[pointer] = Origin(field, pattern, "", split_pointer(pointer)[0])
     return payload, origins
 
 
@@ -423,7 +434,7 @@ def lint_config(path: Path, options: Options, client: str | None = None, display
     return findings
 
 
-def _origin(finding: Finding, target: Target, options: Options) -> tuple[dict[str, Any], str, str] | None:
+def _origin(finding: Finding, target: Target, options: Options) -> Origin | None:
     """The config field behind a finding: the one that put its pointer (or an ancestor) in the
     payload, else one of the client fields the rule names in ``lint.at``."""
     parts = split_pointer(finding.pointer)
@@ -445,16 +456,15 @@ def _place(finding: Finding, target: Target, spec: dict[str, Any], document: Con
     value = _fix_value(finding, op, target, options)
     advice = spec.get("advice", {}).get(op or "")
     if origin is not None:
-        field, config, key = origin
-        name = f"`{_fill(field.get('name', config), {'key': key}, as_pointer=False)}`"
-        where = config if document.exists(config) else target.entry
-        template = field.get("fix", {}).get(op or "") or advice
-        sent = split_pointer(_payload_pointer(field, document, target.variables))[0] if not key else key
-        sent = f"{sent} from {name}" if document.exists(config) else \
-            f"{sent} {json.dumps(target.payload.get(sent))} (no {name} set)"
+        name = f"`{_fill(origin.field.get('name', origin.config), {'key': origin.key}, as_pointer=False)}`"
+        present = document.exists(origin.config)
+        where = origin.config if present else target.entry
+        template = origin.field.get("fix", {}).get(op or "") or advice
+        sent = f"{origin.sent} from {name}" if present else \
+            f"{origin.sent} {json.dumps(target.payload.get(origin.sent))} (no {name} set)"
     else:
         where, template, sent = target.entry, advice, "its requests"
-    described = _fill(template, {"value": str(value), "key": origin[2] if origin else ""}, partial=True,
+    described = _fill(template, {"value": str(value), "key": origin.key if origin else ""}, partial=True,
                       as_pointer=False) if template else (finding.fix.description if finding.fix else None)
     line, column = document.locate(where)
     message = f"{spec['title']} sends {sent} for {target.model}: {finding.message}"
