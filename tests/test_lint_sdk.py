@@ -163,3 +163,10 @@ def test_wrap_refuses_what_is_not_an_sdk_client_and_unknown_profiles() -> None:
         wrap(object())
     with pytest.raises(ValueError):
         wrap(openai.OpenAI(base_url="http://127.0.0.1:9/v1", api_key=KEY), profile="no-such-broker")
+
+
+def test_a_copy_with_options_still_lints() -> None:
+    client = wrap(openai.OpenAI(base_url="http://127.0.0.1:9/v1", api_key=KEY, max_retries=0))
+    with pytest.raises(openai.BadRequestError) as raised:  # port 9: had it been sent, a connection error
+        client.with_options(timeout=5).chat.completions.create(model=MODEL, messages=HI, extra_body=TAGS)
+    assert raised.value.code == "reject-tags"
