@@ -421,17 +421,24 @@ def _payload_pointer(field: dict[str, Any], document: ConfigDocument, variables:
 def lint_config(path: Path, options: Options, client: str | None = None, display: str | None = None) -> list[Finding]:
     """Every finding for one agent config, placed in the config file. Raises
     :class:`AgentConfigError` for a file that is not a config of a known client."""
+    return lint_config_payloads(path, options, client, display)[0]
+
+
+def lint_config_payloads(path: Path, options: Options, client: str | None = None,
+                         display: str | None = None) -> tuple[list[Finding], int]:
+    """:func:`lint_config`, and how many payloads the config makes the client send."""
     client = client or guess(path)
     if client is None:
         raise AgentConfigError("not a config of a known agent (OpenCode, Kilo Code, Hermes Agent, OpenClaw)")
     spec = clients()[client]
     document = read_config(path, spec["format"])
     findings = []
-    for target in targets(spec, document, options):
+    found = targets(spec, document, options)
+    for target in found:
         for finding in lint(target.payload, revision=options.revision, profile=target.profile,
                             limits=options.limits, catalogue=options.catalogue):
             findings.append(_place(finding, target, spec, document, options, display or str(path)))
-    return findings
+    return findings, len(found)
 
 
 def _origin(finding: Finding, target: Target, options: Options) -> Origin | None:

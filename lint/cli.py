@@ -474,7 +474,7 @@ def lint_agent_configs(run: Run, configs: list[tuple[str, str | None]]) -> None:
             run.errors.append(InputError(path, "no such file" if not Path(path).exists() else "not a file"))
             continue
         try:
-            findings = agentconfig.lint_config(Path(path), run.settings.options, client, display=path)
+            findings, payloads = agentconfig.lint_config_payloads(Path(path), run.settings.options, client, display=path)
         except agentconfig.AgentConfigError as exc:
             line, column, message = _split_position(str(exc))
             run.errors.append(InputError(path, message, line=line, column=column))
@@ -482,7 +482,7 @@ def lint_agent_configs(run: Run, configs: list[tuple[str, str | None]]) -> None:
         except OSError as exc:
             run.errors.append(InputError(path, _os_reason(exc) if exc.errno != 2 else "no such file"))
             continue
-        run.records += 1
+        run.records += payloads  # the request bodies the config makes its client send
         run.keep_findings(findings)
 
 
