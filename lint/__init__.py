@@ -13,6 +13,7 @@ linter evaluates no rule of its own. See ``docs/lint.md``.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, Mapping
 
 from gonka_conformance.catalogue.loader import Catalogue, load_catalogue
@@ -23,7 +24,10 @@ from .findings import Finding, FixInfo, sort_key
 from .inputs import InputError, Record
 from .runner import Options, lint_record
 
-__all__ = ["Finding", "FixInfo", "PayloadError", "lint"]
+__all__ = ["Finding", "FixInfo", "PayloadError", "http_client", "lint", "wrap"]
+
+# A library logs nothing unless its user configures logging (no "last resort" stderr lines).
+logging.getLogger("gonka_conformance.lint").addHandler(logging.NullHandler())
 
 
 class PayloadError(ValueError):
@@ -86,3 +90,18 @@ def _detach(finding: Finding) -> Finding:
     import dataclasses
 
     return dataclasses.replace(finding, file=None)
+
+
+def wrap(client: Any, **options: Any) -> Any:
+    """Lint every chat-completions request an OpenAI SDK client sends (see :mod:`.sdk`): a
+    payload the gateway rejects raises ``openai.BadRequestError`` with nothing sent."""
+    from .sdk import wrap as wrap_client
+
+    return wrap_client(client, **options)
+
+
+def http_client(**options: Any) -> Any:
+    """An httpx/httpx2 client for ``openai.OpenAI(http_client=...)`` that lints (see :mod:`.sdk`)."""
+    from .sdk import http_client as make
+
+    return make(**options)

@@ -19,12 +19,13 @@ from gonka_conformance.cli import (EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_U
                                    run_guarded)
 from gonka_conformance.live.redact import Redactor
 
-from . import explain
+from . import agentconfig, explain
 from .config import FORMATS, IGNORE_FILE, Config, ConfigError, IgnoreFile, Selector, find_pyproject, load_config
 from .findings import SEVERITIES, SEVERITY_RANK, Finding, sort_key
 from .fixes import CatalogueOptionError
 from .formats import RecordSummary, Report, renderer
 from .formats import text as text_format
+from .progress import progress
 from .inputs import InputError, Record, Source, discover, records
 from .runner import FixResult, Options, Outcome, fix_record, lint_record
 from .statistics import Statistics, statistics_of
@@ -42,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Lint chat-completions payloads against Gonka's gateway rules (offline): every rejection, "
                     "silent change and FAQ advisory, with the rule, its upstream anchor, the JSON pointer and the fix.",
         epilog="Exit status: 0 no error findings, 1 error findings (any finding with --strict), "
-               "2 usage error or unreadable input, 3 internal error. Docs: docs/lint.md.")
+               "2 usage error or unreadable input, 3 internal error. Manual: gonka-lint --docs (docs/lint.md, "
+               "shipped in the package).")
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help=".json, .jsonl/.ndjson, .har files, directories, or - for stdin "
                              "(default: stdin when piped, else the current directory)")
@@ -77,12 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--explain", metavar="RULE", help="print a rule's documentation and exit")
     out.add_argument("--statistics", action="store_true",
                      help="print rule x count x share of requests instead of the findings (text or --format json)")
+    out.add_argument("--docs", action="store_true", help="print the manual (docs/lint.md, shipped in the package) and exit")
     out.add_argument("--show-normalized", action="store_true",
                      help="also show what the gateway forwards (or its rejection) and every event, per payload")
     out.add_argument("--stdin-filename", metavar="NAME", help="name stdin in the output (its extension picks the format)")
     out.add_argument("--requests-only", action="store_true",
                      help="skip JSON that is not a chat request (no messages, no model) even when named: for "
                           "pre-commit, which names every staged .json file")
+    target.add_argument("--agent-config", action="append", metavar="PATH",
+                        help="lint an agent's config file (OpenCode, Kilo Code, Hermes Agent, OpenClaw): the payloads "
+                             "it sends, with findings at the config line (repeatable; known file names such as "
+                             "opencode.json are recognised among PATHs and directories too)")
     conf = parser.add_argument_group("configuration")
     conf.add_argument("--config", metavar="PYPROJECT", help="read [tool.gonka-lint] from this pyproject.toml")
     conf.add_argument("--isolated", action="store_true", help="ignore pyproject.toml configuration")
@@ -182,7 +189,10 @@ class Run:
             return
         if show_normalized and outcome.analysis is not None:
             self.normalized.append(_summary(outcome))
-        for finding in outcome.findings:
+        self.keep_findings(outcome.findings)
+
+    def keep_findings(self, findings: list[Finding]) -> None:
+        for finding in findings:
             if not self.selected(finding):
                 continue
             self.generated.append(finding)
@@ -236,22 +246,30 @@ def _lint_source(run: Run, args: argparse.Namespace, source: Source, fixing: boo
     options = run.settings.options
     only_requests = not source.explicit or args.requests_only
     fixes = _Fixes()
-    for item in records(source, max_body=options.max_body):
-        if isinstance(item, InputError):
-            run.errors.append(item)
-            continue
-        fixes.har = fixes.har or not item.writable
-        whole = item.kind == "json"
-        if fixing and item.writable:
-            result = fix_record(item, options, run.accept_fix, whole_file=whole, only_requests=only_requests)
-            outcome = result.after if args.fix else result.before
-            if result.changed:
-                run.fixed += len(result.fixed) if args.fix else 0
-                _collect(fixes, item, result)
-        else:
-            outcome = lint_record(item, options, whole_file=whole, only_requests=only_requests)
-        run.keep(outcome, args.show_normalized)
+    with progress(source.display, source.path, source.data, sys.stderr) as tick:
+        for item in records(source, max_body=options.max_body):
+            tick(len(item.raw) + 1 if isinstance(item, Record) else 0)
+            _lint_item(run, args, item, fixes, fixing, only_requests)
     return fixes
+
+
+def _lint_item(run: Run, args: argparse.Namespace, item: Record | InputError, fixes: _Fixes, fixing: bool,
+               only_requests: bool) -> None:
+    options = run.settings.options
+    if isinstance(item, InputError):
+        run.errors.append(item)
+        return
+    fixes.har = fixes.har or not item.writable
+    whole = item.kind == "json"
+    if fixing and item.writable:
+        result = fix_record(item, options, run.accept_fix, whole_file=whole, only_requests=only_requests)
+        outcome = result.after if args.fix else result.before
+        if result.changed:
+            run.fixed += len(result.fixed) if args.fix else 0
+            _collect(fixes, item, result)
+    else:
+        outcome = lint_record(item, options, whole_file=whole, only_requests=only_requests)
+    run.keep(outcome, args.show_normalized)
 
 
 def _collect(fixes: _Fixes, item: Record, result: FixResult) -> None:
@@ -377,6 +395,11 @@ def _main(args: argparse.Namespace) -> int:
         raise ConfigError("--diff and --fix are exclusive: --diff shows what --fix would write")
     if args.generate_ignore_file and args.no_ignore_file:
         raise ConfigError("--generate-ignore-file and --no-ignore-file are exclusive")
+    if args.docs:
+        from importlib import resources
+
+        sys.stdout.write(resources.files("gonka_conformance.docs").joinpath("lint.md").read_text(encoding="utf-8"))
+        return EXIT_OK
     if args.explain:
         catalogue = load_catalogue(args.catalogue)
         text = explain.explain_json(catalogue, args.explain) if args.format == "json" else \
@@ -385,7 +408,13 @@ def _main(args: argparse.Namespace) -> int:
         return EXIT_OK
     s = settings(args)
     run = Run(s)
-    sources = discover(_default_paths(args), exclude=tuple(s.config.exclude), stdin_filename=args.stdin_filename)
+    named = args.paths if args.agent_config and not args.paths else _default_paths(args)  # only configs named
+    paths, agent_configs = agent_paths(named, args.agent_config or [])
+    lint_agent_configs(run, agent_configs)
+    sources = discover(paths, exclude=tuple(s.config.exclude), stdin_filename=args.stdin_filename) if paths else iter(())
+    configs = {Path(path).resolve() for path, _client in agent_configs}
+    sources = (source for source in sources  # a config found in a directory is not a payload
+               if not (isinstance(source, Source) and source.path and source.path.resolve() in configs))
     lint_sources(run, args, sources)
     run.findings.sort(key=sort_key)
 
@@ -430,6 +459,59 @@ def _print_statistics(stats: Statistics, fmt: str) -> None:
         sys.stdout.write(stats.render_text())
     else:
         raise ConfigError(f"--statistics prints text or json, not {fmt}")
+
+
+def agent_paths(paths: list[str], named: list[str]) -> tuple[list[str], list[tuple[str, str | None]]]:
+    """Split the inputs: payload paths, and agent configs (each with its client when known by
+    name). An explicitly named known config (opencode.json) is an agent config; a directory
+    is searched for them as well as for payloads."""
+    configs: list[tuple[str, str | None]] = [(path, None) for path in named]
+    rest = []
+    for path in paths:
+        candidate = Path(path)
+        kind = _kind(candidate) if path != "-" else None
+        client = agentconfig.detect(candidate) if kind == "file" else None
+        if client:
+            configs.append((path, client))
+            continue
+        rest.append(path)  # discover() reports what cannot be read
+        if kind == "dir":
+            configs += [(str(found), agentconfig.detect(found)) for found in agentconfig.find_in(candidate)]
+    return rest, configs
+
+
+def _kind(path: Path) -> str | None:
+    try:
+        return "file" if path.is_file() else "dir" if path.is_dir() else None
+    except OSError:
+        return None
+
+
+def lint_agent_configs(run: Run, configs: list[tuple[str, str | None]]) -> None:
+    for path, client in configs:
+        run.files.append(path)
+        if not Path(path).is_file():
+            run.errors.append(InputError(path, "no such file" if not Path(path).exists() else "not a file"))
+            continue
+        try:
+            findings, payloads = agentconfig.lint_config_payloads(Path(path), run.settings.options, client, display=path)
+        except agentconfig.AgentConfigError as exc:
+            line, column, message = _split_position(str(exc))
+            run.errors.append(InputError(path, message, line=line, column=column))
+            continue
+        except OSError as exc:
+            run.errors.append(InputError(path, _os_reason(exc) if exc.errno != 2 else "no such file"))
+            continue
+        run.records += payloads  # the request bodies the config makes its client send
+        run.keep_findings(findings)
+
+
+def _split_position(message: str) -> tuple[int | None, int | None, str]:
+    head, _, rest = message.partition(": ")
+    line, _, column = head.partition(":")
+    if rest and line.isdigit() and column.isdigit():
+        return int(line), int(column), rest
+    return None, None, message
 
 
 def _report_errors(run: Run) -> None:

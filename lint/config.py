@@ -19,7 +19,7 @@ import yaml
 from .findings import SEVERITIES, Finding
 
 IGNORE_FILE = ".gonka-lint-ignore.yaml"
-FORMATS = ("text", "json", "sarif", "github", "junit")
+FORMATS = ("text", "concise", "json", "sarif", "github", "junit")
 
 
 class ConfigError(Exception):

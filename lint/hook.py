@@ -16,14 +16,11 @@ import inspect
 import logging
 from typing import Any, Literal
 
-from gonka_conformance.catalogue.loader import Catalogue, load_catalogue
+from gonka_conformance.catalogue.loader import Catalogue
 from gonka_conformance.engine.types import Limits
 
-from . import PayloadError, check_target, lint
-from .findings import SEVERITY_RANK, Finding
-
-LOG = logging.getLogger("gonka_conformance.lint")
-_LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO}
+from .findings import Finding
+from .sdk import Linter
 
 
 class GonkaLintError(Exception):
@@ -38,7 +35,7 @@ class GonkaLintError(Exception):
 class LintHook:
     """Call it with a request (an httpx event hook). ``on_error``: "raise" to stop a request
     the gateway would reject, "log" to only log. ``log_level``: the least severe finding
-    logged (findings go to the ``gonka_conformance.lint`` logger)."""
+    logged (findings go to the ``gonka_conformance.lint`` logger; None: nothing is logged)."""
 
     def __init__(
         self,
@@ -48,44 +45,34 @@ class LintHook:
         profile: str | None = None,
         limits: Limits | None = None,
         on_error: Literal["raise", "log"] = "raise",
-        log_level: Literal["error", "warning", "info"] = "warning",
+        log_level: Literal["error", "warning", "info"] | None = "warning",
         paths: tuple[str, ...] = ("/chat/completions",),
         logger: logging.Logger | None = None,
         catalogue: Catalogue | None = None,
     ) -> None:
         if on_error not in ("raise", "log"):
             raise ValueError("on_error must be 'raise' or 'log'")
-        catalogue = catalogue or load_catalogue()
-        check_target(catalogue, revision, profile)  # fail here, not inside the HTTP client
-        self.options: dict[str, Any] = {"model": model, "revision": revision, "profile": profile,
-                                        "limits": limits, "catalogue": catalogue}
+        # the same linter as the OpenAI SDK integration: one place that lints and logs
+        self.linter = Linter(model=model, revision=revision, profile=profile, limits=limits, catalogue=catalogue,
+                             log_level=log_level, logger=logger, paths=paths)
         self.on_error = on_error
-        self.log_level = log_level
-        self.paths = paths
-        self.logger = logger or LOG
-        self.last: list[Finding] = []  # the findings of the last request checked (handy in tests)
+
+    @property
+    def last(self) -> list[Finding]:
+        """The findings of the last request checked (handy in tests)."""
+        return self.linter.last
 
     def applies(self, request: Any) -> bool:
-        path = str(getattr(getattr(request, "url", None), "path", "") or "").rstrip("/")
-        return str(getattr(request, "method", "")).upper() == "POST" and any(path.endswith(p) for p in self.paths)
+        try:
+            return self.linter.applies(request)
+        except AttributeError:  # not a request object
+            return False
 
     def check(self, body: bytes) -> list[Finding]:
-        try:
-            findings = lint(body, **self.options)
-        except PayloadError as exc:
-            self.logger.warning("gonka-lint: request body not linted: %s", exc)
-            self.last = []
-            return []
-        self.last = findings
-        threshold = SEVERITY_RANK[self.log_level]
-        for finding in findings:
-            if SEVERITY_RANK[finding.severity] <= threshold:
-                self.logger.log(_LEVELS[finding.severity], "gonka-lint %s %s at %s: %s", finding.severity,
-                                finding.rule, finding.pointer or "/", finding.message)
-        errors = [f for f in findings if f.severity == "error"]
+        errors = self.linter.rejection(body)
         if errors and self.on_error == "raise":
             raise GonkaLintError(errors)
-        return findings
+        return self.linter.last
 
     def __call__(self, request: Any) -> None:
         if self.applies(request):
@@ -112,8 +99,14 @@ def _body(request: Any) -> bytes:
     return request.read() or b""
 
 
-def install(client: Any, **options: Any) -> LintHook:
-    """Add a lint hook to an existing (sync or async) httpx-style client and return it."""
+def install(client: Any, **options: Any) -> Any:
+    """Add a lint hook to an existing (sync or async) httpx-style client and return it. An
+    OpenAI SDK client (which builds its own HTTP client) is wrapped instead: see
+    :func:`gonka_conformance.lint.wrap`, whose linter is returned."""
+    if not hasattr(client, "event_hooks") and hasattr(client, "_client"):
+        from .sdk import wrap
+
+        return wrap(client, **{k: v for k, v in options.items() if k != "on_error"}).gonka_lint
     hook = LintHook(**options)
     hooks = dict(client.event_hooks)
     is_async = inspect.iscoroutinefunction(getattr(client, "send", None))

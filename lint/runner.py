@@ -226,9 +226,23 @@ def _complete(finding: Finding, outcome: Outcome, options: Options) -> Finding:
         if offset is not None:
             line, column = _position(record.raw, offset, record)
     elif stage != "read" and outcome.index is not None:
-        line, column = outcome.index.locate(finding.pointer)
+        line, column = outcome.index.locate(_anchor(outcome.index, finding, options))
     fix = describe(fix_context(outcome, finding, options)) if outcome.index is not None else None
     return finding.placed(record.file, record.record, line, column, fix)
+
+
+def _anchor(index: SourceIndex, finding: Finding, options: Options) -> str:
+    """Where a finding is shown: its pointer when the client sent that field; else the first
+    client field the rule names in ``lint.at`` (a budget the gateway writes because of
+    ``max_tokens`` is shown at ``max_tokens``); else the pointer, which ``locate`` places at its
+    nearest existing parent. The finding keeps the pointer it would have either way."""
+    if finding.pointer and index.exists(finding.pointer):  # the root is everyone's parent
+        return finding.pointer
+    rule = options.catalogue.by_id.get(finding.rule)
+    for pointer in (rule.lint.get("at") or []) if rule else []:
+        if index.exists(pointer):
+            return pointer
+    return finding.pointer
 
 
 def _depth_offset(raw: bytes, options: Options, rule_id: str) -> int | None:

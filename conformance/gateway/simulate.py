@@ -24,6 +24,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from .instances import instance, is_valid, parameters
+
 # --- simulation parameters ------------------------------------------------------------------
 
 SHORT_ANSWER_WORDS = 12          # a plain question
@@ -74,6 +76,8 @@ _LONG_FORM = re.compile(
 )
 _ASKS_FOR_TOOL = re.compile(r"\b(tools?|functions?|call|invoke)\b", re.IGNORECASE)
 _QUOTED = re.compile(r"[\"“']([^\"”']{1,80})[\"”']")
+STRUCTURE = parameters()["structure"]
+_SINGLE_WORD = re.compile(parameters()["instructions"]["single_word"])
 
 
 @dataclass(frozen=True)
@@ -270,35 +274,64 @@ def _thinking_target(style: FamilyStyle, body: dict[str, Any]) -> int:
     return 0
 
 
-def _schema_value(name: str, schema: Any, prompt: str) -> Any:
+def _arguments(schema: Any, prompt: str, seed: int) -> dict[str, Any]:
+    """Tool-call arguments valid against the tool's ``parameters`` (deterministic per seed); a
+    quoted phrase of the prompt fills plain string arguments where the schema allows it."""
     if not isinstance(schema, dict):
-        return "example"
-    if isinstance(schema.get("enum"), list) and schema["enum"]:
-        return schema["enum"][0]
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "string")
-    if kind == "integer":
-        return 1
-    if kind == "number":
-        return 1.5
-    if kind == "boolean":
-        return True
-    if kind == "array":
-        return []
-    if kind == "object":
-        return _arguments(schema, prompt)
-    quoted = _QUOTED.search(prompt)
-    return quoted.group(1) if quoted else f"example {name}"
-
-
-def _arguments(schema: Any, prompt: str) -> dict[str, Any]:
-    if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
         return {}
-    props = schema["properties"]
-    required = schema.get("required")
-    names = [n for n in required if isinstance(n, str)] if isinstance(required, list) and required else list(props)
-    return {n: _schema_value(n, props.get(n), prompt) for n in names}
+    value = instance(schema, seed)
+    if not isinstance(value, dict):
+        return {}
+    quoted = _QUOTED.search(prompt)
+    props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    for name in list(value):
+        spec = props.get(name)
+        if quoted and isinstance(spec, dict) and spec.get("type") == "string" and not (
+                {"enum", "const", "pattern", "format"} & set(spec)):
+            candidate = {**value, name: quoted.group(1)}
+            if is_valid(schema, candidate):
+                value = candidate
+    return value
+
+
+def _structured(body: dict[str, Any]) -> tuple[str, Any] | None:
+    """What the answer must be: ("object", None) for json_object, ("schema", schema) for
+    json_schema and structured_outputs.json; None for free text."""
+    response_format = body.get("response_format") if isinstance(body.get("response_format"), dict) else {}
+    kind = response_format.get("type")
+    if kind == "json_schema":
+        spec = response_format.get("json_schema") if isinstance(response_format.get("json_schema"), dict) else {}
+        return "schema", spec.get("schema", {})
+    if kind == "json_object":
+        return "object", None
+    outputs = body.get("structured_outputs") if isinstance(body.get("structured_outputs"), dict) else {}
+    if "json" in outputs:
+        schema = outputs["json"]
+        if isinstance(schema, str):
+            try:
+                schema = json.loads(schema)
+            except ValueError:
+                schema = {}
+        return "schema", schema
+    return None
+
+
+_JSON_PIECES = re.compile(r"[A-Za-z]+|\d+|\s+|.", re.DOTALL)
+
+
+def _structured_tokens(structured: tuple[str, Any], prompt: str, seed: int) -> list[str]:
+    kind, schema = structured
+    if kind == "object":
+        words = " ".join(_corpus("answer").take(seed, SHORT_ANSWER_WORDS)).strip()
+        value: Any = {STRUCTURE["json_object_key"]: words}
+    else:
+        value = instance(schema, seed)
+    return _JSON_PIECES.findall(json.dumps(value, ensure_ascii=False))
+
+
+def _single_word(prompt: str) -> str | None:
+    match = _SINGLE_WORD.search(prompt)
+    return match.group(1) if match else None
 
 
 def _tool_plan(body: dict[str, Any], messages: list[Any], prompt: str) -> list[dict[str, Any]]:
@@ -325,7 +358,7 @@ def _tool_plan(body: dict[str, Any], messages: list[Any], prompt: str) -> list[d
 def _tool_calls(style: FamilyStyle, plan: list[dict[str, Any]], history: int, prompt: str, seed: int, choice: int) -> list[ToolCall]:
     calls = []
     for i, function in enumerate(plan):
-        arguments = json.dumps(_arguments(function.get("parameters"), prompt), ensure_ascii=False)
+        arguments = json.dumps(_arguments(function.get("parameters"), prompt, seed + i), ensure_ascii=False)
         if style.tool_ids == "functions":
             # kimi_k2 parser: functions.<name>:<global index>; with n > 1 every choice restarts
             # from the same history count, so choices share ids (FAQ Q5, vLLM PR #21259).
@@ -386,6 +419,8 @@ def simulate(body: dict[str, Any], *, model: str, family: str | None, fingerprin
     prompt_seed = int.from_bytes(hashlib.sha256(fingerprint).digest()[:8], "big")
     unit, amount = answer_length(prompt) if last_role != "tool" else ("words", TOOL_RESULT_WORDS)
     plan = _tool_plan(body, messages, prompt)
+    structured = _structured(body) if last_role != "tool" or not plan else None
+    word = _single_word(prompt) if last_role != "tool" else None
     think_target = _thinking_target(style, body)
     stops = _stop_strings(body)
     stream_options = body.get("stream_options") if isinstance(body.get("stream_options"), dict) else {}
@@ -413,6 +448,13 @@ def simulate(body: dict[str, Any], *, model: str, family: str | None, fingerprin
                 content, finish, used, calls = (prefix or None), "length", max_tokens, []
             else:
                 content, finish, used = (prefix or None), "tool_calls", thought + need
+        elif structured is not None or word is not None:
+            # Constrained output (JSON) or an exact instruction: the whole text, cut at the budget.
+            answer = _structured_tokens(structured, prompt, seed) if structured is not None else [word]
+            finish = "stop" if len(answer) <= left else "length"
+            answer = answer[:left]
+            content = prefix + answer
+            used = thought + len(answer)
         else:
             corpus = _corpus("answer")
             natural = amount if unit == "tokens" else corpus.tokens_for_words(seed, amount)

@@ -61,7 +61,7 @@ Renderer = Callable[[Report, TextIO], None]
 
 
 def renderer(name: str) -> Renderer:
-    from . import github, json_report, junit, sarif, text
+    from . import concise, github, json_report, junit, sarif, text
 
     return {"text": text.render, "json": json_report.render, "sarif": sarif.render, "github": github.render,
-            "junit": junit.render}[name]
+            "junit": junit.render, "concise": concise.render}[name]

@@ -62,7 +62,7 @@ def short(message: str) -> str:
     return message[: MAX_MESSAGE - 1] + "…"
 
 
-def _marker(finding: Finding) -> str:
+def fix_marker(finding: Finding) -> str:
     if finding.fix and finding.fix.available:
         return " [*]" if finding.fix.safe else " [unsafe fix]"
     return ""
@@ -93,7 +93,7 @@ def _finding(console: Console | _Plain, finding: Finding) -> None:
     line.append(f"{finding.severity:<8} ", style=STYLES.get(finding.severity, ""))
     line.append(finding.rule, style="bold")
     line.append("  " + short(finding.message))
-    line.append(_marker(finding), style="green")
+    line.append(fix_marker(finding), style="green")
     console.print(line)
     indent = " " * 12
     detail = Text(indent)
@@ -121,7 +121,9 @@ def _normalized(console: Console | _Plain, report: Report) -> None:
         console.print()
 
 
-def _summary(console: Console | _Plain, report: Report) -> None:
+def summary_lines(report: Report) -> tuple[str, str, str]:
+    """The closing lines (shared by the text and concise formats): the count, its style, and the
+    fix/ignore/skip notes (empty when there are none)."""
     counts = report.summary()
     files = counts["files"]
     noun = "file" if files == 1 else "files"
@@ -139,7 +141,6 @@ def _summary(console: Console | _Plain, report: Report) -> None:
         text = f"All checks passed: {counts['records']} request bod{'y' if counts['records'] == 1 else 'ies'}" \
                f" in {files} {noun}."
         style = "bold green"
-    console.print(Text(text, style=style))
     extra = []
     if report.fixed:
         extra.append(f"Fixed {report.fixed}.")
@@ -153,5 +154,11 @@ def _summary(console: Console | _Plain, report: Report) -> None:
         extra.append(f"{report.skipped} file(s) skipped: not chat requests.")
     if report.errors:
         extra.append(f"{len(report.errors)} input(s) could not be linted.")
+    return text, style, " ".join(extra)
+
+
+def _summary(console: Console | _Plain, report: Report) -> None:
+    text, style, extra = summary_lines(report)
+    console.print(Text(text, style=style))
     if extra:
-        console.print(Text(" ".join(extra)))
+        console.print(Text(extra))

@@ -1,0 +1,1 @@
+"""The manuals, shipped as package data: ``gonka-lint --docs`` prints ``lint.md``."""
