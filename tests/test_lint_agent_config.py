@@ -25,6 +25,7 @@ EXPECTED = {
     },
     ".kilo/kilo.jsonc": {
         (15, "model-id-case-sensitive", 'set `id` to "moonshotai/kimi-k2.6"'),
+        (15, "reject-unknown-model", None),  # GonkaGate matches ids exactly: the gateway's 400
         (18, "cap-max-tokens", "set `limit.output` to 3072"),
         (18, "kimi-default-budget-tool-heavy", None),
         (20, "coerce-n-when-temperature-zero", "remove `options.n` from the model"),
@@ -32,6 +33,7 @@ EXPECTED = {
     },
     ".hermes/config.yaml": {
         (5, "model-id-case-sensitive", 'set `model.default` to "moonshotai/kimi-k2.6"'),
+        (5, "reject-unknown-model", None),
         (14, "kimi-default-budget-tool-heavy", "add `thinking_token_budget: 0` under the provider's `extra_body`"),
         (16, "strip-service_tier", "remove `extra_body.service_tier` from the provider"),
         (17, "reject-tags", "remove `extra_body.tags` from the provider"),

@@ -49,7 +49,7 @@ def test_concise_keeps_multiline_messages_on_one_line(tmp_path: Path, capsys: py
 
 
 def test_clean_payload_concise_prints_only_the_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = _write(tmp_path, "ok.json", json.dumps({"model": "qwen/qwen3-235b-a22b-instruct-2507-fp8",
+    path = _write(tmp_path, "ok.json", json.dumps({"model": "MiniMaxAI/MiniMax-M2.7",
                                                    "messages": [{"role": "user", "content": "hi"}]}))
     assert main([str(path), "--format", "concise", "--isolated", "--no-ignore-file"]) == 0
     assert capsys.readouterr().out.startswith("All checks passed")
@@ -100,7 +100,7 @@ def test_no_progress_when_not_a_terminal_or_small(tmp_path: Path, monkeypatch: p
 def test_cli_on_a_pipe_prints_no_progress(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CI", raising=False)
-    line = json.dumps({"model": "qwen/qwen3-235b-a22b-instruct-2507-fp8",
+    line = json.dumps({"model": "MiniMaxAI/MiniMax-M2.7",
                        "messages": [{"role": "user", "content": "y" * 2000}]}) + "\n"
     path = tmp_path / "many.jsonl"
     path.write_text(line * (LARGE_INPUT_BYTES // len(line) + 5))
@@ -117,7 +117,7 @@ def test_cli_on_a_real_terminal_draws_progress_on_stderr_only(tmp_path: Path) ->
     import sys
     import time
 
-    line = json.dumps({"model": "qwen/qwen3-235b-a22b-instruct-2507-fp8",
+    line = json.dumps({"model": "MiniMaxAI/MiniMax-M2.7",
                        "messages": [{"role": "user", "content": "y" * 2000}]}) + "\n"
     path = tmp_path / "many.jsonl"
     path.write_text(line * (LARGE_INPUT_BYTES // len(line) + 5))
