@@ -39,15 +39,23 @@ class _Plain:
         self.stream.write((text.plain if isinstance(text, Text) else text) + "\n")
 
 
-def _console(stream: TextIO) -> Console | _Plain:
+def colour(stream: TextIO) -> bool:
+    """Whether ``stream`` gets colour (``--color``, ``NO_COLOR``, a terminal)."""
     mode = COLOR["mode"]
     if mode == "always":
-        color = True
-    elif mode == "never" or os.environ.get("NO_COLOR"):
-        color = False
-    else:
-        color = bool(getattr(stream, "isatty", lambda: False)())
-    if not color:
+        return True
+    if mode == "never" or os.environ.get("NO_COLOR"):
+        return False
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def error_line(text: str, stream: TextIO) -> str:
+    """An input error as the user sees it: red where colour is on (plain ANSI: no rich needed)."""
+    return f"\x1b[1;31m{text}\x1b[0m" if colour(stream) else text
+
+
+def _console(stream: TextIO) -> Console | _Plain:
+    if not colour(stream):
         return _Plain(stream)
     return Console(file=stream, force_terminal=True, highlight=False, soft_wrap=True, emoji=False, markup=False)
 
@@ -135,6 +143,12 @@ def _summary(console: Console | _Plain, report: Report) -> None:
             text += f", {counts['records']} request bod{'y' if counts['records'] == 1 else 'ies'}"
         text += "."
         style = "bold red" if counts["errors"] else "bold yellow"
+    elif report.errors:  # never "All checks passed" when something was not checked
+        failed = f"{len(report.errors)} input{'' if len(report.errors) == 1 else 's'} could not be linted"
+        text = f"Nothing checked: {failed}." if not files else \
+            f"Not all checked: {failed}; no findings in the rest ({counts['records']} request " \
+            f"bod{'y' if counts['records'] == 1 else 'ies'} in {files} {noun})."
+        style = "bold red"
     else:
         text = f"All checks passed: {counts['records']} request bod{'y' if counts['records'] == 1 else 'ies'}" \
                f" in {files} {noun}."
@@ -151,7 +165,7 @@ def _summary(console: Console | _Plain, report: Report) -> None:
         extra.append(f"{report.ignored} ignored by the ignore file.")
     if report.skipped:
         extra.append(f"{report.skipped} file(s) skipped: not chat requests.")
-    if report.errors:
+    if report.errors and counts["findings"]:
         extra.append(f"{len(report.errors)} input(s) could not be linted.")
     if extra:
         console.print(Text(" ".join(extra)))

@@ -1,0 +1,48 @@
+"""Reading a file that may be hostile: only a regular file, and never more than a limit."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+
+class NotRegular(OSError):
+    """The path is a FIFO, a device, a socket or a directory (``what`` says which)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+def read_regular(path: str | os.PathLike[str], limit: int, *, owner: int | None = None) -> bytes:
+    """At most ``limit + 1`` bytes of ``path`` (one past the limit tells the caller it is too
+    big). Raises :class:`NotRegular` for anything but a regular file (a FIFO is opened without
+    waiting for a writer, ``/dev/zero`` is never read) and :class:`PermissionError` when
+    ``owner`` is given and the file belongs to another user."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotRegular(kind_of(info.st_mode))
+        if owner is not None and info.st_uid != owner:
+            raise PermissionError(f"owned by another user (uid {info.st_uid})")
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, min(limit + 1 - size, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def kind_of(mode: int) -> str:
+    """What a non-regular file is, for a message ("a FIFO")."""
+    for test, what in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return what
+    return "a special file"
