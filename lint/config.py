@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable
 
-import yaml
 
 from .findings import SEVERITIES, Finding
 
@@ -166,6 +165,8 @@ class IgnoreFile:
             if required:
                 raise ConfigError(f"{path}: ignore file not found")
             return ignore
+        import yaml  # only when there is an ignore file: start-up stays light
+
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except OSError as exc:
@@ -242,6 +243,8 @@ class IgnoreFile:
         }
         header = ("# gonka-lint ignore file: findings accepted on purpose, by file, rule and JSON pointer.\n"
                   "# Regenerate with: gonka-lint --generate-ignore-file PATH...\n")
+        import yaml
+
         text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
         try:
             self.path.write_text(header + text, encoding="utf-8")

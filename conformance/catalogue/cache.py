@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -87,6 +86,8 @@ def read(root: Path, wanted: str) -> Any | None:
 
 def write(root: Path, wanted: str, payload: Any) -> None:
     """Store ``payload`` under ``root`` and ``wanted``; silently nothing when that fails."""
+    import tempfile  # (only on a miss)
+
     path = _path(root)
     if path is None:
         return

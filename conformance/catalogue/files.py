@@ -1,9 +1,15 @@
-"""Reading a file that may be hostile: only a regular file, and never more than a limit."""
+"""Reading files that may be hostile: only regular files, and never more than a limit."""
 
 from __future__ import annotations
 
 import os
 import stat
+
+MAX_FILE_BYTES = 1 << 20  # one catalogue file (the largest packaged one is about 50 KiB)
+
+
+class FileProblem(Exception):
+    """One ``file:line: what`` problem with a catalogue file."""
 
 
 class NotRegular(OSError):
@@ -12,6 +18,23 @@ class NotRegular(OSError):
     def __init__(self, what: str) -> None:
         super().__init__(what)
         self.what = what
+
+
+def read_file(path: str | os.PathLike[str], filename: str) -> str:
+    """The text of a regular file of at most :data:`MAX_FILE_BYTES` (UTF-8)."""
+    try:
+        data = read_regular(path, MAX_FILE_BYTES)
+    except NotRegular as exc:
+        raise FileProblem(f"{filename}:1: not a regular file ({exc.what}); a catalogue file must be one") from None
+    except OSError as exc:
+        raise FileProblem(f"{filename}:1: cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise FileProblem(f"{filename}:1: larger than {MAX_FILE_BYTES // 2**20} MiB, the limit for one catalogue file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise FileProblem(f"{filename}:{line}: cannot read: not UTF-8 (byte 0x{data[exc.start]:02x})") from None
 
 
 def read_regular(path: str | os.PathLike[str], limit: int, *, owner: int | None = None) -> bytes:

@@ -7,11 +7,11 @@ import re
 import string
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
 from . import cache as catalogue_cache
+from .files import FileProblem, read_file
 from .model import (
     TROUBLESHOOTING_URL, BrokerProfile, Divergence, Family, Revision, RevisionRange, Rule, Target,
 )
@@ -78,11 +78,9 @@ def _compose(text: str, filename: str) -> tuple[Any, dict[tuple, int]]:
 
 
 def _read_text(path: Path, filename: str) -> str:
-    from .yamlread import YamlProblem, read_file
-
     try:
         return read_file(path, filename)
-    except YamlProblem as exc:
+    except FileProblem as exc:
         raise CatalogueError([str(exc)]) from None
 
 
@@ -124,7 +122,9 @@ _SCHEMAS = {"rules": "rules.schema.json", "profiles": "profiles.schema.json"}
 
 
 def default_root() -> Path:
-    return Path(str(resources.files("gonka_conformance.cases")))
+    import gonka_conformance.cases as packaged  # (cheaper than importlib.resources; never zipped)
+
+    return Path(packaged.__file__).parent
 
 
 def load_catalogue(root: Path | str | None = None, *, cache: bool | None = None) -> Catalogue:

@@ -3,8 +3,7 @@
 A catalogue can come from anyone (``--catalogue DIR``), so reading one is bounded in time and
 memory, and every problem is one ``file:line: what`` line:
 
-* only regular files are read (a FIFO would block, ``/dev/zero`` never ends), at most
-  :data:`MAX_FILE_BYTES`;
+* (:mod:`.files` reads only regular files, up to a size limit;)
 * the YAML events are turned into data here, without a node tree and without recursion:
   nesting deeper than :data:`MAX_DEPTH` stops the read, and so does a document of more than
   :data:`MAX_VALUES` values, an alias counting at its expanded size (a "billion laughs" alias
@@ -18,14 +17,11 @@ libyaml's parser is used where it exists (ten times faster); the pure-Python one
 from __future__ import annotations
 
 import copy
-import os
 from typing import Any
 
 import yaml
 
-from .files import NotRegular, read_regular
 
-MAX_FILE_BYTES = 1 << 20  # one catalogue file (the largest packaged one is about 50 KiB)
 MAX_DEPTH = 64  # mappings and sequences inside each other (the catalogue needs about 12)
 MAX_VALUES = 100_000  # values in one file, aliases expanded (the largest packaged one has about 4,000)
 
@@ -50,23 +46,6 @@ def _without_timestamps(base: type) -> type:
 PY_LOADER = _without_timestamps(yaml.SafeLoader)
 C_LOADER = _without_timestamps(yaml.CSafeLoader) if hasattr(yaml, "CSafeLoader") else None
 LOADER = C_LOADER or PY_LOADER  # tests swap in PY_LOADER to check both
-
-
-def read_file(path: str | os.PathLike[str], filename: str) -> str:
-    """The text of a regular file of at most :data:`MAX_FILE_BYTES` (UTF-8)."""
-    try:
-        data = read_regular(path, MAX_FILE_BYTES)
-    except NotRegular as exc:
-        raise YamlProblem(f"{filename}:1: not a regular file ({exc.what}); a catalogue file must be one") from None
-    except OSError as exc:
-        raise YamlProblem(f"{filename}:1: cannot read: {exc.strerror or exc}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise YamlProblem(f"{filename}:1: larger than {MAX_FILE_BYTES // 2**20} MiB, the limit for one catalogue file")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise YamlProblem(f"{filename}:{line}: cannot read: not UTF-8 (byte 0x{data[exc.start]:02x})") from None
 
 
 def parse(text: str, filename: str) -> tuple[Any, dict[tuple, int]]:

@@ -18,15 +18,26 @@ import os
 from itertools import groupby
 from typing import TextIO
 
-from rich.console import Console
-from rich.text import Text
-
 from . import Report
 from ..findings import Finding
 
 STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 MAX_MESSAGE = 160
 COLOR = {"mode": "auto"}  # set by the CLI's --color
+
+
+class Text:
+    """Styled segments; rich (slow to import) renders them only when colour is on."""
+
+    def __init__(self, text: str = "", style: str = "") -> None:
+        self.parts: list[tuple[str, str]] = [(text, style)] if text else []
+
+    def append(self, text: str, style: str = "") -> None:
+        self.parts.append((text, style))
+
+    @property
+    def plain(self) -> str:
+        return "".join(text for text, _ in self.parts)
 
 
 class _Plain:
@@ -37,6 +48,22 @@ class _Plain:
 
     def print(self, text: Text | str = "") -> None:
         self.stream.write((text.plain if isinstance(text, Text) else text) + "\n")
+
+
+class _Rich:
+    def __init__(self, stream: TextIO) -> None:
+        from rich.console import Console
+
+        self.console = Console(file=stream, force_terminal=True, highlight=False, soft_wrap=True, emoji=False,
+                               markup=False)
+
+    def print(self, text: Text | str = "") -> None:
+        from rich.text import Text as RichText
+
+        rich_text = RichText()  # payload text is never interpreted as markup
+        for part, style in (text.parts if isinstance(text, Text) else [(text, "")]):
+            rich_text.append(part, style=style or None)
+        self.console.print(rich_text)
 
 
 def colour(stream: TextIO) -> bool:
@@ -54,10 +81,8 @@ def error_line(text: str, stream: TextIO) -> str:
     return f"\x1b[1;31m{text}\x1b[0m" if colour(stream) else text
 
 
-def _console(stream: TextIO) -> Console | _Plain:
-    if not colour(stream):
-        return _Plain(stream)
-    return Console(file=stream, force_terminal=True, highlight=False, soft_wrap=True, emoji=False, markup=False)
+def _console(stream: TextIO) -> _Rich | _Plain:
+    return _Rich(stream) if colour(stream) else _Plain(stream)
 
 
 def short(message: str) -> str:
@@ -90,7 +115,7 @@ def render(report: Report, stream: TextIO) -> None:
     _summary(console, report)
 
 
-def _finding(console: Console | _Plain, finding: Finding) -> None:
+def _finding(console: _Rich | _Plain, finding: Finding) -> None:
     where = ""
     if finding.record is not None:
         where = f"#{finding.record} "
@@ -113,7 +138,7 @@ def _finding(console: Console | _Plain, finding: Finding) -> None:
         console.print(Text(indent + finding.anchor, style="blue"))
 
 
-def _normalized(console: Console | _Plain, report: Report) -> None:
+def _normalized(console: _Rich | _Plain, report: Report) -> None:
     for item in report.normalized or []:
         label = item.file + (f" #{item.record}" if item.record is not None else "")
         result = item.result
@@ -129,7 +154,7 @@ def _normalized(console: Console | _Plain, report: Report) -> None:
         console.print()
 
 
-def _summary(console: Console | _Plain, report: Report) -> None:
+def _summary(console: _Rich | _Plain, report: Report) -> None:
     counts = report.summary()
     files = counts["files"]
     noun = "file" if files == 1 else "files"
