@@ -190,7 +190,7 @@ def _summary(outcome: Outcome) -> RecordSummary:
     ``before`` carries the client's headers (Authorization) and forwarded bodies may hold tokens."""
     from gonka_conformance.live.redact import Redactor  # (httpx) only for --show-normalized
 
-    from .secrets import mask_event, mask_fields, secrets_in
+    from .masking import mask_event, mask_fields, secrets_in
 
     analysis = outcome.analysis
     assert analysis is not None

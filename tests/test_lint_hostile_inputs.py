@@ -184,7 +184,7 @@ def test_show_normalized_masks_a_forwarded_secret(tmp_path: Path, capsys) -> Non
 
 
 def test_secret_names_do_not_swallow_ordinary_fields() -> None:
-    from gonka_conformance.lint.secrets import is_secret_name
+    from gonka_conformance.lint.masking import is_secret_name
 
     assert all(is_secret_name(n) for n in ("api_key", "API-Key", "x_api_key", "token", "access_token", "password",
                                            "client_secret", "Authorization", "cookie"))

@@ -3,7 +3,7 @@
 A catalogue can come from anyone (``--catalogue DIR``), so reading one is bounded in time and
 memory, and every problem is one ``file:line: what`` line:
 
-* (:mod:`.files` reads only regular files, up to a size limit;)
+* the file itself is read by :mod:`.files` (regular files only, up to a size limit);
 * the YAML events are turned into data here, without a node tree and without recursion:
   nesting deeper than :data:`MAX_DEPTH` stops the read, and so does a document of more than
   :data:`MAX_VALUES` values, an alias counting at its expanded size (a "billion laughs" alias
@@ -20,7 +20,6 @@ import copy
 from typing import Any
 
 import yaml
-
 
 MAX_DEPTH = 64  # mappings and sequences inside each other (the catalogue needs about 12)
 MAX_VALUES = 100_000  # values in one file, aliases expanded (the largest packaged one has about 4,000)
@@ -139,29 +138,36 @@ class _Builder:
                 path = parent.path + (len(parent.value),)
             self.lines[path] = line
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                if len(stack) >= MAX_DEPTH:
-                    raise self.problem(line, f"nested deeper than {MAX_DEPTH} levels (the limit for catalogue YAML)")
-                if event.tag not in _COLLECTION_TAGS:
-                    raise self.problem(line, f"invalid YAML: could not determine a constructor for the tag {event.tag!r}")
-                value: Any = {} if isinstance(event, yaml.MappingStartEvent) else []
-                opened = _Open(value, path, event.anchor)
-                if event.anchor is not None:
-                    self.anchors[event.anchor] = _OPEN
-                self.add(1, line)
-            else:
-                value, size = self.scalar_or_alias(event, line)
-                self.add(size, line)
-                if parent is None:
-                    return value
-                parent.size += size
-            if parent is not None:
-                if isinstance(parent.value, dict):
-                    parent.value[parent.key] = value
-                    parent.key = _NO_KEY
-                else:
-                    parent.value.append(value)
-            if isinstance(value, (dict, list)) and isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                opened = self.open(event, path, depth=len(stack), line=line)
+                self.attach(parent, opened.value)
                 stack.append(opened)
+                continue
+            value, size = self.scalar_or_alias(event, line)
+            self.add(size, line)
+            if parent is None:
+                return value
+            parent.size += size
+            self.attach(parent, value)
+
+    def open(self, event: Any, path: tuple, *, depth: int, line: int) -> _Open:
+        if depth >= MAX_DEPTH:
+            raise self.problem(line, f"nested deeper than {MAX_DEPTH} levels (the limit for catalogue YAML)")
+        if event.tag not in _COLLECTION_TAGS:
+            raise self.problem(line, f"invalid YAML: could not determine a constructor for the tag {event.tag!r}")
+        if event.anchor is not None:
+            self.anchors[event.anchor] = _OPEN
+        self.add(1, line)
+        return _Open({} if isinstance(event, yaml.MappingStartEvent) else [], path, event.anchor)
+
+    @staticmethod
+    def attach(parent: _Open | None, value: Any) -> None:
+        if parent is None:
+            return
+        if isinstance(parent.value, dict):
+            parent.value[parent.key] = value
+            parent.key = _NO_KEY
+        else:
+            parent.value.append(value)
 
     def key(self, event: Any, mapping: dict[str, Any], line: int) -> str:
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
