@@ -165,16 +165,15 @@ class IgnoreFile:
             if required:
                 raise ConfigError(f"{path}: ignore file not found")
             return ignore
-        import yaml  # only when there is an ignore file: start-up stays light
+        # The catalogue's bounded reader (only when there is an ignore file: start-up stays
+        # light): a FIFO, /dev/zero, a huge file or an alias bomb is one error line.
+        from gonka_conformance.catalogue.files import FileProblem, read_file
+        from gonka_conformance.catalogue.yamlread import YamlProblem, parse
 
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-        except (UnicodeDecodeError, yaml.YAMLError) as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f":{mark.line + 1}" if mark is not None else ""
-            raise ConfigError(f"{path}{where}: invalid YAML") from None
+            data, _lines = parse(read_file(path, str(path)), str(path))
+        except (FileProblem, YamlProblem) as exc:
+            raise ConfigError(str(exc)) from None
         if data is None:
             return ignore
         if not isinstance(data, dict) or not isinstance(data.get("ignore", {}), dict) or data.get("version", 1) != 1:

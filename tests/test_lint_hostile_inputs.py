@@ -190,3 +190,21 @@ def test_secret_names_do_not_swallow_ordinary_fields() -> None:
                                            "client_secret", "Authorization", "cookie"))
     assert not any(is_secret_name(n) for n in ("max_tokens", "prompt_cache_key", "thinking_token_budget",
                                                "return_token_ids", "min_tokens", "cache_key", "tokenizer"))
+
+
+# --- the ignore file ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda p: os.mkfifo(p), "not a regular file (a FIFO)"),
+    (lambda p: p.symlink_to("/dev/zero"), "not a regular file (a character device)"),
+    (lambda p: p.write_text("version: 1\na0: &a0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]\n" for i in range(1, 9))), "an alias bomb?"),
+])
+def test_a_hostile_ignore_file_is_one_error_line(tmp_path: Path, make, expected: str) -> None:
+    (tmp_path / "ok.json").write_text(json.dumps(GOOD))
+    make(tmp_path / ".gonka-lint-ignore.yaml")
+    result = subprocess.run([str(GONKA_LINT), "--isolated", "ok.json"], capture_output=True, text=True,
+                            timeout=60, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"gonka-lint: {tmp_path / '.gonka-lint-ignore.yaml'}:") and expected in result.stderr

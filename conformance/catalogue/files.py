@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import stat
 
-MAX_FILE_BYTES = 1 << 20  # one catalogue file (the largest packaged one is about 50 KiB)
+MAX_FILE_BYTES = 1 << 20  # one YAML file (the largest packaged catalogue file is about 50 KiB)
 
 
 class FileProblem(Exception):
-    """One ``file:line: what`` problem with a catalogue file."""
+    """One ``file:line: what`` problem with a file (a catalogue file, the ignore file)."""
 
 
 class NotRegular(OSError):
@@ -25,11 +25,11 @@ def read_file(path: str | os.PathLike[str], filename: str) -> str:
     try:
         data = read_regular(path, MAX_FILE_BYTES)
     except NotRegular as exc:
-        raise FileProblem(f"{filename}:1: not a regular file ({exc.what}); a catalogue file must be one") from None
+        raise FileProblem(f"{filename}:1: not a regular file ({exc.what})") from None
     except OSError as exc:
         raise FileProblem(f"{filename}:1: cannot read: {exc.strerror or exc}") from None
     if len(data) > MAX_FILE_BYTES:
-        raise FileProblem(f"{filename}:1: larger than {MAX_FILE_BYTES // 2**20} MiB, the limit for one catalogue file")
+        raise FileProblem(f"{filename}:1: larger than the {MAX_FILE_BYTES // 2**20} MiB limit")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

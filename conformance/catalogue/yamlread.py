@@ -151,7 +151,7 @@ class _Builder:
 
     def open(self, event: Any, path: tuple, *, depth: int, line: int) -> _Open:
         if depth >= MAX_DEPTH:
-            raise self.problem(line, f"nested deeper than {MAX_DEPTH} levels (the limit for catalogue YAML)")
+            raise self.problem(line, f"nested deeper than the limit of {MAX_DEPTH} levels")
         if event.tag not in _COLLECTION_TAGS:
             raise self.problem(line, f"invalid YAML: could not determine a constructor for the tag {event.tag!r}")
         if event.anchor is not None:
@@ -208,4 +208,4 @@ class _Builder:
         self.count += size
         if self.count > MAX_VALUES:
             raise self.problem(line, f"more than {MAX_VALUES} values, aliases counted at their expanded size "
-                                     "(the limit for one catalogue file; an alias bomb?)")
+                                     "(an alias bomb?)")
