@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 
+from gonka_conformance.catalogue.files import NotRegular, read_regular
+
 from .findings import SEVERITIES, Finding
 
 IGNORE_FILE = ".gonka-lint-ignore.yaml"
@@ -60,8 +62,8 @@ def find_pyproject(start: Path) -> Path | None:
         candidate = directory / "pyproject.toml"
         if candidate.is_file():
             try:
-                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                data = _read_toml(candidate)
+            except ConfigError:
                 continue  # someone else's broken pyproject is not ours to report unless named
             tool = data.get("tool")
             if isinstance(tool, dict) and isinstance(tool.get("gonka-lint"), dict):
@@ -69,15 +71,31 @@ def find_pyproject(start: Path) -> Path | None:
     return None
 
 
-def load_config(path: Path | None) -> Config:
-    if path is None:
-        return Config()
+MAX_PYPROJECT_BYTES = 16 * 2**20
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """A pyproject.toml, or one ConfigError line: a FIFO or /dev/zero is refused, not read
+    forever, and tomllib's recursion on nested arrays is caught."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = read_regular(path, MAX_PYPROJECT_BYTES)
+        if len(raw) > MAX_PYPROJECT_BYTES:
+            raise ConfigError(f"{path}: larger than {MAX_PYPROJECT_BYTES // 2**20} MiB")
+        return tomllib.loads(raw.decode("utf-8"))
+    except NotRegular as exc:
+        raise ConfigError(f"{path}: not a regular file ({exc.what})") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
+
+
+def load_config(path: Path | None) -> Config:
+    if path is None:
+        return Config()
+    data = _read_toml(path)
     tool = data.get("tool", {})
     if not isinstance(tool, dict):
         raise ConfigError(f"{path}: [tool] must be a table")

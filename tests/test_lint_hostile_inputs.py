@@ -208,3 +208,13 @@ def test_a_hostile_ignore_file_is_one_error_line(tmp_path: Path, make, expected:
                             timeout=60, cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith(f"gonka-lint: {tmp_path / '.gonka-lint-ignore.yaml'}:") and expected in result.stderr
+
+
+def test_a_deeply_nested_pyproject_is_an_error_line_not_a_recursion_traceback(tmp_path: Path) -> None:
+    (tmp_path / "ok.json").write_text(json.dumps(GOOD))
+    (tmp_path / "pyproject.toml").write_text("[tool.gonka-lint]\nx = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    found = subprocess.run([str(GONKA_LINT), "ok.json"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert found.returncode == 0 and found.stderr == ""  # a broken pyproject found by the walk is not ours
+    named = subprocess.run([str(GONKA_LINT), "--config", "pyproject.toml", "ok.json"], capture_output=True,
+                           text=True, timeout=60, cwd=tmp_path)
+    assert named.returncode == 2 and named.stderr == "gonka-lint: pyproject.toml: invalid TOML: nested too deeply\n"
