@@ -120,7 +120,8 @@ def test_another_version_never_uses_the_cache(cache_dir: Path, cases: Path) -> N
     assert _load(cache_dir, cases)["from_cache"] is False  # and not trusted back
 
 
-@pytest.mark.parametrize("corrupt", ["truncated", "flipped byte", "garbage", "empty", "valid checksum, wrong shape"])
+@pytest.mark.parametrize("corrupt", ["truncated", "flipped byte", "garbage", "empty", "valid checksum, wrong shape",
+                                     "valid checksum, a rule line missing"])
 def test_a_corrupt_cache_is_rebuilt(cache_dir: Path, cases: Path, corrupt: str) -> None:
     cold = _load(cache_dir, cases)
     (stored,) = _cache_files(cache_dir)
@@ -136,9 +137,14 @@ def test_a_corrupt_cache_is_rebuilt(cache_dir: Path, cases: Path, corrupt: str) 
         stored.write_bytes(b"")
     else:
         key = blob.split(b" ")[2].decode()
+        payload = json.loads(blob.partition(b"\n")[2])
+        if corrupt.endswith("wrong shape"):
+            payload = {"files": [{"kind": "rules", "file": "x", "data": 1}]}
+        else:  # would silently drop a rule if the lines were zipped loosely
+            payload["files"][0]["rule_lines"].pop()
         os.environ[catalogue_cache.ENV_DIR] = str(cache_dir)  # write through the module, as the loader does
         try:
-            catalogue_cache.write(cases.resolve(), key, {"files": [{"kind": "rules", "file": "x", "data": 1}]})
+            catalogue_cache.write(cases.resolve(), key, payload)
         finally:
             os.environ.pop(catalogue_cache.ENV_DIR)
     rebuilt = _load(cache_dir, cases)

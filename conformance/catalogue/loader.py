@@ -168,16 +168,9 @@ def _load_cached(root: str, use_cache: bool) -> Catalogue:
     if problems:
         raise CatalogueError(problems)
     wanted = _cache_key(files) if use_cache else ""
-    if use_cache:
-        cached = catalogue_cache.read(root_path, wanted)
-        if cached is not None:
-            try:
-                catalogue, _, problems = _assemble([_File(**_cached_file(item)) for item in cached["files"]], root_path)
-                if not problems:
-                    catalogue.from_cache = True
-                    return catalogue
-            except Exception:  # a cache that does not fit this code: rebuild it
-                pass
+    cached = _from_cache(root_path, wanted) if use_cache else None
+    if cached is not None:
+        return cached
     for item in files:
         try:
             _parse(item)
@@ -193,6 +186,20 @@ def _load_cached(root: str, use_cache: bool) -> Catalogue:
         raise CatalogueError(problems)
     if use_cache:
         catalogue_cache.write(root_path, wanted, {"files": [item.to_json() for item in files]})
+    return catalogue
+
+
+def _from_cache(root: Path, wanted: str) -> Catalogue | None:
+    payload = catalogue_cache.read(root, wanted)
+    if payload is None:
+        return None
+    try:
+        catalogue, _, problems = _assemble([_File(**_cached_file(item)) for item in payload["files"]], root)
+    except Exception:  # a cache that does not fit this code: rebuild it
+        return None
+    if problems:
+        return None
+    catalogue.from_cache = True
     return catalogue
 
 
@@ -240,7 +247,8 @@ def _assemble(files: list[_File], root: Path) -> tuple[Catalogue, dict[str, str]
     broker_files: dict[str, str] = {}
     for item in files:
         if item.kind == "rules":
-            rules.extend(_build_rule(raw, item.filename, line) for raw, line in zip(item.data["rules"], item.rule_lines))
+            rules.extend(_build_rule(raw, item.filename, line)  # (strict: a short cached list is corrupt)
+                         for raw, line in zip(item.data["rules"], item.rule_lines, strict=True))
             continue
         kind, items = _profile_items(item.data)
         if kind == "revisions":
