@@ -122,7 +122,7 @@ def test_another_version_never_uses_the_cache(cache_dir: Path, cases: Path) -> N
 
 @pytest.mark.parametrize("corrupt", ["truncated", "flipped byte", "garbage", "empty", "valid checksum, wrong shape",
                                      "valid checksum, a rule line missing"])
-def test_a_corrupt_cache_is_rebuilt(cache_dir: Path, cases: Path, corrupt: str) -> None:
+def test_a_corrupt_cache_is_rebuilt(cache_dir: Path, cases: Path, corrupt: str, monkeypatch) -> None:
     cold = _load(cache_dir, cases)
     (stored,) = _cache_files(cache_dir)
     blob = stored.read_bytes()
@@ -142,11 +142,9 @@ def test_a_corrupt_cache_is_rebuilt(cache_dir: Path, cases: Path, corrupt: str) 
             payload = {"files": [{"kind": "rules", "file": "x", "data": 1}]}
         else:  # would silently drop a rule if the lines were zipped loosely
             payload["files"][0]["rule_lines"].pop()
-        os.environ[catalogue_cache.ENV_DIR] = str(cache_dir)  # write through the module, as the loader does
-        try:
-            catalogue_cache.write(cases.resolve(), key, payload)
-        finally:
-            os.environ.pop(catalogue_cache.ENV_DIR)
+        monkeypatch.setenv(catalogue_cache.ENV_DIR, str(cache_dir))  # write through the module, as the loader does
+        catalogue_cache.write(cases.resolve(), key, payload)
+        monkeypatch.undo()  # (the test run's own cache directory again)
     rebuilt = _load(cache_dir, cases)
     assert rebuilt["from_cache"] is False and rebuilt["rules"] == cold["rules"]
     warm = _load(cache_dir, cases)
