@@ -21,9 +21,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator
 
-import jsonschema
-import yaml
-
 from gonka_conformance.engine.context import escape, join_pointer, split_pointer
 from gonka_conformance.engine.pipeline import family_of
 from gonka_conformance.engine.types import MISSING
@@ -48,15 +45,34 @@ class AgentConfigError(ValueError):
 
 @lru_cache(maxsize=1)
 def clients() -> dict[str, dict[str, Any]]:
-    """Every client mapping, validated, with ``extends`` resolved."""
+    """Every client mapping, validated, with ``extends`` resolved. Parsed and validated once
+    per content (then read from the catalogue's cache), so that linting a payload, which asks
+    whether each file is an agent config, imports neither yaml nor jsonschema on a warm start."""
+    from gonka_conformance import __version__
+    from gonka_conformance.catalogue import cache
+
     folder = resources.files(__package__).joinpath("agents")
-    schema = json.loads(folder.joinpath("agent-config.schema.json").read_text(encoding="utf-8"))
+    sources = [(entry.name, entry.read_bytes()) for entry in sorted(folder.iterdir(), key=lambda item: item.name)
+               if entry.name.endswith(".yaml")]
+    schema = folder.joinpath("agent-config.schema.json").read_bytes()
+    root, wanted = Path(str(folder)), cache.key(__version__, sources, [schema])
+    resolved = cache.read(root, wanted)
+    if not isinstance(resolved, dict):
+        resolved = _parse_clients(sources, schema)
+        cache.write(root, wanted, resolved)
+    return resolved
+
+
+def _parse_clients(sources: list[tuple[str, bytes]], schema_text: bytes) -> dict[str, dict[str, Any]]:
+    import jsonschema
+    import yaml
+
+    schema = json.loads(schema_text)
     raw: dict[str, dict[str, Any]] = {}
-    for entry in sorted(folder.iterdir(), key=lambda item: item.name):
-        if entry.name.endswith(".yaml"):
-            data = yaml.safe_load(entry.read_text(encoding="utf-8"))
-            jsonschema.validate(data, schema)
-            raw[data["id"]] = data
+    for _name, text in sources:
+        data = yaml.safe_load(text.decode("utf-8"))
+        jsonschema.validate(data, schema)
+        raw[data["id"]] = data
     resolved = {}
     for client_id, data in raw.items():
         base = raw[data["extends"]] if "extends" in data else {}
@@ -210,6 +226,8 @@ def _strip_jsonc(text: str) -> str:
 
 
 def _read_yaml(text: str) -> ConfigDocument:
+    import yaml  # (slow to import: only for YAML configs)
+
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -229,6 +247,8 @@ def _read_yaml(text: str) -> ConfigDocument:
 def _yaml_positions(node: Any, pointer: str, positions: dict[str, tuple[int, int]], seen: set[int]) -> None:
     """Each key's position. An aliased node is walked once (its first place): a file of nested
     aliases ("billion laughs") costs its size, not the size of its expansion."""
+    import yaml
+
     if id(node) in seen or len(seen) > MAX_CONFIG_NODES:
         return
     seen.add(id(node))

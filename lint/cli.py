@@ -17,7 +17,6 @@ from gonka_conformance import __version__
 from gonka_conformance.catalogue.loader import Catalogue, load_catalogue
 from gonka_conformance.cli import (EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, check_profile, check_revision,
                                    run_guarded)
-from gonka_conformance.live.redact import Redactor
 
 from . import agentconfig, explain
 from .config import FORMATS, IGNORE_FILE, Config, ConfigError, IgnoreFile, Selector, find_pyproject, load_config
@@ -25,8 +24,8 @@ from .findings import SEVERITIES, SEVERITY_RANK, Finding, sort_key
 from .fixes import CatalogueOptionError
 from .formats import RecordSummary, Report, renderer
 from .formats import text as text_format
+from .inputs import InputError, Note, Record, Source, discover, records
 from .progress import progress
-from .inputs import InputError, Record, Source, discover, records
 from .runner import FixResult, Options, Outcome, fix_record, lint_record
 from .statistics import Statistics, statistics_of
 
@@ -205,11 +204,16 @@ class Run:
 def _summary(outcome: Outcome) -> RecordSummary:
     """What the gateway does with one body, with every secret-shaped value masked: the events'
     ``before`` carries the client's headers (Authorization) and forwarded bodies may hold tokens."""
+    from gonka_conformance.live.redact import Redactor  # (httpx) only for --show-normalized
+
+    from .masking import mask_event, mask_fields, secrets_in
+
     analysis = outcome.analysis
     assert analysis is not None
-    redact = Redactor()
-    return RecordSummary(outcome.record.file, outcome.record.record, redact.data(analysis.result.to_json()),
-                         redact.data([event.to_json() for event in analysis.events]))
+    redact, known = Redactor(), secrets_in(outcome.record.raw)  # masked wherever they moved to
+    return RecordSummary(outcome.record.file, outcome.record.record,
+                         redact.data(mask_fields(analysis.result.to_json()), known),
+                         redact.data([mask_event(event.to_json()) for event in analysis.events], known))
 
 
 @dataclass
@@ -221,11 +225,14 @@ class _Fixes:
     har: bool = False  # some records were HAR entries: never rewritten
 
 
-def lint_sources(run: Run, args: argparse.Namespace, sources: Iterator[Source | InputError]) -> None:
+def lint_sources(run: Run, args: argparse.Namespace, sources: Iterator[Source | InputError | Note]) -> None:
     fixing = args.fix or args.diff
     for source in sources:
         if isinstance(source, InputError):
             run.errors.append(source)
+            continue
+        if isinstance(source, Note):
+            print(f"{PROG}: note: {source}", file=sys.stderr)
             continue
         run.files.append(source.display)
         fixes = _lint_source(run, args, source, fixing)
@@ -516,7 +523,7 @@ def _split_position(message: str) -> tuple[int | None, int | None, str]:
 
 def _report_errors(run: Run) -> None:
     for error in run.errors:
-        print(f"{PROG}: {error}", file=sys.stderr)
+        print(text_format.error_line(f"{PROG}: {error}", sys.stderr), file=sys.stderr)
 
 
 def _render(report: Report, args: argparse.Namespace, stream: TextIO | None, fmt: str) -> None:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable
 
-import yaml
+
+from gonka_conformance.catalogue.files import NotRegular, read_regular
 
 from .findings import SEVERITIES, Finding
 
@@ -61,8 +62,8 @@ def find_pyproject(start: Path) -> Path | None:
         candidate = directory / "pyproject.toml"
         if candidate.is_file():
             try:
-                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                data = _read_toml(candidate)
+            except ConfigError:
                 continue  # someone else's broken pyproject is not ours to report unless named
             tool = data.get("tool")
             if isinstance(tool, dict) and isinstance(tool.get("gonka-lint"), dict):
@@ -70,15 +71,31 @@ def find_pyproject(start: Path) -> Path | None:
     return None
 
 
-def load_config(path: Path | None) -> Config:
-    if path is None:
-        return Config()
+MAX_PYPROJECT_BYTES = 16 * 2**20
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """A pyproject.toml, or one ConfigError line: a FIFO or /dev/zero is refused, not read
+    forever, and tomllib's recursion on nested arrays is caught."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = read_regular(path, MAX_PYPROJECT_BYTES)
+        if len(raw) > MAX_PYPROJECT_BYTES:
+            raise ConfigError(f"{path}: larger than {MAX_PYPROJECT_BYTES // 2**20} MiB")
+        return tomllib.loads(raw.decode("utf-8"))
+    except NotRegular as exc:
+        raise ConfigError(f"{path}: not a regular file ({exc.what})") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
+
+
+def load_config(path: Path | None) -> Config:
+    if path is None:
+        return Config()
+    data = _read_toml(path)
     tool = data.get("tool", {})
     if not isinstance(tool, dict):
         raise ConfigError(f"{path}: [tool] must be a table")
@@ -166,14 +183,15 @@ class IgnoreFile:
             if required:
                 raise ConfigError(f"{path}: ignore file not found")
             return ignore
+        # The catalogue's bounded reader (only when there is an ignore file: start-up stays
+        # light): a FIFO, /dev/zero, a huge file or an alias bomb is one error line.
+        from gonka_conformance.catalogue.files import FileProblem, read_file
+        from gonka_conformance.catalogue.yamlread import YamlProblem, parse
+
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-        except (UnicodeDecodeError, yaml.YAMLError) as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f":{mark.line + 1}" if mark is not None else ""
-            raise ConfigError(f"{path}{where}: invalid YAML") from None
+            data, _lines = parse(read_file(path, str(path)), str(path))
+        except (FileProblem, YamlProblem) as exc:
+            raise ConfigError(str(exc)) from None
         if data is None:
             return ignore
         if not isinstance(data, dict) or not isinstance(data.get("ignore", {}), dict) or data.get("version", 1) != 1:
@@ -242,6 +260,8 @@ class IgnoreFile:
         }
         header = ("# gonka-lint ignore file: findings accepted on purpose, by file, rule and JSON pointer.\n"
                   "# Regenerate with: gonka-lint --generate-ignore-file PATH...\n")
+        import yaml
+
         text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
         try:
             self.path.write_text(header + text, encoding="utf-8")

@@ -419,8 +419,12 @@ def coerce_type(ctx: FixContext) -> list[Change] | None:
     wanted = _wanted_type(ctx.rule, pointer)
     converted: Any = MISSING
     if wanted == "int":
-        if isinstance(value, str) and value.strip().isdigit():
-            converted = int(value.strip())
+        digits = value.strip() if isinstance(value, str) else ""
+        if digits.isascii() and digits.isdigit():  # ("²".isdigit() is true, but int() refuses it)
+            try:
+                converted = int(digits)
+            except ValueError:  # more digits than Python converts: no value a gateway accepts
+                return None
         elif isinstance(value, float) and value.is_integer() and value >= 0:
             converted = int(value)
     elif wanted == "bool":

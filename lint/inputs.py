@@ -20,12 +20,14 @@ import fnmatch
 import io
 import json
 import os
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterator
 from urllib.parse import urlsplit
 
+from gonka_conformance.catalogue.files import kind_of
 from gonka_conformance.cli import UsageError, read_input
 
 MAX_CONTAINER = 256 * 1024 * 1024  # a HAR file or stdin is read whole, up to this size
@@ -75,6 +77,17 @@ class InputError:
 
 
 @dataclass(frozen=True)
+class Note:
+    """Something skipped on purpose (not an error): a FIFO, socket or device in a directory walk."""
+
+    file: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.message}"
+
+
+@dataclass(frozen=True)
 class Source:
     """One file (or stdin) to lint, with the way its records are read."""
 
@@ -89,7 +102,7 @@ class Source:
 
 
 def discover(paths: list[str], *, exclude: tuple[str, ...] = (), stdin_filename: str | None = None,
-             stdin: IO[bytes] | None = None) -> Iterator[Source | InputError]:
+             stdin: IO[bytes] | None = None) -> Iterator[Source | InputError | Note]:
     """Expand the command line's paths into sources, in a stable order."""
     seen: set[str] = set()
     for arg in paths:
@@ -114,11 +127,11 @@ def discover(paths: list[str], *, exclude: tuple[str, ...] = (), stdin_filename:
             yield InputError(arg, "no such file or directory")
 
 
-def _directory(arg: str, path: Path, exclude: tuple[str, ...], seen: set[str]) -> Iterator[Source | InputError]:
-    errors: list[InputError] = []
+def _directory(arg: str, path: Path, exclude: tuple[str, ...], seen: set[str]) -> Iterator[Source | InputError | Note]:
+    errors: list[InputError | Note] = []
     found = sorted(_walk(path, exclude, errors))
     yield from errors
-    if not found and not errors:
+    if not found and not any(isinstance(e, InputError) for e in errors):
         yield InputError(arg, "no .json, .jsonl, .ndjson or .har files in this directory")
     for file in found:
         key = os.path.abspath(file)
@@ -127,8 +140,9 @@ def _directory(arg: str, path: Path, exclude: tuple[str, ...], seen: set[str]) -
             yield Source(str(file), EXTENSIONS[file.suffix.lower()], path=file, explicit=False)
 
 
-def _walk(root: Path, exclude: tuple[str, ...], errors: list[InputError]) -> Iterator[Path]:
-    """Matching files under ``root``; a directory that cannot be read becomes an error, not a gap."""
+def _walk(root: Path, exclude: tuple[str, ...], errors: list[InputError | Note]) -> Iterator[Path]:
+    """Matching files under ``root``; a directory that cannot be read becomes an error, not a gap,
+    and what is not a regular file (a FIFO would block the run forever) is skipped with a note."""
 
     def unreadable(exc: OSError) -> None:
         errors.append(InputError(str(exc.filename or root), _os_message(exc)))
@@ -144,7 +158,21 @@ def _walk(root: Path, exclude: tuple[str, ...], errors: list[InputError]) -> Ite
             if any(fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(file.as_posix(), pattern)
                    or fnmatch.fnmatch(name, pattern) for pattern in exclude):
                 continue
+            special = _special_file(file)
+            if special is not None:
+                errors.append(Note(str(file), f"skipped: {special}, not a regular file"))
+                continue
             yield file
+
+
+def _special_file(path: Path) -> str | None:
+    """What ``path`` is when it is not a regular file (a symlink is followed; a broken one is left
+    to the reader, which reports it)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    return None if stat.S_ISREG(mode) else kind_of(mode)
 
 
 def _stdin_source(stream: IO[bytes], name: str | None) -> Iterator[Source | InputError]:
@@ -168,7 +196,7 @@ def sniff(data: bytes) -> str:
         first, _, rest = text.partition(b"\n")
         if rest.strip():
             try:
-                if isinstance(json.loads(first), dict):
+                if isinstance(json.loads(first, parse_int=str), dict):
                     return "jsonl"
             except (ValueError, RecursionError):
                 pass
@@ -272,7 +300,7 @@ def _har(source: Source, data: bytes, max_body: int) -> Iterator[Record | InputE
     display = source.display
     try:
         text = data.decode("utf-8-sig")
-        har = json.loads(text)
+        har = json.loads(text, parse_int=str)  # numbers are not read; a huge one must not fail
     except UnicodeDecodeError as exc:
         yield InputError(display, f"HAR file is not UTF-8 (byte {exc.start})")
         return

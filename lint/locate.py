@@ -18,7 +18,9 @@ from gonka_conformance.engine.context import join_pointer, split_pointer
 _WS = re.compile(r"[ \t\n\r]*")
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_.\-]+")
 _UNDECIDED = object()
-_SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[attr-defined]
+# Values are skipped, not used: numbers stay text (a 20,000-digit integer is valid JSON, and
+# int() would refuse it under Python's integer-string limit).
+_SCAN = json.scanner.make_scanner(json.JSONDecoder(parse_int=str, parse_float=str))  # type: ignore[attr-defined]
 
 
 class LocateError(Exception):

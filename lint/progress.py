@@ -11,9 +11,6 @@ import os
 from contextlib import contextmanager
 from typing import Iterator, Protocol, TextIO
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
-
 LARGE_INPUT_BYTES = 1 << 20  # below this a run is over before a bar would be read
 
 
@@ -38,6 +35,9 @@ def progress(label: str, path: os.PathLike[str] | None, data: bytes | None, stre
     if total < LARGE_INPUT_BYTES or not getattr(stream, "isatty", lambda: False)() or os.environ.get("CI"):
         yield lambda size: None
         return
+    from rich.console import Console  # rich is slow to import: only when a bar is drawn
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+
     console = Console(file=stream, force_terminal=True, highlight=False, emoji=False, markup=False)
     bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[records]} records"),
                    TransferSpeedColumn(), TimeElapsedColumn(), console=console, transient=True)

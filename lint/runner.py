@@ -129,15 +129,17 @@ def _json_kind(text: str) -> str | None:
     """What a non-object JSON text is (``None`` when it is not JSON at all)."""
     if text[0] == "[":
         return "a JSON array"
-    try:
-        value = json.loads(text)
+    try:  # numbers are only classified: a 20,000-digit integer is still a JSON number
+        value = json.loads(text, parse_int=lambda _: 0, parse_float=lambda _: 0.0, parse_constant=_not_json)
     except (ValueError, RecursionError):
         return None
     if value is None:
         return "JSON null"
-    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
-        return None  # NaN and Infinity are not JSON
     return {bool: "a JSON boolean", str: "a JSON string"}.get(type(value), "a JSON number")
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _parse_error(record: Record, text: str) -> InputError:
@@ -315,6 +317,6 @@ def fix_record(record: Record, options: Options, accept: Callable[[Finding], boo
 
 def _is_object(text: str) -> bool:
     try:
-        return isinstance(json.loads(text), dict)
+        return isinstance(json.loads(text, parse_int=str), dict)
     except (ValueError, RecursionError):
         return False

@@ -7,13 +7,11 @@ import re
 import string
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
-import jsonschema
-import yaml
-
+from . import cache as catalogue_cache
+from .files import FileProblem, read_file
 from .model import (
     TROUBLESHOOTING_URL, BrokerProfile, Divergence, Family, Revision, RevisionRange, Rule, Target,
 )
@@ -35,6 +33,7 @@ class Catalogue:
     brokers: dict[str, BrokerProfile]
     root: Path
     by_id: dict[str, Rule] = field(init=False)
+    from_cache: bool = field(default=False, compare=False)  # built from the compiled-catalogue cache
 
     def __post_init__(self) -> None:
         self.by_id = {rule.id: rule for rule in self.rules}
@@ -69,61 +68,20 @@ class Catalogue:
 # --- YAML with line numbers -------------------------------------------------------------
 
 
-class _LineLoader(yaml.SafeLoader):
-    """A safe loader that remembers the line of every mapping and sequence item."""
-
-
-# Dates stay strings: every value must survive JSON (rules --format json, reports).
-_LineLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
 def _compose(text: str, filename: str) -> tuple[Any, dict[tuple, int]]:
+    from .yamlread import YamlProblem, parse  # (yaml is imported only when a file is parsed)
+
     try:
-        node = yaml.compose(text, Loader=_LineLoader)
-    except yaml.YAMLError as exc:
-        raise CatalogueError([_yaml_problem(exc, filename)]) from None
-    lines: dict[tuple, int] = {}
-    if node is None:
-        return None, lines
+        return parse(text, filename)
+    except YamlProblem as exc:
+        raise CatalogueError([str(exc)]) from None
+
+
+def _read_text(path: Path, filename: str) -> str:
     try:
-        return _construct(node, (), lines, filename, frozenset()), lines
-    except yaml.YAMLError as exc:  # unknown tags, merge keys
-        raise CatalogueError([_yaml_problem(exc, filename)]) from None
-
-
-def _yaml_problem(exc: yaml.YAMLError, filename: str) -> str:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    line = mark.line + 1 if mark else 1
-    problem = getattr(exc, "problem", None) or str(exc)
-    context = getattr(exc, "context", None)
-    context_mark = getattr(exc, "context_mark", None)
-    if context and context_mark is not None and context_mark is not mark:
-        problem = f"{problem} ({context} at line {context_mark.line + 1})"
-    return f"{filename}:{line}: invalid YAML: {problem}"
-
-
-def _construct(node: yaml.Node, path: tuple, lines: dict[tuple, int], filename: str, parents: frozenset[int]) -> Any:
-    where = node.start_mark.line + 1
-    lines[path] = where
-    if id(node) in parents:
-        raise CatalogueError([f"{filename}:{where}: an alias refers to the node that contains it"])
-    parents = parents | {id(node)}
-    if isinstance(node, yaml.MappingNode):
-        result: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            key = _LineLoader("").construct_object(key_node)  # scalars only
-            if not isinstance(key, str):
-                raise CatalogueError([f"{filename}:{key_node.start_mark.line + 1}: mapping keys must be strings, got {key!r}"])
-            if key in result:
-                raise CatalogueError([f"{filename}:{key_node.start_mark.line + 1}: duplicate key {key!r}"])
-            result[key] = _construct(value_node, path + (key,), lines, filename, parents)
-        return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, path + (i,), lines, filename, parents) for i, item in enumerate(node.value)]
-    return _LineLoader("").construct_object(node)
+        return read_file(path, filename)
+    except FileProblem as exc:
+        raise CatalogueError([str(exc)]) from None
 
 
 def _line_for(lines: dict[tuple, int], path: Iterable[Any]) -> int:
@@ -136,13 +94,19 @@ def _line_for(lines: dict[tuple, int], path: Iterable[Any]) -> int:
 # --- schema validation --------------------------------------------------------------------
 
 
+def _schema_path(name: str) -> Path:
+    """The packaged schema: a catalogue is validated against this tool's format, not its own."""
+    return default_root() / "schema" / name
+
+
 @lru_cache(maxsize=None)
 def _schema(name: str) -> dict[str, Any]:
-    """The packaged schema: a catalogue is validated against this tool's format, not its own."""
-    return json.loads((default_root() / "schema" / name).read_text(encoding="utf-8"))
+    return json.loads(_schema_path(name).read_text(encoding="utf-8"))
 
 
 def _validate(data: Any, schema: dict[str, Any], lines: dict[tuple, int], filename: str) -> list[str]:
+    import jsonschema  # only on a cache miss or for a user's catalogue
+
     validator = jsonschema.Draft202012Validator(schema)
     problems = []
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
@@ -154,56 +118,151 @@ def _validate(data: Any, schema: dict[str, Any], lines: dict[tuple, int], filena
 
 # --- loading ------------------------------------------------------------------------------
 
+_SCHEMAS = {"rules": "rules.schema.json", "profiles": "profiles.schema.json"}
+
 
 def default_root() -> Path:
-    return Path(str(resources.files("gonka_conformance.cases")))
+    import gonka_conformance.cases as packaged  # (cheaper than importlib.resources; never zipped)
+
+    return Path(packaged.__file__).parent
 
 
-def load_catalogue(root: Path | str | None = None) -> Catalogue:
-    """Load every rule and profile under ``root`` (the packaged ``cases/`` by default)."""
-    root_path = Path(root) if root is not None else default_root()
-    return _load_cached(str(root_path.resolve()))
+def load_catalogue(root: Path | str | None = None, *, cache: bool | None = None) -> Catalogue:
+    """Load every rule and profile under ``root`` (the packaged ``cases/`` by default).
+
+    ``cache``: use the compiled-catalogue cache (:mod:`.cache`); by default only for the
+    packaged catalogue: a catalogue the user names is parsed and validated on every load."""
+    root_path = (Path(root) if root is not None else default_root()).resolve()
+    use_cache = root_path == _packaged_root() if cache is None else cache
+    return _load_cached(str(root_path), use_cache)
+
+
+@lru_cache(maxsize=1)
+def _packaged_root() -> Path:
+    return default_root().resolve()
+
+
+@dataclass
+class _File:
+    """One catalogue file, read and parsed: the unit the cache stores."""
+
+    kind: str  # rules | profiles
+    filename: str
+    text: str = ""
+    data: Any = None
+    lines: dict[tuple, int] = field(default_factory=dict)  # only after a parse (for schema errors)
+    rule_lines: list[int] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "file": self.filename, "data": self.data, "rule_lines": self.rule_lines}
 
 
 @lru_cache(maxsize=8)
-def _load_cached(root: str) -> Catalogue:
+def _load_cached(root: str, use_cache: bool) -> Catalogue:
     root_path = Path(root)
-    problems: list[str] = []
-    rules: list[Rule] = []
     rule_files = sorted((root_path / "rules").glob("*.yaml"))
     if not rule_files:
         raise CatalogueError([f"{root_path / 'rules'}: no rule files (*.yaml) found"])
-    for path in rule_files:
+    files, problems = _read_files(root_path, [("rules", p) for p in rule_files] +
+                                  [("profiles", p) for p in sorted((root_path / "profiles").glob("*.yaml"))])
+    if problems:
+        raise CatalogueError(problems)
+    wanted = _cache_key(files) if use_cache else ""
+    cached = _from_cache(root_path, wanted) if use_cache else None
+    if cached is not None:
+        return cached
+    for item in files:
         try:
-            rules.extend(_load_rule_file(path, root_path))
+            _parse(item)
         except CatalogueError as exc:
             problems.extend(exc.problems)
+    if problems:
+        raise CatalogueError(problems)
+    catalogue, broker_files, problems = _assemble(files, root_path)
+    if not problems:
+        problems.extend(_cross_check(list(catalogue.rules), list(catalogue.revisions), list(catalogue.families),
+                                     catalogue.brokers, broker_files, root_path))
+    if problems:
+        raise CatalogueError(problems)
+    if use_cache:
+        catalogue_cache.write(root_path, wanted, {"files": [item.to_json() for item in files]})
+    return catalogue
+
+
+def _from_cache(root: Path, wanted: str) -> Catalogue | None:
+    payload = catalogue_cache.read(root, wanted)
+    if payload is None:
+        return None
+    try:
+        catalogue, _, problems = _assemble([_File(**_cached_file(item)) for item in payload["files"]], root)
+    except Exception:  # a cache that does not fit this code: rebuild it
+        return None
+    if problems:
+        return None
+    catalogue.from_cache = True
+    return catalogue
+
+
+def _read_files(root: Path, paths: list[tuple[str, Path]]) -> tuple[list[_File], list[str]]:
+    files: list[_File] = []
+    problems: list[str] = []
+    for kind, path in paths:
+        filename = _relative(path, root)
+        try:
+            files.append(_File(kind, filename, _read_text(path, filename)))
+        except CatalogueError as exc:
+            problems.extend(exc.problems)
+    return files, problems
+
+
+def _cache_key(files: list[_File]) -> str:
+    from .. import __version__
+
+    schemas = [_schema_path(name).read_bytes() for name in sorted(set(_SCHEMAS.values()))]
+    return catalogue_cache.key(__version__, [(f.filename, f.text.encode("utf-8")) for f in files], schemas)
+
+
+def _cached_file(item: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": item["kind"], "filename": item["file"], "data": item["data"], "rule_lines": item["rule_lines"]}
+
+
+def _parse(item: _File) -> None:
+    """Parse and schema-validate one file in place (a cache miss, or a user's catalogue)."""
+    item.data, item.lines = _compose(item.text, item.filename)
+    problems = _validate(item.data, _schema(_SCHEMAS[item.kind]), item.lines, item.filename)
+    if problems:
+        raise CatalogueError(problems)
+    if item.kind == "rules":
+        item.rule_lines = [_line_for(item.lines, ("rules", index)) for index in range(len(item.data["rules"]))]
+
+
+def _assemble(files: list[_File], root: Path) -> tuple[Catalogue, dict[str, str], list[str]]:
+    """The catalogue built from parsed (valid) files, each broker's file, and the problems
+    found across files."""
+    problems: list[str] = []
+    rules: list[Rule] = []
     revisions: list[Revision] = []
     families: list[Family] = []
     brokers: dict[str, BrokerProfile] = {}
     broker_files: dict[str, str] = {}
-    for path in sorted((root_path / "profiles").glob("*.yaml")):
-        try:
-            kind, items = _load_profile_file(path, root_path)
-        except CatalogueError as exc:
-            problems.extend(exc.problems)
+    for item in files:
+        if item.kind == "rules":
+            rules.extend(_build_rule(raw, item.filename, line)  # (strict: a short cached list is corrupt)
+                         for raw, line in zip(item.data["rules"], item.rule_lines, strict=True))
             continue
+        kind, items = _profile_items(item.data)
         if kind == "revisions":
             revisions.extend(items)
         elif kind == "families":
             families.extend(items)
         else:
             for broker in items:
-                filename = _relative(path, root_path)
                 if broker.id in brokers:
-                    problems.append(f"{filename}:1: duplicate broker profile {broker.id!r} (first in {broker_files[broker.id]})")
+                    problems.append(f"{item.filename}:1: duplicate broker profile {broker.id!r} "
+                                    f"(first in {broker_files[broker.id]})")
                 brokers[broker.id] = broker
-                broker_files[broker.id] = filename
-    if not problems:
-        problems.extend(_cross_check(rules, revisions, families, brokers, broker_files, root_path))
-    if problems:
-        raise CatalogueError(problems)
-    return Catalogue(tuple(rules), tuple(revisions), tuple(families), brokers, root_path)
+                broker_files[broker.id] = item.filename
+    return Catalogue(tuple(rules), tuple(revisions), tuple(families), brokers, root), broker_files, problems
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -215,20 +274,8 @@ def _relative(path: Path, root: Path) -> str:
 
 def _read_yaml(path: Path, root: Path) -> tuple[Any, dict[tuple, int], str]:
     filename = _relative(path, root)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CatalogueError([f"{filename}:1: cannot read: {exc}"]) from None
-    data, lines = _compose(text, filename)
+    data, lines = _compose(_read_text(path, filename), filename)
     return data, lines, filename
-
-
-def _load_rule_file(path: Path, root: Path) -> list[Rule]:
-    data, lines, filename = _read_yaml(path, root)
-    problems = _validate(data, _schema("rules.schema.json"), lines, filename)
-    if problems:
-        raise CatalogueError(problems)
-    return [_build_rule(raw, filename, _line_for(lines, ("rules", index))) for index, raw in enumerate(data["rules"])]
 
 
 def _build_rule(raw: dict[str, Any], filename: str, line: int) -> Rule:
@@ -268,11 +315,7 @@ def _build_rule(raw: dict[str, Any], filename: str, line: int) -> Rule:
     )
 
 
-def _load_profile_file(path: Path, root: Path) -> tuple[str, list[Any]]:
-    data, lines, filename = _read_yaml(path, root)
-    problems = _validate(data, _schema("profiles.schema.json"), lines, filename)
-    if problems:
-        raise CatalogueError(problems)
+def _profile_items(data: dict[str, Any]) -> tuple[str, list[Any]]:
     kind = data["kind"]
     if kind == "revisions":
         return kind, [

@@ -18,15 +18,26 @@ import os
 from itertools import groupby
 from typing import TextIO
 
-from rich.console import Console
-from rich.text import Text
-
 from . import Report
 from ..findings import Finding
 
 STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 MAX_MESSAGE = 160
 COLOR = {"mode": "auto"}  # set by the CLI's --color
+
+
+class Text:
+    """Styled segments; rich (slow to import) renders them only when colour is on."""
+
+    def __init__(self, text: str = "", style: str = "") -> None:
+        self.parts: list[tuple[str, str]] = [(text, style)] if text else []
+
+    def append(self, text: str, style: str = "") -> None:
+        self.parts.append((text, style))
+
+    @property
+    def plain(self) -> str:
+        return "".join(text for text, _ in self.parts)
 
 
 class _Plain:
@@ -39,17 +50,39 @@ class _Plain:
         self.stream.write((text.plain if isinstance(text, Text) else text) + "\n")
 
 
-def _console(stream: TextIO) -> Console | _Plain:
+class _Rich:
+    def __init__(self, stream: TextIO) -> None:
+        from rich.console import Console
+
+        self.console = Console(file=stream, force_terminal=True, highlight=False, soft_wrap=True, emoji=False,
+                               markup=False)
+
+    def print(self, text: Text | str = "") -> None:
+        from rich.text import Text as RichText
+
+        rich_text = RichText()  # payload text is never interpreted as markup
+        for part, style in (text.parts if isinstance(text, Text) else [(text, "")]):
+            rich_text.append(part, style=style or None)
+        self.console.print(rich_text)
+
+
+def colour(stream: TextIO) -> bool:
+    """Whether ``stream`` gets colour (``--color``, ``NO_COLOR``, a terminal)."""
     mode = COLOR["mode"]
     if mode == "always":
-        color = True
-    elif mode == "never" or os.environ.get("NO_COLOR"):
-        color = False
-    else:
-        color = bool(getattr(stream, "isatty", lambda: False)())
-    if not color:
-        return _Plain(stream)
-    return Console(file=stream, force_terminal=True, highlight=False, soft_wrap=True, emoji=False, markup=False)
+        return True
+    if mode == "never" or os.environ.get("NO_COLOR"):
+        return False
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def error_line(text: str, stream: TextIO) -> str:
+    """An input error as the user sees it: red where colour is on (plain ANSI: no rich needed)."""
+    return f"\x1b[1;31m{text}\x1b[0m" if colour(stream) else text
+
+
+def _console(stream: TextIO) -> _Rich | _Plain:
+    return _Rich(stream) if colour(stream) else _Plain(stream)
 
 
 def short(message: str) -> str:
@@ -82,7 +115,7 @@ def render(report: Report, stream: TextIO) -> None:
     _summary(console, report)
 
 
-def _finding(console: Console | _Plain, finding: Finding) -> None:
+def _finding(console: _Rich | _Plain, finding: Finding) -> None:
     where = ""
     if finding.record is not None:
         where = f"#{finding.record} "
@@ -105,7 +138,7 @@ def _finding(console: Console | _Plain, finding: Finding) -> None:
         console.print(Text(indent + finding.anchor, style="blue"))
 
 
-def _normalized(console: Console | _Plain, report: Report) -> None:
+def _normalized(console: _Rich | _Plain, report: Report) -> None:
     for item in report.normalized or []:
         label = item.file + (f" #{item.record}" if item.record is not None else "")
         result = item.result
@@ -137,6 +170,12 @@ def summary_lines(report: Report) -> tuple[str, str, str]:
             text += f", {counts['records']} request bod{'y' if counts['records'] == 1 else 'ies'}"
         text += "."
         style = "bold red" if counts["errors"] else "bold yellow"
+    elif report.errors:  # never "All checks passed" when something was not checked
+        failed = f"{len(report.errors)} input{'' if len(report.errors) == 1 else 's'} could not be linted"
+        text = f"Nothing checked: {failed}." if not files else \
+            f"Not all checked: {failed}; no findings in the rest ({counts['records']} request " \
+            f"bod{'y' if counts['records'] == 1 else 'ies'} in {files} {noun})."
+        style = "bold red"
     else:
         text = f"All checks passed: {counts['records']} request bod{'y' if counts['records'] == 1 else 'ies'}" \
                f" in {files} {noun}."
@@ -152,12 +191,12 @@ def summary_lines(report: Report) -> tuple[str, str, str]:
         extra.append(f"{report.ignored} ignored by the ignore file.")
     if report.skipped:
         extra.append(f"{report.skipped} file(s) skipped: not chat requests.")
-    if report.errors:
+    if report.errors and counts["findings"]:
         extra.append(f"{len(report.errors)} input(s) could not be linted.")
     return text, style, " ".join(extra)
 
 
-def _summary(console: Console | _Plain, report: Report) -> None:
+def _summary(console: _Rich | _Plain, report: Report) -> None:
     text, style, extra = summary_lines(report)
     console.print(Text(text, style=style))
     if extra:
