@@ -145,3 +145,46 @@ def test_a_translated_client_field_is_an_info_finding_with_the_anchor(revision: 
     kimi = [f.rule for f in lint({"model": KIMI, "messages": HI, "thinking": {"type": "disabled"}, "max_tokens": 4096})]
     assert kimi.count("translate-thinking-kimi") == 1
     assert lint({"model": KIMI, "messages": HI, "max_completion_tokens": 1500}) == []  # a mirror keeps the field
+
+
+# --- disputed evidence: the engine follows the default, can follow the other side, the linter says so
+
+
+def test_the_engine_follows_a_disputed_rules_default_and_can_follow_the_other_side() -> None:
+    schema = {"type": "object", "properties": {"x": {"$ref": "#/$defs/P", "description": "sibling"}}, "$defs": {"P": {"type": "string"}}}
+    default = json.loads(forwarded_bytes(normalize({"messages": HI, **rf(schema)}, model=QWEN)))
+    other = normalize({"messages": HI, **rf(schema)}, model=QWEN, evidence={"inline-schema-ref": "merge-siblings"})
+    assert default["response_format"]["json_schema"]["schema"]["properties"]["x"] == {"type": "string"}
+    assert json.loads(forwarded_bytes(other))["response_format"]["json_schema"]["schema"]["properties"]["x"] == \
+        {"type": "string", "description": "sibling"}
+    # The other side of a non-schema target: inlined as it is, not refused.
+    odd = {"type": "object", "properties": {"x": {"$ref": "#/$defs/S"}}, "$defs": {"S": "text"}}
+    assert normalize({"messages": HI, **rf(odd)}, model=QWEN, evidence={"inline-schema-ref": "merge-siblings"}).outcome == "accepted"
+    # 2026-05 MiniMax structured_outputs: accepted by default, the route gate's 400 on the other side.
+    body = {"messages": HI, "structured_outputs": {"json_object": True}}
+    assert normalize(body, model=MINIMAX, revision=OLD).outcome == "accepted"
+    assert normalize(body, model=MINIMAX, revision=OLD, evidence={"reject-structured_outputs-minimax": "rejected"}).status == 400
+
+
+@pytest.mark.parametrize("evidence", [
+    {"inline-schema-ref": "no-such-side"}, {"strip-store": "anything"}, {"accept-tool-message-minimax-shape": "native-array"},
+])
+def test_an_unknown_or_unexecutable_side_is_refused(evidence: dict) -> None:
+    with pytest.raises(ValueError):
+        normalize({"messages": HI}, model=QWEN, evidence=evidence)
+
+
+def test_findings_of_disputed_rules_are_uncertain() -> None:
+    findings = lint({"model": MINIMAX, "messages": HI, "not_a_param": 1})
+    assert [(f.rule, f.uncertain) for f in findings] == [("reject-unknown-param", True)]
+    assert all(not f.uncertain for f in lint({"model": MINIMAX, "messages": HI, "tags": ["x"]}))
+
+
+def test_disputed_alternatives_name_sources_and_a_valid_default() -> None:
+    from gonka_conformance.catalogue.loader import load_catalogue
+    disputed = [r for r in load_catalogue().rules if r.evidence]
+    assert {r.id for r in disputed} >= {"reject-structured_outputs-minimax", "accept-tool-message-minimax-shape",
+                                         "reject-whitespace-names", "reject-unknown-param", "inline-schema-ref"}
+    for rule in disputed:
+        assert rule.evidence.alternative(rule.evidence.default)
+        assert all(a.sources for a in rule.evidence.alternatives)

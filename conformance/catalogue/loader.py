@@ -15,7 +15,8 @@ import jsonschema
 import yaml
 
 from .model import (
-    TROUBLESHOOTING_URL, BrokerProfile, Divergence, Family, Revision, RevisionRange, Rule, Target,
+    TROUBLESHOOTING_URL, Alternative, BrokerProfile, Divergence, Evidence, Family, Revision, RevisionRange, Rule,
+    Target,
 )
 
 
@@ -265,7 +266,18 @@ def _build_rule(raw: dict[str, Any], filename: str, line: int) -> Rule:
         error_fields={key: reject[key] for key in ("type", "code") if key in reject},
         anchor=anchor, docs=raw["docs"], lint=raw.get("lint") or {},
         live=tuple(raw.get("live") or ()), source_file=filename, line=line,
+        evidence=_evidence(raw.get("evidence")),
     )
+
+
+def _evidence(raw: dict[str, Any] | None) -> Evidence | None:
+    if raw is None:
+        return None
+    return Evidence(raw["default"], tuple(
+        Alternative(a["name"], a["says"], tuple(a["sources"]), (a.get("engine") or {}).get("active"),
+                    (a.get("engine") or {}).get("options") or {}, "engine" in a)
+        for a in raw["alternatives"]
+    ))
 
 
 def _load_profile_file(path: Path, root: Path) -> tuple[str, list[Any]]:
@@ -365,6 +377,12 @@ def _cross_check(
                 owner = seen.get(delegate)
                 if owner and owner.kind != "advise" and owner.messages and code not in owner.messages and "default" not in owner.messages:
                     problems.append(f"{rule.source_file}:{rule.line}: {rule.id}: delegate {delegate!r} has no message for code {code!r}")
+    for rule in (r for r in rules if r.evidence):  # a disputed rule's default and overrides must resolve
+        names = [a.name for a in rule.evidence.alternatives]
+        if rule.evidence.default not in names:
+            problems.append(f"{rule.source_file}:{rule.line}: {rule.id}: evidence default {rule.evidence.default!r} is not an alternative")
+        for unknown in sorted({r for a in rule.evidence.alternatives for r in a.options} - set(seen)):
+            problems.append(f"{rule.source_file}:{rule.line}: {rule.id}: evidence overrides unknown rule {unknown!r}")
     for broker in brokers.values():
         for divergence in broker.divergences:
             if divergence.rule not in seen:
