@@ -129,7 +129,7 @@ def test_required_rule_ids_present() -> None:
     ):
         assert rule_id in ids, rule_id
     assert ids["accept-structured_outputs-minimax"].kind == "accept"
-    assert ids["accept-structured_outputs-minimax"].revisions.start is None  # 2026-05 too, the default side there
+    assert ids["accept-structured_outputs-minimax"].revisions.start == NEW  # 2026-05: the disputed rule's default side
     assert ids["reject-structured_outputs-minimax"].revisions.until == OLD
     assert ids["reject-whitespace-names"].revisions.start == NEW
     assert ids["inline-schema-ref"].kind == "translate"
