@@ -151,10 +151,11 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
-    from .catalogue.coverage import load_coverage, render_markdown
+    from .catalogue.coverage import load_coverage, load_upstream_tests, render_markdown
 
-    items, unknown = load_coverage(_catalogue(args))
-    text = render_markdown(items)
+    catalogue = _catalogue(args)
+    items, unknown = load_coverage(catalogue)
+    text = render_markdown(items, load_upstream_tests(catalogue))
     problems = [f"unknown coverage key {key}" for key in unknown]
     problems += [f"gap: {item.key} {item.title}" for item in items if not item.covered]
     if args.check:
