@@ -188,3 +188,16 @@ def test_disputed_alternatives_name_sources_and_a_valid_default() -> None:
     for rule in disputed:
         assert rule.evidence.alternative(rule.evidence.default)
         assert all(a.sources for a in rule.evidence.alternatives)
+
+
+def test_explain_and_rules_list_the_sides_of_a_disputed_rule() -> None:
+    from gonka_conformance.catalogue.loader import load_catalogue
+    from gonka_conformance.lint.explain import explain_json, explain_text
+
+    catalogue = load_catalogue()
+    text = explain_text(catalogue, "reject-structured_outputs-minimax")
+    assert "the engine follows: accepted" in text and "rejected: MiniMax answers 400" in text and "@fad1002c" in text
+    data = json.loads(explain_json(catalogue, "inline-schema-ref"))
+    assert data["evidence"]["default"] == "ignore-siblings"
+    assert {s["name"]: s["engine_follows"] for s in data["evidence"]["alternatives"]} == {"ignore-siblings": True, "merge-siblings": True}
+    assert json.loads(explain_json(catalogue, "strip-store"))["evidence"] is None
