@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from test_live_suite import MINIMAX, altered_catalogue, gateway, run_suite
 
 
@@ -12,8 +14,12 @@ def _result(session, case_id: str):
 def test_the_other_side_of_a_disputed_rule_is_a_pass_with_a_note(tmp_path, monkeypatch) -> None:
     other = altered_catalogue(tmp_path, "30-schemas.yaml", "      default: accepted\n", "      default: rejected\n")
     with gateway(other, revision="2026-05") as gw:
-        session = run_suite(gw, monkeypatch, models=[MINIMAX], revision="2026-05")
+        session = run_suite(gw, monkeypatch, models=[MINIMAX], revision="2026-05", report_dir=str(tmp_path / "report"))
     result = _result(session, "reject-structured_outputs-minimax")
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    noted = next(c for c in report["cases"] if c["case_id"] == "reject-structured_outputs-minimax")
+    assert noted["outcome"] == "pass" and noted["divergence"].startswith("disputed: observed rejected")
+    assert "`reject-structured_outputs-minimax` rejected" in (tmp_path / "report" / "summary.md").read_text()
     assert result.outcome == "pass", result.problems
     assert result.divergence.startswith("disputed: observed rejected (minimax-m2.7.md @fad1002c")
     assert session.fingerprint()["disputed"]["reject-structured_outputs-minimax"] == "rejected"
