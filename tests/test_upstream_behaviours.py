@@ -6,7 +6,10 @@ import json
 
 import pytest
 
+from gonka_conformance.catalogue.loader import load_catalogue
 from gonka_conformance.engine.pipeline import forwarded_bytes, normalize
+from gonka_conformance.lint import lint
+from gonka_conformance.lint.explain import explain_json, explain_text
 
 KIMI, QWEN, MINIMAX = "moonshotai/Kimi-K2.6", "Qwen/Qwen3-235B-A22B-Instruct-2507-FP8", "MiniMaxAI/MiniMax-M2.7"
 OLD, NEW = "2026-05", "2026-09"
@@ -102,8 +105,6 @@ def test_pattern_properties_keys_are_patterns_in_2026_09(key: str, message: str)
 
 # --- 9, 10: the linter reports the unknown-model 400 and the translations ---------------------
 
-from gonka_conformance.lint import lint  # noqa: E402
-
 
 def errors(payload: dict, **kw) -> list[tuple[str, str]]:
     return [(f.rule, f.message) for f in lint(payload, **kw) if f.severity == "error"]
@@ -181,7 +182,6 @@ def test_findings_of_disputed_rules_are_uncertain() -> None:
 
 
 def test_disputed_alternatives_name_sources_and_a_valid_default() -> None:
-    from gonka_conformance.catalogue.loader import load_catalogue
     disputed = [r for r in load_catalogue().rules if r.evidence]
     assert {r.id for r in disputed} >= {"reject-structured_outputs-minimax", "accept-tool-message-minimax-shape",
                                          "reject-whitespace-names", "reject-unknown-param", "inline-schema-ref"}
@@ -191,9 +191,6 @@ def test_disputed_alternatives_name_sources_and_a_valid_default() -> None:
 
 
 def test_explain_and_rules_list_the_sides_of_a_disputed_rule() -> None:
-    from gonka_conformance.catalogue.loader import load_catalogue
-    from gonka_conformance.lint.explain import explain_json, explain_text
-
     catalogue = load_catalogue()
     text = explain_text(catalogue, "reject-structured_outputs-minimax")
     assert "the engine follows: accepted" in text and "rejected: MiniMax answers 400" in text and "@fad1002c" in text
@@ -201,3 +198,23 @@ def test_explain_and_rules_list_the_sides_of_a_disputed_rule() -> None:
     assert data["evidence"]["default"] == "ignore-siblings"
     assert {s["name"]: s["engine_follows"] for s in data["evidence"]["alternatives"]} == {"ignore-siblings": True, "merge-siblings": True}
     assert json.loads(explain_json(catalogue, "strip-store"))["evidence"] is None
+
+
+# --- hostile inputs on the new paths --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["\u0000\u001b[31m", "x" * 100_000, "moonshotai/Kimi-K2.6\u200b"])
+def test_odd_model_ids_are_one_quoted_error_quickly(model: str) -> None:
+    import time
+
+    started = time.monotonic()
+    found = errors({"model": model, "messages": HI})
+    assert time.monotonic() - started < 30
+    assert [rule for rule, _ in found] == ["reject-unknown-model"]
+    assert "\u001b" not in found[0][1] and "\x00" not in found[0][1]  # Go %q escapes control characters
+
+
+@pytest.mark.parametrize("evidence", [{"inline-schema-ref": None}, {"": ""}, {"inline-schema-ref": ["merge-siblings"]}])
+def test_malformed_evidence_selections_are_refused(evidence: dict) -> None:
+    with pytest.raises((ValueError, TypeError)):
+        normalize({"messages": HI}, model=QWEN, evidence=evidence)
