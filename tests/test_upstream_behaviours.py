@@ -218,3 +218,11 @@ def test_odd_model_ids_are_one_quoted_error_quickly(model: str) -> None:
 def test_malformed_evidence_selections_are_refused(evidence: dict) -> None:
     with pytest.raises((ValueError, TypeError)):
         normalize({"messages": HI}, model=QWEN, evidence=evidence)
+
+
+def test_blank_tool_names_before_2026_09_are_disputed() -> None:
+    body = {"messages": HI, "tools": [{"type": "function", "function": {"name": "   "}}]}
+    assert normalize(body, model=QWEN, revision=OLD).outcome == "accepted"  # the 2026-05 code (a644769b)
+    other = normalize(body, model=QWEN, revision=OLD, evidence={"reject-whitespace-names": "rejected-before-2026-09"})
+    assert (other.rule, other.message) == ("reject-whitespace-names", "tools[i].function.name: must be a non-empty string (tools[0])")
+    assert normalize(body, model=KIMI).rule == "reject-whitespace-names"  # 2026-09: both sides agree

@@ -273,11 +273,13 @@ def _build_rule(raw: dict[str, Any], filename: str, line: int) -> Rule:
 def _evidence(raw: dict[str, Any] | None) -> Evidence | None:
     if raw is None:
         return None
-    return Evidence(raw["default"], tuple(
-        Alternative(a["name"], a["says"], tuple(a["sources"]), (a.get("engine") or {}).get("active"),
-                    (a.get("engine") or {}).get("options") or {}, "engine" in a)
-        for a in raw["alternatives"]
-    ))
+    def side(a: dict[str, Any]) -> Alternative:
+        engine = a.get("engine") or {}
+        span = engine.get("revisions")
+        return Alternative(a["name"], a["says"], tuple(a["sources"]), engine.get("active"), engine.get("options") or {},
+                           "engine" in a, RevisionRange(span.get("from"), span.get("until")) if span is not None else None)
+
+    return Evidence(raw["default"], tuple(side(a) for a in raw["alternatives"]))
 
 
 def _load_profile_file(path: Path, root: Path) -> tuple[str, list[Any]]:

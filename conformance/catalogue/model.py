@@ -77,6 +77,7 @@ class Alternative:
     active: bool | None = None  # None: the rule's own applicability
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # rule id -> target options
     executable: bool = False  # False: documented, but the engine cannot follow it
+    revisions: "RevisionRange | None" = None  # the rule's revision range on this side
 
 
 @dataclass(frozen=True)

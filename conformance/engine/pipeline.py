@@ -77,20 +77,31 @@ def sides_of(catalogue: Catalogue, evidence: Mapping[str, str] | None) -> tuple[
     return tuple(sides)
 
 
-def _followed(catalogue: Catalogue, sides: tuple[tuple[str, str], ...]) -> tuple[set[str], dict[str, dict[str, Any]]]:
-    """Rules the followed sides switch off, and target options they override (per rule)."""
+@dataclass(frozen=True)
+class _Followed:
+    """What the followed sides of disputed rules change in a plan."""
+
+    off: frozenset[str]
+    options: Mapping[str, Mapping[str, Any]]  # rule id -> target options merged in
+    ranges: Mapping[str, Any]  # rule id -> its revision range on the followed side
+
+
+def _followed(catalogue: Catalogue, sides: tuple[tuple[str, str], ...]) -> _Followed:
     chosen = dict(sides)
     off: set[str] = set()
     options: dict[str, dict[str, Any]] = {}
+    ranges: dict[str, Any] = {}
     for rule in catalogue.rules:
         if rule.evidence is None:
             continue
         side = rule.evidence.alternative(chosen.get(rule.id, rule.evidence.default))
         if side.active is False:
             off.add(rule.id)
+        if side.revisions is not None:
+            ranges[rule.id] = side.revisions
         for rule_id, values in side.options.items():
             options.setdefault(rule_id, {}).update(values)
-    return off, options
+    return _Followed(frozenset(off), options, ranges)
 
 
 @lru_cache(maxsize=256)
@@ -98,14 +109,16 @@ def _plan(catalogue: Catalogue, revision_id: str, family: str | None, profile_id
           sides: tuple[tuple[str, str], ...] = ()) -> Plan:
     registry.load_builtin_functions()
     profile = catalogue.broker(profile_id) if profile_id else None
-    off, overrides = _followed(catalogue, sides)
+    followed = _followed(catalogue, sides)
     rules: dict[str, Rule] = {}
     applicable: dict[str, bool] = {}
     for rule in catalogue.rules:
-        ok = rule_applies(catalogue, rule, revision_id, family) and rule.id not in off
-        if rule.id in overrides:
+        if rule.id in followed.ranges:
+            rule = dataclasses.replace(rule, revisions=followed.ranges[rule.id])
+        ok = rule_applies(catalogue, rule, revision_id, family) and rule.id not in followed.off
+        if rule.id in followed.options:
             rule = dataclasses.replace(rule, targets=tuple(
-                dataclasses.replace(t, options={**t.options, **overrides[rule.id]}) for t in rule.targets))
+                dataclasses.replace(t, options={**t.options, **followed.options[rule.id]}) for t in rule.targets))
         for divergence in profile.divergences if profile else ():
             if divergence.rule != rule.id:
                 continue
