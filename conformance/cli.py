@@ -116,8 +116,18 @@ def rule_summary(catalogue: Catalogue, rule: Any) -> dict[str, Any]:
         "anchor": rule.anchor, "status": rule.status, "messages": dict(rule.messages),
         "docs": dict(rule.docs), "fix": dict(rule.lint.get("fix") or {}) or None,
         "live": [dict(case) for case in rule.live], "divergences": divergences,
+        "evidence": _evidence_summary(rule),
         "source": f"{rule.source_file}:{rule.line}",
     }
+
+
+def _evidence_summary(rule: Any) -> dict[str, Any] | None:
+    """A disputed rule's sides (``evidence: disputed``), or None."""
+    if rule.evidence is None:
+        return None
+    return {"status": "disputed", "default": rule.evidence.default, "alternatives": [
+        {"name": a.name, "says": a.says, "sources": list(a.sources), "engine_follows": a.executable}
+        for a in rule.evidence.alternatives]}
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
@@ -151,10 +161,11 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
-    from .catalogue.coverage import load_coverage, render_markdown
+    from .catalogue.coverage import load_coverage, load_upstream_tests, render_markdown
 
-    items, unknown = load_coverage(_catalogue(args))
-    text = render_markdown(items)
+    catalogue = _catalogue(args)
+    items, unknown = load_coverage(catalogue)
+    text = render_markdown(items, load_upstream_tests(catalogue))
     problems = [f"unknown coverage key {key}" for key in unknown]
     problems += [f"gap: {item.key} {item.title}" for item in items if not item.covered]
     if args.check:

@@ -85,6 +85,12 @@ def explain_text(catalogue: "Catalogue", rule_id: str) -> str:
                 line += f" — {d['note']}"
             out.append(line)
         out.append("")
+    evidence = summary.get("evidence")
+    if evidence:
+        out.append(f"Disputed evidence (the engine follows: {evidence['default']}; findings are marked uncertain)")
+        for side in evidence["alternatives"]:
+            out += _block("", f"{side['name']}: {side['says']} Sources: {'; '.join(side['sources'])}")[1:]
+        out.append("")
     sources = docs.get("sources") or []
     if sources:
         out.append("Sources")

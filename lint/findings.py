@@ -74,6 +74,8 @@ class Finding:
     record: int | None = None  # JSONL line number or HAR entry index
     line: int | None = None
     column: int | None = None
+    #: The rule's upstream evidence is disputed (``evidence: disputed``): the gateway may do otherwise.
+    uncertain: bool = False
     # What the gateway changed, for the fixes that adopt it (not part of the JSON output).
     before: Any = field(default=MISSING, compare=False, repr=False)
     after: Any = field(default=MISSING, compare=False, repr=False)
@@ -86,14 +88,14 @@ class Finding:
                fix: FixInfo | None) -> "Finding":
         """This finding with its place and fix (``dataclasses.replace`` is slow per finding)."""
         return Finding(self.rule, self.severity, self.message, self.pointer, self.title, self.kind, self.origin,
-                       self.anchor, self.status, fix, file, record, line, column, self.before, self.after)
+                       self.anchor, self.status, fix, file, record, line, column, self.uncertain, self.before, self.after)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "file": self.file, "record": self.record, "rule": self.rule, "title": self.title,
             "anchor": self.anchor, "severity": self.severity, "kind": self.kind, "origin": self.origin,
             "status": self.status, "pointer": self.pointer, "line": self.line, "column": self.column,
-            "message": self.message, "fix": self.fix.to_json() if self.fix else None,
+            "message": self.message, "fix": self.fix.to_json() if self.fix else None, "uncertain": self.uncertain,
         }
 
 
@@ -124,7 +126,7 @@ def _rule(catalogue: "Catalogue", rule_id: str) -> Rule | None:
 def _meta(rule: Rule | None) -> dict[str, Any]:
     if rule is None:
         return {"title": "", "kind": "", "anchor": None}
-    return {"title": rule.title, "kind": rule.kind, "anchor": rule.anchor}
+    return {"title": rule.title, "kind": rule.kind, "anchor": rule.anchor, "uncertain": rule.evidence is not None}
 
 
 def _never_error(severity: str) -> str:

@@ -29,6 +29,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     if best:
         lines += ["", f"Best explained by revision `{best['revision']}` with profile `{best.get('profile') or 'upstream'}` "
                       f"({len(best['contradictions'])} contradicting observations of {best['compared']})."]
+    disputed = (report.get("fingerprint") or {}).get("disputed") or {}
+    if disputed:  # rules whose upstream evidence disagrees: which documented side the target showed
+        lines += ["", "Disputed rules, side observed: " + ", ".join(f"`{rule}` {side}" for rule, side in sorted(disputed.items())) + "."]
     notable = [c for c in report["cases"] if c["outcome"] not in ("pass", "unobservable")]
     if notable:
         lines += ["", "| outcome | case | model | expected | observed |", "|---|---|---|---|---|"]

@@ -129,7 +129,7 @@ def test_required_rule_ids_present() -> None:
     ):
         assert rule_id in ids, rule_id
     assert ids["accept-structured_outputs-minimax"].kind == "accept"
-    assert ids["accept-structured_outputs-minimax"].revisions.start == NEW
+    assert ids["accept-structured_outputs-minimax"].revisions.start == NEW  # 2026-05: the disputed rule's default side
     assert ids["reject-structured_outputs-minimax"].revisions.until == OLD
     assert ids["reject-whitespace-names"].revisions.start == NEW
     assert ids["inline-schema-ref"].kind == "translate"
@@ -650,8 +650,11 @@ def test_structured_outputs_order(revision: str) -> None:
 
 
 def test_structured_outputs_minimax_by_revision() -> None:
-    rejected(run(OLD, MINIMAX, structured_outputs={"json_object": True}),
-             "structured_outputs: not supported on this model — use response_format instead", "reject-structured_outputs-minimax")
+    # 2026-05 is disputed: the engine follows the newer README (accepted); fad1002c's 400 is the other side.
+    assert accepted(run(OLD, MINIMAX, structured_outputs={"json_object": True}))
+    other = normalize({"messages": [{"role": "user", "content": "hi"}], "structured_outputs": {"json_object": True}},
+                      model=MINIMAX, revision=OLD, evidence={"reject-structured_outputs-minimax": "rejected"})
+    rejected(other, "structured_outputs: not supported on this model — use response_format instead", "reject-structured_outputs-minimax")
     assert accepted(run(NEW, MINIMAX, structured_outputs={"json_object": True}))
     assert accepted(run(OLD, QWEN, structured_outputs={"json_object": True}))
 

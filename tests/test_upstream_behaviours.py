@@ -6,7 +6,10 @@ import json
 
 import pytest
 
+from gonka_conformance.catalogue.loader import load_catalogue
 from gonka_conformance.engine.pipeline import forwarded_bytes, normalize
+from gonka_conformance.lint import lint
+from gonka_conformance.lint.explain import explain_json, explain_text
 
 KIMI, QWEN, MINIMAX = "moonshotai/Kimi-K2.6", "Qwen/Qwen3-235B-A22B-Instruct-2507-FP8", "MiniMaxAI/MiniMax-M2.7"
 OLD, NEW = "2026-05", "2026-09"
@@ -102,8 +105,6 @@ def test_pattern_properties_keys_are_patterns_in_2026_09(key: str, message: str)
 
 # --- 9, 10: the linter reports the unknown-model 400 and the translations ---------------------
 
-from gonka_conformance.lint import lint  # noqa: E402
-
 
 def errors(payload: dict, **kw) -> list[tuple[str, str]]:
     return [(f.rule, f.message) for f in lint(payload, **kw) if f.severity == "error"]
@@ -145,3 +146,83 @@ def test_a_translated_client_field_is_an_info_finding_with_the_anchor(revision: 
     kimi = [f.rule for f in lint({"model": KIMI, "messages": HI, "thinking": {"type": "disabled"}, "max_tokens": 4096})]
     assert kimi.count("translate-thinking-kimi") == 1
     assert lint({"model": KIMI, "messages": HI, "max_completion_tokens": 1500}) == []  # a mirror keeps the field
+
+
+# --- disputed evidence: the engine follows the default, can follow the other side, the linter says so
+
+
+def test_the_engine_follows_a_disputed_rules_default_and_can_follow_the_other_side() -> None:
+    schema = {"type": "object", "properties": {"x": {"$ref": "#/$defs/P", "description": "sibling"}}, "$defs": {"P": {"type": "string"}}}
+    default = json.loads(forwarded_bytes(normalize({"messages": HI, **rf(schema)}, model=QWEN)))
+    other = normalize({"messages": HI, **rf(schema)}, model=QWEN, evidence={"inline-schema-ref": "merge-siblings"})
+    assert default["response_format"]["json_schema"]["schema"]["properties"]["x"] == {"type": "string"}
+    assert json.loads(forwarded_bytes(other))["response_format"]["json_schema"]["schema"]["properties"]["x"] == \
+        {"type": "string", "description": "sibling"}
+    # The other side of a non-schema target: inlined as it is, not refused.
+    odd = {"type": "object", "properties": {"x": {"$ref": "#/$defs/S"}}, "$defs": {"S": "text"}}
+    assert normalize({"messages": HI, **rf(odd)}, model=QWEN, evidence={"inline-schema-ref": "merge-siblings"}).outcome == "accepted"
+    # 2026-05 MiniMax structured_outputs: accepted by default, the route gate's 400 on the other side.
+    body = {"messages": HI, "structured_outputs": {"json_object": True}}
+    assert normalize(body, model=MINIMAX, revision=OLD).outcome == "accepted"
+    assert normalize(body, model=MINIMAX, revision=OLD, evidence={"reject-structured_outputs-minimax": "rejected"}).status == 400
+
+
+@pytest.mark.parametrize("evidence", [
+    {"inline-schema-ref": "no-such-side"}, {"strip-store": "anything"}, {"accept-tool-message-minimax-shape": "native-array"},
+])
+def test_an_unknown_or_unexecutable_side_is_refused(evidence: dict) -> None:
+    with pytest.raises(ValueError):
+        normalize({"messages": HI}, model=QWEN, evidence=evidence)
+
+
+def test_findings_of_disputed_rules_are_uncertain() -> None:
+    findings = lint({"model": MINIMAX, "messages": HI, "not_a_param": 1})
+    assert [(f.rule, f.uncertain) for f in findings] == [("reject-unknown-param", True)]
+    assert all(not f.uncertain for f in lint({"model": MINIMAX, "messages": HI, "tags": ["x"]}))
+
+
+def test_disputed_alternatives_name_sources_and_a_valid_default() -> None:
+    disputed = [r for r in load_catalogue().rules if r.evidence]
+    assert {r.id for r in disputed} >= {"reject-structured_outputs-minimax", "accept-tool-message-minimax-shape",
+                                         "reject-whitespace-names", "reject-unknown-param", "inline-schema-ref"}
+    for rule in disputed:
+        assert rule.evidence.alternative(rule.evidence.default)
+        assert all(a.sources for a in rule.evidence.alternatives)
+
+
+def test_explain_and_rules_list_the_sides_of_a_disputed_rule() -> None:
+    catalogue = load_catalogue()
+    text = explain_text(catalogue, "reject-structured_outputs-minimax")
+    assert "the engine follows: accepted" in text and "rejected: MiniMax answers 400" in text and "@fad1002c" in text
+    data = json.loads(explain_json(catalogue, "inline-schema-ref"))
+    assert data["evidence"]["default"] == "ignore-siblings"
+    assert {s["name"]: s["engine_follows"] for s in data["evidence"]["alternatives"]} == {"ignore-siblings": True, "merge-siblings": True}
+    assert json.loads(explain_json(catalogue, "strip-store"))["evidence"] is None
+
+
+# --- hostile inputs on the new paths --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["\u0000\u001b[31m", "x" * 100_000, "moonshotai/Kimi-K2.6\u200b"])
+def test_odd_model_ids_are_one_quoted_error_quickly(model: str) -> None:
+    import time
+
+    started = time.monotonic()
+    found = errors({"model": model, "messages": HI})
+    assert time.monotonic() - started < 30
+    assert [rule for rule, _ in found] == ["reject-unknown-model"]
+    assert "\u001b" not in found[0][1] and "\x00" not in found[0][1]  # Go %q escapes control characters
+
+
+@pytest.mark.parametrize("evidence", [{"inline-schema-ref": None}, {"": ""}, {"inline-schema-ref": ["merge-siblings"]}])
+def test_malformed_evidence_selections_are_refused(evidence: dict) -> None:
+    with pytest.raises((ValueError, TypeError)):
+        normalize({"messages": HI}, model=QWEN, evidence=evidence)
+
+
+def test_blank_tool_names_before_2026_09_are_disputed() -> None:
+    body = {"messages": HI, "tools": [{"type": "function", "function": {"name": "   "}}]}
+    assert normalize(body, model=QWEN, revision=OLD).outcome == "accepted"  # the 2026-05 code (a644769b)
+    other = normalize(body, model=QWEN, revision=OLD, evidence={"reject-whitespace-names": "rejected-before-2026-09"})
+    assert (other.rule, other.message) == ("reject-whitespace-names", "tools[i].function.name: must be a non-empty string (tools[0])")
+    assert normalize(body, model=KIMI).rule == "reject-whitespace-names"  # 2026-09: both sides agree

@@ -48,3 +48,19 @@ def test_every_file_names_its_upstream_source() -> None:
     assert CASES, "no vendored upstream cases"
     for case in CASES:
         assert len(case.commit) == 40 and case.path.endswith("_test.go") and case.test.startswith("Test"), case.id
+
+
+def test_the_coverage_record_matches_the_vendored_data() -> None:
+    """cases/coverage.yaml's upstream_tests (rendered into docs/coverage.md) counts this data."""
+    from gonka_conformance.catalogue.coverage import load_upstream_tests
+    from gonka_conformance.catalogue.loader import load_catalogue
+
+    record = load_upstream_tests(load_catalogue())
+    counted: dict[tuple[str, str], list[int]] = {}
+    for case in CASES:
+        entry = counted.setdefault((case.path, case.commit), [0, 0])
+        entry[0] += 1
+        entry[1] += bool(case.skip)
+    assert {(f["path"], f["commit"]): [f["cases"], f["skipped"]] for f in record["files"]} == counted
+    assert sorted((s["file"], s["test"], s["reason"]) for s in record["skipped"]) == \
+        sorted((c.path.rsplit("/", 1)[1], c.test, c.skip) for c in CASES if c.skip)

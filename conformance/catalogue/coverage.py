@@ -14,6 +14,7 @@ class CoverageItem:
     rules: tuple[str, ...]
     engine: str | None
     none: str | None
+    tests: tuple[str, ...] = ()  # the upstream unit tests its rules' docs.sources name
 
     @property
     def covered(self) -> bool:
@@ -31,15 +32,44 @@ def load_coverage(catalogue: Catalogue) -> tuple[list[CoverageItem], list[str]]:
     for rule in catalogue.rules:
         for key in rule.docs.get("covers") or ():
             by_key.setdefault(key, []).append(rule.id)
-    items = [
-        CoverageItem(raw["key"], raw["title"], tuple(by_key.pop(raw["key"], ())), raw.get("engine"), raw.get("none"))
-        for raw in data["items"]
-    ]
+    items = []
+    for raw in data["items"]:
+        rules = tuple(by_key.pop(raw["key"], ()))
+        tests = tuple(dict.fromkeys(source for rule in rules for source in catalogue.by_id[rule].docs["sources"]
+                                    if "_test.go" in source))
+        items.append(CoverageItem(raw["key"], raw["title"], rules, raw.get("engine"), raw.get("none"), tests))
     unknown = [f"{key} (used by {', '.join(rules)})" for key, rules in sorted(by_key.items())]
     return items, unknown
 
 
-def render_markdown(items: list[CoverageItem]) -> str:
+def load_upstream_tests(catalogue: Catalogue) -> dict | None:
+    """The record of the vendored upstream unit-test cases (coverage.yaml ``upstream_tests``)."""
+    data, _lines, _filename = _read_yaml(catalogue.root / "coverage.yaml", catalogue.root)
+    return data.get("upstream_tests")
+
+
+def _upstream_section(record: dict) -> list[str]:
+    files, skipped = record["files"], record["skipped"]
+    total = sum(f["cases"] for f in files)
+    lines = [
+        "",
+        "## Upstream unit tests",
+        "",
+        f"{total} table cases of upstream's own Go unit tests are vendored as data in `tests/data/upstream`",
+        f"and run by `tests/test_upstream_cases.py` in every test run; {len(skipped)} are skipped, each with",
+        "its reason.",
+        "",
+        "| file | commit | revision | cases | skipped |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [f"| `{f['path']}` | `{f['commit'][:8]}` | {f['revision']} | {f['cases']} | {f['skipped']} |" for f in files]
+    lines += ["", "| skipped case | reason |", "|---|---|"]
+    lines += [f"| `{s['file']}` {s['test'].replace('|', chr(92) + '|')} | {s['reason'].replace('|', chr(92) + '|')} |"
+              for s in skipped]
+    return lines
+
+
+def render_markdown(items: list[CoverageItem], upstream: dict | None = None) -> str:
     gaps = [item for item in items if not item.covered]
     lines = [
         "# Catalogue coverage",
@@ -50,8 +80,8 @@ def render_markdown(items: list[CoverageItem]) -> str:
         "",
         f"{len(items)} items, {len(items) - len(gaps)} covered, {len(gaps)} gaps.",
         "",
-        "| item | rules |",
-        "|---|---|",
+        "| item | rules | upstream tests that pin them |",
+        "|---|---|---|",
     ]
     for item in items:
         if item.rules:
@@ -63,5 +93,8 @@ def render_markdown(items: list[CoverageItem]) -> str:
         else:
             cell = "**GAP: no rule**"
         title = item.title.replace("|", "\\|")
-        lines.append(f"| `{item.key}` {title} | {cell} |")
+        tests = "; ".join(item.tests).replace("|", "\\|")
+        lines.append(f"| `{item.key}` {title} | {cell} | {tests} |")
+    if upstream:
+        lines += _upstream_section(upstream)
     return "\n".join(lines) + "\n"

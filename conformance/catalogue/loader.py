@@ -13,7 +13,8 @@ from typing import Any, Iterable
 from . import cache as catalogue_cache
 from .files import FileProblem, read_file
 from .model import (
-    TROUBLESHOOTING_URL, BrokerProfile, Divergence, Family, Revision, RevisionRange, Rule, Target,
+    TROUBLESHOOTING_URL, Alternative, BrokerProfile, Divergence, Evidence, Family, Revision, RevisionRange, Rule,
+    Target,
 )
 
 
@@ -312,7 +313,20 @@ def _build_rule(raw: dict[str, Any], filename: str, line: int) -> Rule:
         error_fields={key: reject[key] for key in ("type", "code") if key in reject},
         anchor=anchor, docs=raw["docs"], lint=raw.get("lint") or {},
         live=tuple(raw.get("live") or ()), source_file=filename, line=line,
+        evidence=_evidence(raw.get("evidence")),
     )
+
+
+def _evidence(raw: dict[str, Any] | None) -> Evidence | None:
+    if raw is None:
+        return None
+    def side(a: dict[str, Any]) -> Alternative:
+        engine = a.get("engine") or {}
+        span = engine.get("revisions")
+        return Alternative(a["name"], a["says"], tuple(a["sources"]), engine.get("active"), engine.get("options") or {},
+                           "engine" in a, RevisionRange(span.get("from"), span.get("until")) if span is not None else None)
+
+    return Evidence(raw["default"], tuple(side(a) for a in raw["alternatives"]))
 
 
 def _profile_items(data: dict[str, Any]) -> tuple[str, list[Any]]:
@@ -408,6 +422,12 @@ def _cross_check(
                 owner = seen.get(delegate)
                 if owner and owner.kind != "advise" and owner.messages and code not in owner.messages and "default" not in owner.messages:
                     problems.append(f"{rule.source_file}:{rule.line}: {rule.id}: delegate {delegate!r} has no message for code {code!r}")
+    for rule in (r for r in rules if r.evidence):  # a disputed rule's default and overrides must resolve
+        names = [a.name for a in rule.evidence.alternatives]
+        if rule.evidence.default not in names:
+            problems.append(f"{rule.source_file}:{rule.line}: {rule.id}: evidence default {rule.evidence.default!r} is not an alternative")
+        for unknown in sorted({r for a in rule.evidence.alternatives for r in a.options} - set(seen)):
+            problems.append(f"{rule.source_file}:{rule.line}: {rule.id}: evidence overrides unknown rule {unknown!r}")
     for broker in brokers.values():
         for divergence in broker.divergences:
             if divergence.rule not in seen:

@@ -60,10 +60,38 @@ class Rule:
     live: tuple[Mapping[str, Any], ...]
     source_file: str
     line: int
+    evidence: "Evidence | None" = None
 
     @property
     def severity(self) -> str:
         return str(self.lint.get("severity") or default_severity(self.kind))
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """One side of a disputed rule: what upstream does on it, and how the engine follows it."""
+
+    name: str
+    says: str
+    sources: tuple[str, ...]
+    active: bool | None = None  # None: the rule's own applicability
+    options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # rule id -> target options
+    executable: bool = False  # False: documented, but the engine cannot follow it
+    revisions: "RevisionRange | None" = None  # the rule's revision range on this side
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Upstream docs, code or versions disagree about a rule (``evidence: disputed``)."""
+
+    default: str
+    alternatives: tuple[Alternative, ...]
+
+    def alternative(self, name: str) -> Alternative:
+        for alternative in self.alternatives:
+            if alternative.name == name:
+                return alternative
+        raise KeyError(name)
 
 
 def default_severity(kind: str) -> str:

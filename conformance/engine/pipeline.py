@@ -63,14 +63,62 @@ def rule_applies(catalogue: Catalogue, rule: Rule, revision_id: str, family: str
     return family not in rule.except_families
 
 
+def sides_of(catalogue: Catalogue, evidence: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
+    """The disputed rules' sides to follow instead of their defaults, checked and hashable."""
+    sides = []
+    for rule_id, name in sorted((evidence or {}).items()):
+        rule = catalogue.by_id.get(rule_id)
+        if rule is None or rule.evidence is None:
+            raise ValueError(f"{rule_id!r} is not a disputed rule")
+        alternative = rule.evidence.alternative(name) if name in {a.name for a in rule.evidence.alternatives} else None
+        if alternative is None or not (alternative.executable or name == rule.evidence.default):
+            raise ValueError(f"{rule_id}: {name!r} is not a side the engine can follow")
+        sides.append((rule_id, name))
+    return tuple(sides)
+
+
+@dataclass(frozen=True)
+class _Followed:
+    """What the followed sides of disputed rules change in a plan."""
+
+    off: frozenset[str]
+    options: Mapping[str, Mapping[str, Any]]  # rule id -> target options merged in
+    ranges: Mapping[str, Any]  # rule id -> its revision range on the followed side
+
+
+def _followed(catalogue: Catalogue, sides: tuple[tuple[str, str], ...]) -> _Followed:
+    chosen = dict(sides)
+    off: set[str] = set()
+    options: dict[str, dict[str, Any]] = {}
+    ranges: dict[str, Any] = {}
+    for rule in catalogue.rules:
+        if rule.evidence is None:
+            continue
+        side = rule.evidence.alternative(chosen.get(rule.id, rule.evidence.default))
+        if side.active is False:
+            off.add(rule.id)
+        if side.revisions is not None:
+            ranges[rule.id] = side.revisions
+        for rule_id, values in side.options.items():
+            options.setdefault(rule_id, {}).update(values)
+    return _Followed(frozenset(off), options, ranges)
+
+
 @lru_cache(maxsize=256)
-def _plan(catalogue: Catalogue, revision_id: str, family: str | None, profile_id: str | None, stages: tuple[str, ...]) -> Plan:
+def _plan(catalogue: Catalogue, revision_id: str, family: str | None, profile_id: str | None, stages: tuple[str, ...],
+          sides: tuple[tuple[str, str], ...] = ()) -> Plan:
     registry.load_builtin_functions()
     profile = catalogue.broker(profile_id) if profile_id else None
+    followed = _followed(catalogue, sides)
     rules: dict[str, Rule] = {}
     applicable: dict[str, bool] = {}
     for rule in catalogue.rules:
-        ok = rule_applies(catalogue, rule, revision_id, family)
+        if rule.id in followed.ranges:
+            rule = dataclasses.replace(rule, revisions=followed.ranges[rule.id])
+        ok = rule_applies(catalogue, rule, revision_id, family) and rule.id not in followed.off
+        if rule.id in followed.options:
+            rule = dataclasses.replace(rule, targets=tuple(
+                dataclasses.replace(t, options={**t.options, **followed.options[rule.id]}) for t in rule.targets))
         for divergence in profile.divergences if profile else ():
             if divergence.rule != rule.id:
                 continue
@@ -204,14 +252,16 @@ def run(
     profile: str | None = None,
     catalogue: Catalogue | None = None,
     collect: bool = False,
+    evidence: Mapping[str, str] | None = None,
 ) -> Analysis:
     cat = catalogue or load_catalogue()
     rev = cat.revision(revision)
+    sides = sides_of(cat, evidence)
     if limits is None:
         limits = limits_for(cat, profile)
     raw = _as_bytes(source)
     routed = gojson.go_trim_space(model or "") or rev.default_model
-    pre_plan = _plan(cat, rev.id, None, profile, PRE_PARSE_STAGES)
+    pre_plan = _plan(cat, rev.id, None, profile, PRE_PARSE_STAGES, sides)
     ctx = Context(
         catalogue=cat, revision=rev, revision_index=cat.revision_index(rev.id), limits=limits, admin=admin,
         routed_model=routed, collect=collect, applicable=pre_plan.applicable, raw=raw, body=None,  # type: ignore[arg-type]
@@ -234,7 +284,7 @@ def run(
             ctx.state["profile"] = profile
         ctx.model = resolve_model(ctx.body, routed)
         ctx.family = family_of(cat, ctx.model)
-        plan = _plan(cat, rev.id, ctx.family, profile, tuple(s for s in stages if s not in PRE_PARSE_STAGES))
+        plan = _plan(cat, rev.id, ctx.family, profile, tuple(s for s in stages if s not in PRE_PARSE_STAGES), sides)
         ctx.applicable = plan.applicable
         state.rules = plan.rules
         for step in plan.steps:
@@ -295,9 +345,13 @@ def normalize(
     *,
     profile: str | None = None,
     catalogue: Catalogue | None = None,
+    evidence: Mapping[str, str] | None = None,
 ) -> Result:
-    """What the gateway forwards for this request, or the rejection upstream reports first."""
-    return run(body, model=model, revision=revision, limits=limits, admin=admin, profile=profile, catalogue=catalogue).result
+    """What the gateway forwards for this request, or the rejection upstream reports first.
+
+    ``evidence`` follows another documented side of disputed rules (rule id -> alternative)."""
+    return run(body, model=model, revision=revision, limits=limits, admin=admin, profile=profile, catalogue=catalogue,
+               evidence=evidence).result
 
 
 def analyse(

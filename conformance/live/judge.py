@@ -36,14 +36,14 @@ class Expectation:
 
 def expect(
     catalogue: Catalogue, case: LiveCase, request: LiveRequest, model: str, revision: str,
-    profile: str | None = None,
+    profile: str | None = None, evidence: dict[str, str] | None = None,
 ) -> Expectation:
     spec = case.expect
     # A route rule is answered around normalize; a response rule's error example (error-body-shape)
     # is one the engine rejects, so it takes the engine's verdict like any request rule.
     if case.rule.stage == "route" and spec.get("status") not in (None, 200):
         return route_expectation(case, model)
-    result = normalize(request.body, model=model, revision=revision, profile=profile, catalogue=catalogue)
+    result = normalize(request.body, model=model, revision=revision, profile=profile, catalogue=catalogue, evidence=evidence)
     if result.outcome == "rejected":
         message = result.message if spec.get("error") == "engine" else None
         return Expectation(result.status, message, spec.get("error_contains"), None)

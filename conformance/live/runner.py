@@ -16,6 +16,7 @@ import httpx
 
 from ..catalogue.loader import Catalogue
 from ..engine.pipeline import family_of
+from . import disputed
 from .cases import LiveCase, LiveRequest, build_request, live_cases
 from .judge import Expectation, expect, judge
 from .observe import Observation, Target, endpoint, send
@@ -260,7 +261,10 @@ class LiveRun:
                 return "unobservable", ["reference-only rule: a black-box target cannot show it"], None, upstream
         problems = judge(case, upstream, obs, forwarded)
         if not problems:
-            return "pass", [], None, upstream
+            return "pass", [], disputed.default_note(case.rule), upstream
+        other = disputed.other_side(self.catalogue, case, request, model, self.revision, obs, forwarded)
+        if other is not None:
+            return "pass", [], other, upstream
         if self.config.profile:
             overlay = expect(self.catalogue, case, request, model, self.revision, profile=self.config.profile)
             if not judge(case, overlay, obs, forwarded):
@@ -318,7 +322,8 @@ class LiveRun:
                 candidates.append({"revision": revision.id, "profile": profile, "compared": compared,
                                    "contradictions": contradictions})
         candidates.sort(key=lambda c: (len(c["contradictions"]), c["profile"] is not None, c["revision"] != self.revision))
-        return {"best": candidates[0] if candidates else None, "candidates": candidates}
+        sides = {r.rule: disputed.side_of(r.divergence) for r in self.results.values() if disputed.side_of(r.divergence)}
+        return {"best": candidates[0] if candidates else None, "candidates": candidates, "disputed": sides}
 
 
 def curl_command(target: Target, request: LiveRequest) -> str:

@@ -125,7 +125,7 @@ def _finding(console: _Rich | _Plain, finding: Finding) -> None:
     line.append(f"{where:<9} ", style="dim")
     line.append(f"{finding.severity:<8} ", style=STYLES.get(finding.severity, ""))
     line.append(finding.rule, style="bold")
-    line.append("  " + short(finding.message))
+    line.append("  " + short(finding.message) + (" (uncertain: upstream evidence is disputed)" if finding.uncertain else ""))
     line.append(fix_marker(finding), style="green")
     console.print(line)
     indent = " " * 12
