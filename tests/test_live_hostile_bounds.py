@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,12 @@ import httpx
 import pytest
 
 import hostile
+from gateways import serve
 from hostile import HostileBroker
 from gonka_conformance.live.cases import LiveRequest
 from gonka_conformance.live.guard import Bounds, RunGuard
 from gonka_conformance.live.observe import Target, retry_delay, send
+from gonka_conformance.live.session import LiveSession, SessionOptions
 from gonka_conformance.live.transport import TooLarge, bounded_client, iter_decoded
 
 KEY = "PLANTEDx0123abcdSECRET"
@@ -192,6 +195,22 @@ def test_a_refused_key_is_one_authentication_error(tmp_path, models: str | None)
     assert sent <= (0 if models is None else 4)  # at most the requests already in flight
 
 
+def test_a_wrong_key_on_a_gateway_that_rejects_bad_bodies_first_is_one_error(monkeypatch) -> None:
+    """The reference gateway answers its own 400s before it checks the key (as upstream does):
+    those still conform, and the first 401 on an accepted request halts the run."""
+    monkeypatch.setenv("GONKA_API_KEY", "sk-wrong-key-0123456789")
+    with serve(api_key="sk-right-key-0123456789") as gateway:
+        session = LiveSession(SessionOptions(base_url=gateway.base_url, models=[KIMI], timeout=20))
+        try:
+            session.start()
+            session.execute([f"{case.id}[{model}]" for case, model in session.items()])
+        finally:
+            session.close()
+    outcomes = Counter(result.outcome for result in session.results())
+    assert session.exit_code() == 3 and session.error.startswith("authentication failed: the target answered HTTP 401")
+    assert outcomes["fail"] == 0 and outcomes["error"] > 50  # not a deviation per case
+
+
 @pytest.mark.parametrize("key", [None, "", "  "], ids=["unset", "empty", "blank"])
 def test_a_broker_url_without_a_key_is_a_usage_error_before_anything_is_sent(tmp_path, key: str | None) -> None:
     with HostileBroker("all-401") as broker:
@@ -273,11 +292,13 @@ def test_the_breaker_refuses_after_consecutive_failures_and_wakes_waiters() -> N
 
 
 def test_the_key_is_judged_by_the_first_answers_only() -> None:
-    guard = RunGuard()
-    assert guard.record_authentication(400) is False
-    assert guard.record_authentication(401) is False and guard.halted is None  # the key was accepted before
-    fresh = RunGuard()
-    assert fresh.record_authentication(403) is True and fresh.halted.startswith("authentication failed")
+    accepted = RunGuard()
+    assert accepted.record_authentication(200) is False
+    assert accepted.record_authentication(401) is False and accepted.halted is None  # a deviation, judged
+    refused = RunGuard()
+    assert refused.record_authentication(400) is False  # the gateway's own 400s come before access
+    assert refused.record_authentication(403) is True and refused.halted.startswith("authentication failed")
+    assert refused.refusal() and refused.refused == 1
 
 
 def test_the_total_deadline_holds_while_headers_drip() -> None:

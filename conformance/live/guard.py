@@ -42,6 +42,7 @@ class RunGuard:
         self._lock = threading.Lock()
         self._halt = threading.Event()
         self._halted: str | None = None
+        self.refused = 0  # requests not sent because the run had halted
         self._failures = 0
         self._key_accepted = False
 
@@ -56,7 +57,11 @@ class RunGuard:
         """Why the next request must not be sent, or ``None``."""
         if self._halted is None and self.remaining() <= 0:
             self.halt(f"the run reached its --max-duration of {self.bounds.max_duration:g}s")
-        return f"not sent: {self._halted}" if self._halted else None
+        if self._halted is None:
+            return None
+        with self._lock:
+            self.refused += 1
+        return f"not sent: {self._halted}"
 
     def halt(self, reason: str) -> None:
         with self._lock:
@@ -79,14 +84,14 @@ class RunGuard:
 
     def record_authentication(self, status: int | None) -> bool:
         """An authenticated request's status; ``True`` when it shows the key is refused: a 401/403
-        before the key was ever accepted, which would otherwise make every case a deviation."""
+        before any 2xx, which would otherwise make every accepted case a deviation. Only a 2xx
+        proves the key: a gateway answers its own 400s before it checks access (contract.md §1)."""
         if status is None:
             return False
         with self._lock:
-            if status not in (401, 403):
+            if 200 <= status < 300:
                 self._key_accepted = True
-                return False
-            if self._key_accepted:
+            if status not in (401, 403) or self._key_accepted:
                 return False
         self.halt(authentication_failed(f"the target answered HTTP {status} to an authenticated request"))
         return True

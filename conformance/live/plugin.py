@@ -235,10 +235,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    """A halted run (deadline, unresponsive target, rejected key) stops pytest at once: the
-    reason is one line, and every remaining case is already an error in the reports."""
+    """A run halted with cases left unsent (deadline, unresponsive target, refused key) stops
+    pytest at once: the reason is one line, and every case is an error in the reports."""
     live = item.config.stash.get(_SESSION, None)
-    if live is not None and live.guard.halted and not item.session.shouldstop:
+    if live is not None and live.guard.refused and not item.session.shouldstop:
         item.session.shouldstop = f"gonka-conformance: {live.error}"
 
 
