@@ -13,7 +13,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, TypeGuard
 
 import httpx
 
@@ -96,7 +96,7 @@ class Observation:
         return None
 
 
-def _is_count(value: Any) -> bool:
+def _is_count(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
@@ -156,6 +156,7 @@ def retry_delay(value: str | None, attempt: int, cap: float) -> float:
     if not value:
         return backoff
     value = value.strip()
+    seconds: float | None
     try:
         seconds = float(value)
     except ValueError:

@@ -14,7 +14,7 @@ _TEXT_FIELDS = ("id", "object", "model", "system_fingerprint")
 def completion_problems(document: Any) -> list[str]:
     """What is wrong with the shape of a non-streamed answer (empty = plausible)."""
     if not isinstance(document, dict):
-        return [f"the answer is a JSON {_kind(document)}, not an object"]
+        return [f"the answer is {_kind(document)}, not an object"]
     problems = _envelope_problems(document, "")
     choices = document.get("choices")
     if not isinstance(choices, list):
@@ -33,7 +33,7 @@ def stream_problems(events: list[Any]) -> list[str]:
     for e, event in enumerate(events):
         where = f"event {e + 1}: "
         if not isinstance(event, dict):
-            problems.append(f"{where}a JSON {_kind(event)}, not an object")
+            problems.append(f"{where}{_kind(event)}, not an object")
             continue
         problems += _envelope_problems(event, where)
         choices = event.get("choices")
@@ -54,15 +54,16 @@ def stream_problems(events: list[Any]) -> list[str]:
 def _envelope_problems(document: dict[str, Any], where: str) -> list[str]:
     problems = [f"{where}{name} is {_kind(document[name])}, not a string"
                 for name in _TEXT_FIELDS if document.get(name) is not None and not isinstance(document[name], str)]
-    if "created" in document and not _is_int(document["created"]):
-        problems.append(f"{where}created is {_kind(document['created'])}, not an integer")
+    created = document.get("created")
+    if created is not None and (isinstance(created, bool) or not isinstance(created, (int, float))):
+        problems.append(f"{where}created is {_kind(created)}, not a number")
     usage = document.get("usage")
     if usage is not None:
         if not isinstance(usage, dict):
             problems.append(f"{where}usage is {_kind(usage)}, not an object")
         else:
             problems += [f"{where}usage.{name} is {_kind(value)}, not an integer" for name, value in usage.items()
-                         if name.endswith("_tokens") and not _is_int(value)]
+                         if name.endswith("_tokens") and value is not None and not _is_int(value)]
     return problems
 
 
