@@ -176,7 +176,7 @@ def test_a_gzip_bomb_on_models_is_refused_before_any_chat_request(tmp_path) -> N
         sent = broker.chat_requests
     assert run.code == 3 and sent == 0
     assert run.peak_bytes < PEAK_BYTES and "Traceback" not in run.output
-    assert "GET /models answered more than 1048576 bytes after decompression" in run.output
+    assert "GET /models: response body larger than 1048576 bytes after decompression" in run.output
 
 
 # --- authentication ------------------------------------------------------------------------------

@@ -185,33 +185,36 @@ def _attempt(client: httpx.Client, target: Target, request: LiveRequest, headers
     try:
         with deadline(until):
             _exchange(client, target, request, headers, obs, until)
-    except (httpx.TimeoutException, DeadlineExceeded):
-        obs.error, obs.unresponsive = _timeout_text(target, until), True
-    except TooLarge as exc:
-        what = "stream" if obs.chunks or "event-stream" in obs.content_type else "response body"
-        obs.error, obs.unresponsive = f"{what} larger than {exc.args[0]}: not read further", True
-    except Undecodable as exc:
-        obs.error = f"undecodable response: {exc}"
     except httpx.InvalidURL as exc:  # not retried: it will not get better
         obs.error, retry = f"invalid target URL: {exc}", "never"
-    except httpx.HTTPError as exc:
-        obs.unresponsive = True
-        if obs.status is None:
-            obs.error, retry = f"transport error: {type(exc).__name__}: {exc}", "once"
-        else:
-            obs.error = f"stream cut: {type(exc).__name__}"
-    except Exception as exc:  # a harness bug on strange data must stay this one request's error
-        obs.error = f"harness error while reading the answer: {type(exc).__name__}"
+    except Exception as exc:  # whatever the target sent, it is this one request's error
+        what = "stream" if obs.chunks or "event-stream" in obs.content_type else "response body"
+        obs.error, obs.unresponsive = _failure(exc, target, until, what)
+        if isinstance(exc, httpx.TransportError) and not isinstance(exc, httpx.TimeoutException):
+            if obs.status is None:
+                retry = "once"
+            else:
+                obs.error = f"stream cut: {type(exc).__name__}"
     obs.latency = time.monotonic() - begun
     if obs.error is None and obs.status == 200:
         _check_answer(obs)
     return retry
 
 
-def _timeout_text(target: Target, until: float) -> str:
-    if until >= target.guard.deadline:
-        return f"the run reached its --max-duration of {target.bounds.max_duration:g}s during this request"
-    return f"timeout: no complete answer within {target.timeout:g}s"
+def _failure(exc: Exception, target: Target, until: float, what: str) -> tuple[str, bool]:
+    """What an exchange that raised means: the text, and whether the target gave no usable
+    answer at all (which the circuit breaker counts)."""
+    if isinstance(exc, (httpx.TimeoutException, DeadlineExceeded)):
+        if until >= target.guard.deadline:
+            return f"the run reached its --max-duration of {target.bounds.max_duration:g}s during this request", True
+        return f"timeout: no complete answer within {target.timeout:g}s", True
+    if isinstance(exc, TooLarge):
+        return f"{what} larger than {exc.args[0]}: not read further", True
+    if isinstance(exc, Undecodable):
+        return f"undecodable response: {exc}", False
+    if isinstance(exc, httpx.HTTPError):
+        return f"transport error: {type(exc).__name__}: {exc}", True
+    return f"harness error while reading the answer: {type(exc).__name__}", False
 
 
 def _exchange(client: httpx.Client, target: Target, request: LiveRequest, headers: dict[str, str], obs: Observation,
@@ -282,14 +285,23 @@ def _check_answer(obs: Observation) -> None:
         obs.malformed = completion_problems(obs.json)
 
 
-def fetch_json(client: httpx.Client, target: Target, url: str, headers: dict[str, str], cap: int) -> tuple[int, Any]:
-    """A bounded GET (same deadline and decoding as a chat request): the status and the JSON
-    body (``None`` when it is not JSON). Raises ``httpx.HTTPError`` for transport failures,
-    ``TooLarge``/``Undecodable``/``DeadlineExceeded`` for answers that cannot be read."""
+class Unreadable(Exception):
+    """A bounded GET gave no readable answer; the text says why."""
+
+
+def fetch_json(client: httpx.Client, target: Target, suffix: str, headers: dict[str, str], cap: int) -> tuple[int, Any]:
+    """A bounded GET of ``suffix`` under the base URL (same deadline and decoding as a chat
+    request): the status and the JSON body (``None`` when it is not JSON). Raises
+    ``Unreadable`` when there is no answer to read."""
     until = min(time.monotonic() + target.timeout, target.guard.deadline)
-    with deadline(until):
-        with client.stream("GET", url, headers={**headers, "Accept-Encoding": ACCEPT_ENCODING}, timeout=target.timeout) as response:
-            raw = b"".join(iter_decoded(response, cap, until))
+    try:
+        with deadline(until):
+            with client.stream("GET", endpoint(target.base_url, suffix), headers={**headers, "Accept-Encoding": ACCEPT_ENCODING}, timeout=target.timeout) as response:
+                raw = b"".join(iter_decoded(response, cap, until))
+    except httpx.InvalidURL as exc:
+        raise Unreadable(f"invalid base URL: {exc}") from None
+    except Exception as exc:  # whatever the target sent
+        raise Unreadable(_failure(exc, target, until, "response body")[0]) from None
     try:
         return response.status_code, json.loads(raw.decode("utf-8", errors="replace"))
     except (ValueError, RecursionError):

@@ -21,10 +21,10 @@ from ..cli import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
 from ..reports.model import OUTCOMES
 from .cases import LiveCase
 from .guard import Bounds, RunGuard, authentication_failed
-from .observe import Target, endpoint, fetch_json
+from .observe import Target, Unreadable, fetch_json
 from .redact import Redactor
 from .runner import CaseResult, LiveRun, RunConfig, item_key, resolve_api_key
-from .transport import DeadlineExceeded, TooLarge, Undecodable, bounded_client
+from .transport import bounded_client
 
 _DEFAULT_BOUNDS = Bounds()
 
@@ -224,16 +224,8 @@ def discover_models(client: httpx.Client, target: Target) -> list[str]:
     bounds = target.bounds
     headers = {"Authorization": f"Bearer {target.api_key}"} if target.api_key else {}
     try:
-        status, data = fetch_json(client, target, endpoint(target.base_url, "/models"), headers, bounds.max_models_bytes)
-    except httpx.InvalidURL as exc:
-        raise TargetUnreachable(f"invalid base URL: {exc}") from None
-    except (httpx.TimeoutException, DeadlineExceeded):
-        raise TargetUnreachable(f"GET /models gave no complete answer within {target.timeout:g}s") from None
-    except httpx.HTTPError as exc:
-        raise TargetUnreachable(f"cannot reach {target.base_url}: {type(exc).__name__}: {exc}") from None
-    except TooLarge as exc:
-        raise TargetUnreachable(f"GET /models answered more than {exc.args[0]}") from None
-    except Undecodable as exc:
+        status, data = fetch_json(client, target, "/models", headers, bounds.max_models_bytes)
+    except Unreadable as exc:
         raise TargetUnreachable(f"GET /models: {exc}") from None
     if status in (401, 403):
         raise TargetUnreachable(authentication_failed(f"GET /models answered HTTP {status}"))
