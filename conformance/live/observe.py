@@ -62,7 +62,7 @@ class Observation:
     done: bool = False  # saw data: [DONE]
     error: str | None = None  # harness/transport problem: nothing trustworthy was observed
     elapsed: float = 0.0  # all attempts and waits
-    latency: float = 0.0  # the last attempt alone: how long the answer shown took
+    latency: float = 0.0  # the last attempt, from the end of the upload to the end of the answer
     attempts: int = 0
     malformed: list[str] = field(default_factory=list)  # wrong types in a 200 answer (shape.py)
     unresponsive: bool = False  # no usable answer at all: timeout, connection failure, oversized
@@ -182,9 +182,15 @@ def _attempt(client: httpx.Client, target: Target, request: LiveRequest, headers
     begun = time.monotonic()
     until = min(begun + target.timeout, target.guard.deadline)
     retry = "status"
+    sent = [begun]  # when the request was on the wire: a 10 MiB upload is not the target's latency
+
+    def trace(event: str, info: Any) -> None:  # httpcore's documented "trace" extension
+        if event.endswith("send_request_body.complete"):
+            sent.append(time.monotonic())
+
     try:
         with deadline(until):
-            _exchange(client, target, request, headers, obs, until)
+            _exchange(client, target, request, headers, obs, until, trace)
     except httpx.InvalidURL as exc:  # not retried: it will not get better
         obs.error, retry = f"invalid target URL: {exc}", "never"
     except Exception as exc:  # whatever the target sent, it is this one request's error
@@ -195,7 +201,7 @@ def _attempt(client: httpx.Client, target: Target, request: LiveRequest, headers
                 retry = "once"
             else:
                 obs.error = f"stream cut: {type(exc).__name__}"
-    obs.latency = time.monotonic() - begun
+    obs.latency = time.monotonic() - sent[-1]
     if obs.error is None and obs.status == 200:
         _check_answer(obs)
     return retry
@@ -218,8 +224,9 @@ def _failure(exc: Exception, target: Target, until: float, what: str) -> tuple[s
 
 
 def _exchange(client: httpx.Client, target: Target, request: LiveRequest, headers: dict[str, str], obs: Observation,
-              until: float) -> None:
-    with client.stream("POST", target.chat_url, content=request.body, headers=headers, timeout=target.timeout) as response:
+              until: float, trace: Callable[[str, Any], None]) -> None:
+    with client.stream("POST", target.chat_url, content=request.body, headers=headers, timeout=target.timeout,
+                       extensions={"trace": trace}) as response:
         obs.status = response.status_code
         obs.headers = {k: v for k, v in response.headers.items() if k.lower() in HEADERS_KEPT}
         obs.content_type = response.headers.get("content-type", "")
