@@ -279,6 +279,16 @@ def test_a_retry_wait_beyond_the_run_deadline_is_not_taken() -> None:
     assert seen == [503] and obs.error == "HTTP 503 after 1 attempts (rate limited or unavailable)"
 
 
+def test_answers_that_each_fit_their_cap_still_fit_the_run_budget() -> None:
+    seen: list[int] = []
+    guard = RunGuard(Bounds(max_kept_bytes=500))
+    with _mock_client([200], seen) as client:
+        target = Target("http://b.test/v1", "k", guard=guard)
+        kept = [send(client, target, LiveRequest(b"{}")) for _ in range(6)]
+    assert [o.error is None for o in kept] == [True] * 3 + [False] * 3  # ~150 bytes each
+    assert kept[-1].json is None and "answers exceed 500 bytes in total" in kept[-1].error
+
+
 def test_the_breaker_refuses_after_consecutive_failures_and_wakes_waiters() -> None:
     guard = RunGuard(Bounds(unresponsive_after=3))
     for failed in (True, True, False, True, True):

@@ -28,6 +28,7 @@ class Bounds:
     max_models_bytes: int = 1 * MIB  # GET /models, after decompression
     max_models: int = 1_000  # model ids a broker may list
     max_retry_wait: float = 30.0  # one Retry-After wait
+    max_kept_bytes: int = 256 * MIB  # all answers of a run, kept for judging and the fingerprint
 
 
 class RunGuard:
@@ -44,6 +45,7 @@ class RunGuard:
         self._halted: str | None = None
         self.refused = 0  # requests not sent because the run had halted
         self._failures = 0
+        self._kept = 0
         self._key_accepted = False
 
     @property
@@ -72,6 +74,14 @@ class RunGuard:
     def wait(self, seconds: float) -> None:
         """Sleep (a Retry-After wait), waking at once when the run halts."""
         self._halt.wait(max(0.0, min(seconds, self.remaining())))
+
+    def keep(self, size: int) -> bool:
+        """Whether an answer of ``size`` decoded bytes still fits the run's memory budget."""
+        with self._lock:
+            if self._kept + size > self.bounds.max_kept_bytes:
+                return False
+            self._kept += size
+            return True
 
     def record_transport(self, failed: bool) -> None:
         """One attempt's fate: a timeout, connection failure or oversized answer, or any answer."""

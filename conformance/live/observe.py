@@ -64,6 +64,7 @@ class Observation:
     elapsed: float = 0.0  # all attempts and waits
     latency: float = 0.0  # the last attempt, from the end of the upload to the end of the answer
     attempts: int = 0
+    size: int = 0  # decoded bytes of the answer
     malformed: list[str] = field(default_factory=list)  # wrong types in a 200 answer (shape.py)
     unresponsive: bool = False  # no usable answer at all: timeout, connection failure, oversized
 
@@ -143,6 +144,9 @@ def send(client: httpx.Client, target: Target, request: LiveRequest, sleep: Call
             continue
         break
     observation.elapsed = time.monotonic() - started
+    if not guard.keep(observation.size):  # every answer is below its cap, but hundreds of them add up
+        observation = Observation(status=observation.status, attempts=observation.attempts, elapsed=observation.elapsed,
+                                  error=f"not kept: the run's answers exceed {target.bounds.max_kept_bytes} bytes in total")
     if observation.error is None and observation.status in RETRY_STATUSES:
         observation.error = f"HTTP {observation.status} after {observation.attempts} attempts (rate limited or unavailable)"
     return observation
@@ -234,6 +238,7 @@ def _exchange(client: httpx.Client, target: Target, request: LiveRequest, header
             _read_sse(response, obs, target.bounds, until)
             return
         raw = b"".join(iter_decoded(response, target.bounds.max_body_bytes, until))
+    obs.size = len(raw)
     obs.text = raw.decode("utf-8", errors="replace")
     try:
         obs.json = json.loads(obs.text) if obs.text.strip() else None
@@ -246,6 +251,7 @@ def _exchange(client: httpx.Client, target: Target, request: LiveRequest, header
 def _read_sse(response: httpx.Response, obs: Observation, bounds: Bounds, until: float) -> None:
     pending = b""
     for data in iter_decoded(response, bounds.max_stream_bytes, until):
+        obs.size += len(data)
         *lines, pending = (pending + data).replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
         for line in lines:
             if not _sse_line(line, obs, bounds):
