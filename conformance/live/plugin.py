@@ -19,8 +19,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from .session import LiveSession, SessionOptions, missing_key
 from .guard import Bounds
+from .session import LiveSession, SessionOptions, missing_key
 
 SUITE_FILE = Path(__file__).with_name("test_conformance.py").resolve()
 _SESSION = pytest.StashKey["LiveSession | None"]()
