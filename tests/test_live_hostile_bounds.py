@@ -289,6 +289,15 @@ def test_answers_that_each_fit_their_cap_still_fit_the_run_budget() -> None:
     assert kept[-1].json is None and "answers exceed 500 bytes in total" in kept[-1].error
 
 
+def test_a_stream_of_countless_tiny_events_is_cut_at_the_event_cap() -> None:
+    events = b'data: {"choices": []}\n\n' * 25_000  # 0.6 MB: under the byte cap, over the event cap
+    answer = httpx.Response(200, headers={"Content-Type": "text/event-stream"}, stream=httpx.ByteStream(events))
+    with httpx.Client(transport=httpx.MockTransport(lambda request: answer)) as client:
+        obs = send(client, Target("http://b.test/v1", "k", retries=0), LiveRequest(b"{}", streaming=True))
+    assert obs.error == "stream larger than 20000 events: not read further" and obs.unresponsive
+    assert len(obs.chunks) == Bounds().max_stream_events
+
+
 def test_the_breaker_refuses_after_consecutive_failures_and_wakes_waiters() -> None:
     guard = RunGuard(Bounds(unresponsive_after=3))
     for failed in (True, True, False, True, True):
