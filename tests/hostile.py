@@ -6,8 +6,9 @@ escapes, streaming forever, dripping bytes, sending gzip bombs or wrong JSON typ
 endless answer is bounded by ``max_seconds`` and by the broker's own stop event, so a test that
 forgets nothing still ends; ``stop()`` closes the listener and wakes every handler.
 
-``chat_requests`` counts the chat requests received (what ``--collect-only`` must keep at 0).
-``echo_request=True`` makes every key echo also repeat the request's path and query string.
+``chat_requests`` counts the chat requests received (what ``--collect-only`` must keep at 0),
+``model_requests`` the ``GET /models``. ``echo_request=True`` makes every key echo also repeat
+the request's path and query string.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ MODES = (
     "key-echo-message", "key-echo-body", "key-echo-5xx", "key-echo-stream", "key-echo-models",
     "markup", "endless-stream", "drip", "gzip-bomb-stream", "gzip-bomb-models", "endless-json",
     "retry-after-nan", "wrong-types", "empty-200", "error-in-200", "error-only-stream", "all-401",
+    "wrong-types-answer", "slow-reject", "drip-headers",
 )
 
 
@@ -57,6 +59,8 @@ class HostileBroker:
         self.max_seconds = max_seconds
         self.echo_request = echo_request  # key echoes also carry the request target (path and query)
         self.chat_requests = 0
+        self.model_requests = 0
+        self.reject_delay = 2.0  # slow-reject: seconds before each 400
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -70,6 +74,10 @@ class HostileBroker:
     def count_chat(self) -> None:
         with self._lock:
             self.chat_requests += 1
+
+    def count_models(self) -> None:
+        with self._lock:
+            self.model_requests += 1
 
     def start(self) -> "HostileBroker":
         self._thread.start()
@@ -139,6 +147,7 @@ def _handler_for(broker: HostileBroker) -> type[BaseHTTPRequestHandler]:
             if not self.path.split("?")[0].rstrip("/").endswith("/models"):  # a base URL may carry a query
                 self.send_json(404, {"error": {"message": "not found"}})
                 return
+            broker.count_models()
             mode = broker.mode
             if mode == "all-401":
                 self.send_json(401, {"error": {"message": "Invalid API key"}})
@@ -254,5 +263,37 @@ def _handler_for(broker: HostileBroker) -> type[BaseHTTPRequestHandler]:
 
         def mode_all_401(self, request: Any, streaming: bool) -> None:
             self.send_json(401, {"error": {"message": "Invalid API key"}})
+
+        def mode_wrong_types_answer(self, request: Any, streaming: bool) -> None:
+            # No "error" member: only the types are wrong, so the judging itself must cope.
+            choice = {"index": [0], "message": {"role": "assistant", "content": 7}, "finish_reason": 5}
+            if streaming:
+                self.start_stream()
+                for event in ({"id": ["x"], "object": "chat.completion.chunk", "choices": 5},
+                              {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": [0], "delta": {"content": 7}}]}):
+                    self.wfile.write(b"data: " + json.dumps(event).encode() + b"\n\n")
+                self.wfile.write(b"data: [DONE]\n\n")
+            else:
+                self.send_json(200, {"id": ["x"], "object": "chat.completion", "created": "now", "choices": [choice],
+                                     "usage": {"prompt_tokens": 5, "completion_tokens": "five", "total_tokens": -3}})
+
+        def mode_slow_reject(self, request: Any, streaming: bool) -> None:
+            broker.stopping.wait(broker.reject_delay)
+            self.send_json(400, {"error": {"message": "rejected, slowly"}})
+
+        def mode_drip_headers(self, request: Any, streaming: bool) -> None:
+            # The status line and then one header line a second: the answer never starts.
+            self.close_connection = True
+            alive = self.bounded()
+            try:
+                self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                for n in range(10_000):
+                    if not alive():
+                        break
+                    self.wfile.write(f"X-Drip-{n}: 1\r\n".encode())
+                    self.wfile.flush()
+                    broker.stopping.wait(1.0)
+            except OSError:
+                pass
 
     return Handler

@@ -14,8 +14,8 @@ from gateways import serve
 from gonka_conformance.live.observe import Target, endpoint, send
 from gonka_conformance.live.redact import Redactor
 from gonka_conformance.live.cases import LiveRequest
-from gonka_conformance.live.runner import TargetUnreachable, curl_command, discover_models
-from gonka_conformance.live.session import LiveSession, SessionOptions
+from gonka_conformance.live.runner import curl_command
+from gonka_conformance.live.session import LiveSession, SessionOptions, TargetUnreachable, discover_models
 from gonka_conformance.reports.baseline import baseline_from_report
 
 MINIMAX = "MiniMaxAI/MiniMax-M2.7"
@@ -59,7 +59,8 @@ def test_pytest_usage_errors_for_a_report_dir_that_cannot_be_created(tmp_path) -
 
 
 def test_baseline_output_into_a_missing_directory_is_a_usage_error(tmp_path) -> None:
-    done = _cli(["run", "--report-dir", str(tmp_path / "r"), "--base-url", "http://127.0.0.1:9/v1", "--retries", "0"])
+    done = _cli(["run", "--report-dir", str(tmp_path / "r"), "--base-url", "http://127.0.0.1:9/v1", "--retries", "0"],
+                {"GONKA_API_KEY": "sk-any"})
     assert done.returncode == 3
     report = tmp_path / "r" / "report.json"
     failed = _cli(["baseline", str(report), "-o", str(tmp_path / "missing" / "dir" / "b.json")])

@@ -240,7 +240,7 @@ def test_a_planted_key_appears_in_no_artifact(tmp_path) -> None:
 
 def test_run_exit_codes_for_usage_and_unreachable(tmp_path) -> None:
     assert _run_cli(["run", "--concurrency", "0"], {}).returncode == 2
-    unreachable = _run_cli(["run", "--base-url", "http://127.0.0.1:9/v1", "--report-dir", str(tmp_path)], {})
+    unreachable = _run_cli(["run", "--base-url", "http://127.0.0.1:9/v1", "--report-dir", str(tmp_path)], {"GONKA_API_KEY": "sk-any"})
     assert unreachable.returncode == 3 and "target unreachable" in unreachable.stdout + unreachable.stderr
     assert json.loads((tmp_path / "report.json").read_text())["summary"]["pass"] == 0
     nothing = _run_cli(["run", "-k", "no-such-rule-anywhere", "--report-dir", str(tmp_path / "n")], {})

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, PROG, UsageError
+from .guard import Bounds
 
 SUITE = Path(__file__).with_name("test_conformance.py")
 INI = Path(__file__).with_name("pytest.ini")
@@ -26,12 +27,15 @@ def register(commands: Any) -> None:
     run.add_argument("--tier", choices=("cheap", "full"), default="cheap", help="cheap: rejects and tiny outputs (default); full: also caps, defaults, thinking budgets")
     run.add_argument("--budget-tokens", type=int, help="stop spending after N tokens; unsent cases are errors")
     run.add_argument("--concurrency", type=int, default=4)
-    run.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
+    run.add_argument("--timeout", type=float, default=60.0, help="total seconds per request: connect, headers and the whole body or stream")
     run.add_argument("--retries", type=int, default=2, help="retries for 429/503 (Retry-After honoured)")
     run.add_argument("--repeat", type=int, default=1, help="send each case K times; a fleet must answer consistently")
     run.add_argument("--baseline", help="baseline file of expected failures (stale entries fail the run)")
     run.add_argument("--whitebox-url", help="debug view of a reference gateway started with serve --debug-endpoint (verifies silent rules)")
     run.add_argument("--report-dir", default="gonka-report", help="where reports go (default: ./gonka-report)")
+    run.add_argument("--max-duration", type=float, default=Bounds.max_duration, help="seconds for the whole run, retry waits included; cases left are errors (default %(default)s)")
+    run.add_argument("--unresponsive-after", type=int, default=Bounds.unresponsive_after, help="after N consecutive timeouts/transport failures the target is given up and the run ends, exit 3 (default %(default)s)")
+    run.add_argument("--reject-latency", type=float, default=Bounds.reject_latency, help="seconds an expected reject (4xx) may take before it is a deviation (default %(default)s)")
     run.add_argument("-q", "--quiet", action="store_true", help="less pytest output")
     run.add_argument("--list", action="store_true", help="list the selected cases × models (no chat request, no report)")
     run.set_defaults(handler=cmd_run)
@@ -61,6 +65,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         "--gonka-api-key-env", args.api_key_env, "--gonka-tier", args.tier,
         "--gonka-concurrency", str(args.concurrency), "--gonka-timeout", str(args.timeout),
         "--gonka-retries", str(args.retries), "--gonka-repeat", str(args.repeat),
+        "--gonka-max-duration", str(args.max_duration), "--gonka-unresponsive-after", str(args.unresponsive_after),
+        "--gonka-reject-latency", str(args.reject_latency),
     ]
     if args.list:  # collection only: models may be discovered, nothing is sent, nothing written
         pytest_args += ["--collect-only", "-q"]

@@ -79,8 +79,12 @@ def _top_fields(pointer: str) -> list[str]:
     return tokens if tokens[0] == "extra_body" and len(tokens) > 1 else tokens[:1]
 
 
-def judge(case: LiveCase, expectation: Expectation, obs: Observation, forwarded: Any = None) -> list[str]:
-    """Every way the observation differs from the expectation (empty = conforms)."""
+def judge(case: LiveCase, expectation: Expectation, obs: Observation, forwarded: Any = None,
+          reject_latency: float | None = None) -> list[str]:
+    """Every way the observation differs from the expectation (empty = conforms). Broker data
+    of any shape is judged without raising: a wrong type is a difference where the case looks.
+    ``reject_latency``: the longest an expected reject may take (the gateway answers it before
+    any inference, so a slow one means the request went further than it should)."""
     spec = case.expect
     problems: list[str] = []
     if obs.status != expectation.status:
@@ -95,6 +99,9 @@ def judge(case: LiveCase, expectation: Expectation, obs: Observation, forwarded:
         for path in spec.get("no_fields") or ():
             if _lookup(obs.json, path) is not _ABSENT:
                 problems.append(f"error body has {path}, which the gateway never sends")
+        if reject_latency is not None and obs.latency > reject_latency:
+            problems.append(f"the reject took {obs.latency:.1f}s, more than the {reject_latency:g}s bound (--reject-latency): "
+                            "a gateway answers it before any inference")
         return problems
     documents = [obs.json] if obs.json is not None else list(obs.chunks)
     if "choices" in spec:
@@ -124,9 +131,10 @@ def judge(case: LiveCase, expectation: Expectation, obs: Observation, forwarded:
         if has_usage != spec["usage_in_stream"]:
             problems.append(f"usage chunk {'missing' if spec['usage_in_stream'] else 'present'} in the stream")
     if "id_pattern" in spec:
-        ids = {d.get("id") for d in documents if isinstance(d, dict)}
+        ids = [d.get("id") for d in documents if isinstance(d, dict)]
         if not ids or any(not (isinstance(i, str) and re.search(spec["id_pattern"], i)) for i in ids):
-            problems.append(f"response id {sorted(map(str, ids))} does not match {spec['id_pattern']}")
+            shown = sorted({i if isinstance(i, str) else f"<{type(i).__name__}>" for i in ids})
+            problems.append(f"response id {shown} does not match {spec['id_pattern']}")
     for path in spec.get("no_fields") or ():
         if any(_lookup(d, path) is not _ABSENT for d in documents):
             problems.append(f"response carries {path}, which the gateway strips")
@@ -162,18 +170,22 @@ def _lookup(document: Any, path: str) -> Any:
 
 def _choice_count(obs: Observation) -> int:
     if isinstance(obs.json, dict):
-        choices = obs.json.get("choices")
-        return len(choices) if isinstance(choices, list) else 0
-    indexes = {c.get("index") for chunk in obs.chunks if isinstance(chunk, dict)
-               for c in chunk.get("choices") or () if isinstance(c, dict)}
+        return len(_choices(obs.json))
+    indexes = {c["index"] for chunk in obs.chunks for c in _choices(chunk)
+               if isinstance(c.get("index"), int) and not isinstance(c["index"], bool)}
     return len(indexes)
 
 
 def _finish_reasons(obs: Observation) -> list[Any]:
     if isinstance(obs.json, dict):
-        return [c.get("finish_reason") for c in obs.json.get("choices") or () if isinstance(c, dict)]
-    return [c.get("finish_reason") for chunk in obs.chunks if isinstance(chunk, dict)
-            for c in chunk.get("choices") or () if isinstance(c, dict) and c.get("finish_reason")]
+        return [c.get("finish_reason") for c in _choices(obs.json)]
+    return [c.get("finish_reason") for chunk in obs.chunks for c in _choices(chunk) if c.get("finish_reason")]
+
+
+def _choices(document: Any) -> list[dict[str, Any]]:
+    """A document's choice objects; whatever else a broker put there is no choice."""
+    choices = document.get("choices") if isinstance(document, dict) else None
+    return [c for c in choices if isinstance(c, dict)] if isinstance(choices, list) else []
 
 
 def _diff(expected: Any, got: Any) -> str:

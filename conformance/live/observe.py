@@ -1,19 +1,29 @@
-"""Send one live request and record what the target did — or why nothing could be observed."""
+"""Send one live request and record what the target did — or why nothing could be observed.
+
+Every request is bounded (``transport``: a total deadline, capped decoded bytes) and guarded
+(``guard``: the run's deadline, the circuit breaker, the key check). A successful answer that
+is not an answer — an empty or non-JSON body, an ``{"error": …}`` body, a stream without
+``[DONE]`` or with error events — is recorded as an error, never handed on as a 200."""
 
 from __future__ import annotations
 
+import email.utils
 import json
+import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from datetime import datetime, timezone
+from typing import Any, Callable, TypeGuard
 
 import httpx
 
 from .cases import LiveRequest
+from .guard import Bounds, RunGuard
+from .shape import completion_problems, stream_problems
+from .transport import ACCEPT_ENCODING, DeadlineExceeded, TooLarge, Undecodable, deadline, iter_decoded
 
-RETRY_STATUSES = (429, 503)
-MAX_RETRY_AFTER = 30.0
-MAX_BODY = 32 * 1024 * 1024
+#: Statuses that mean "try again": rate limits and an overloaded or restarting upstream.
+RETRY_STATUSES = (429, 502, 503, 504)
 
 
 @dataclass
@@ -22,12 +32,17 @@ class Target:
 
     base_url: str
     api_key: str | None
-    timeout: float = 60.0
+    timeout: float = 60.0  # the total deadline of one request: connect, headers and the whole body
     retries: int = 2
+    guard: RunGuard = field(default_factory=RunGuard)
 
     @property
     def chat_url(self) -> str:
         return endpoint(self.base_url, "/chat/completions")
+
+    @property
+    def bounds(self) -> Bounds:
+        return self.guard.bounds
 
 
 def endpoint(base_url: str, suffix: str) -> str:
@@ -46,8 +61,12 @@ class Observation:
     chunks: list[Any] = field(default_factory=list)  # decoded SSE data events (streaming)
     done: bool = False  # saw data: [DONE]
     error: str | None = None  # harness/transport problem: nothing trustworthy was observed
-    elapsed: float = 0.0
+    elapsed: float = 0.0  # all attempts and waits
+    latency: float = 0.0  # the last attempt, from the end of the upload to the end of the answer
     attempts: int = 0
+    size: int = 0  # decoded bytes of the answer
+    malformed: list[str] = field(default_factory=list)  # wrong types in a 200 answer (shape.py)
+    unresponsive: bool = False  # no usable answer at all: timeout, connection failure, oversized
 
     @property
     def error_message(self) -> str | None:
@@ -64,9 +83,9 @@ class Observation:
         if not isinstance(usage, dict):
             return 0
         total = usage.get("total_tokens")
-        if isinstance(total, int):
+        if _is_count(total):
             return total
-        return sum(v for v in (usage.get("prompt_tokens"), usage.get("completion_tokens")) if isinstance(v, int))
+        return sum(v for v in (usage.get("prompt_tokens"), usage.get("completion_tokens")) if _is_count(v))
 
     @property
     def usage(self) -> Any:
@@ -78,91 +97,227 @@ class Observation:
         return None
 
 
+def _is_count(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 HEADERS_KEPT = ("content-type", "x-request-id", "x-devshard-id", "retry-after", "x-content-type-options")
 
 
-def send(client: httpx.Client, target: Target, request: LiveRequest, sleep: Callable[[float], None] = time.sleep) -> Observation:
-    """POST the request; retry 429/503 honouring Retry-After, and one transport failure."""
-    headers = {"Content-Type": "application/json", "Accept": "text/event-stream" if request.streaming else "application/json"}
+def send(client: httpx.Client, target: Target, request: LiveRequest, sleep: Callable[[float], None] | None = None) -> Observation:
+    """POST the request; retry 429/502/503/504 honouring Retry-After, and one connection failure.
+
+    ``client`` should come from ``transport.bounded_client`` (any client works, with a coarser
+    deadline). Nothing is sent once the run's guard has halted."""
+    guard = target.guard
+    wait = sleep or guard.wait
+    headers = {"Content-Type": "application/json", "Accept": "text/event-stream" if request.streaming else "application/json",
+               "Accept-Encoding": ACCEPT_ENCODING}
     if target.api_key and not request.remove_auth:
         headers["Authorization"] = f"Bearer {target.api_key}"
     headers.update(request.headers)
+    authenticated = bool(target.api_key) and not request.remove_auth and "authorization" not in {k.lower() for k in request.headers}
     observation = Observation()
     started = time.monotonic()
     for attempt in range(target.retries + 1):
+        refusal = guard.refusal()
+        if refusal:
+            if attempt == 0:
+                return Observation(error=refusal)
+            break  # keep the last answer (a 429/5xx), reported below
         observation = Observation(attempts=attempt + 1)
-        try:
-            _exchange(client, target, request, headers, observation)
-        except httpx.TimeoutException:
-            observation.error = f"timeout after {target.timeout:g}s"
-        except httpx.HTTPError as exc:
-            observation.error = f"transport error: {type(exc).__name__}: {exc}"
-        except httpx.InvalidURL as exc:  # not retried: it will not get better
-            observation.error = f"invalid target URL: {exc}"
+        retry = _attempt(client, target, request, headers, observation)
+        guard.record_transport(observation.unresponsive)
+        if authenticated and guard.record_authentication(observation.status):
+            observation.error = f"not judged: {guard.halted}"  # the key, not this case, was refused
             break
-        if observation.error is None and observation.status in RETRY_STATUSES and attempt < target.retries:
-            sleep(_retry_delay(observation.headers.get("retry-after"), attempt))
+        if retry == "never" or attempt == target.retries:
+            break
+        if observation.error is None and observation.status in RETRY_STATUSES:
+            delay = retry_delay(observation.headers.get("retry-after"), attempt, target.bounds.max_retry_wait)
+            if delay >= guard.remaining():
+                break  # the wait would outlast the run
+            wait(delay)
             continue
-        if observation.error and observation.error.startswith("transport") and attempt == 0 and target.retries:
-            sleep(0.2)
+        if retry == "once" and attempt == 0:
+            wait(0.2)
             continue
         break
     observation.elapsed = time.monotonic() - started
+    if not guard.keep(observation.size):  # every answer is below its cap, but hundreds of them add up
+        observation = Observation(status=observation.status, attempts=observation.attempts, elapsed=observation.elapsed,
+                                  error=f"not kept: the run's answers exceed {target.bounds.max_kept_bytes} bytes in total")
     if observation.error is None and observation.status in RETRY_STATUSES:
         observation.error = f"HTTP {observation.status} after {observation.attempts} attempts (rate limited or unavailable)"
     return observation
 
 
-def _retry_delay(value: str | None, attempt: int) -> float:
-    if value:
-        try:
-            return min(max(float(value), 0.0), MAX_RETRY_AFTER)
-        except ValueError:
-            pass
-    return min(0.5 * 2**attempt, MAX_RETRY_AFTER)
+def retry_delay(value: str | None, attempt: int, cap: float) -> float:
+    """Seconds to wait before retrying: ``Retry-After`` as delta-seconds or an HTTP-date, else
+    exponential backoff. Nonsense (nan, inf, negative, unparsable) falls back to the backoff;
+    every wait is capped at ``cap``."""
+    backoff = min(0.5 * 2**attempt, cap)
+    if not value:
+        return backoff
+    value = value.strip()
+    seconds: float | None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = _seconds_until(value)
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return backoff
+    return min(seconds, cap)
 
 
-def _exchange(client: httpx.Client, target: Target, request: LiveRequest, headers: dict[str, str], obs: Observation) -> None:
-    with client.stream("POST", target.chat_url, content=request.body, headers=headers, timeout=target.timeout) as response:
+def _seconds_until(http_date: str) -> float | None:
+    try:
+        when = email.utils.parsedate_to_datetime(http_date)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max((when - datetime.now(timezone.utc)).total_seconds(), 0.0)
+
+
+def _attempt(client: httpx.Client, target: Target, request: LiveRequest, headers: dict[str, str], obs: Observation) -> str:
+    """One exchange within the request's total deadline. Returns whether a failure may be
+    retried: ``"status"`` (only a retryable status), ``"once"`` (a connection failure) or ``"never"``."""
+    begun = time.monotonic()
+    until = min(begun + target.timeout, target.guard.deadline)
+    retry = "status"
+    sent = [begun]  # when the request was on the wire: a 10 MiB upload is not the target's latency
+
+    def trace(event: str, info: Any) -> None:  # httpcore's documented "trace" extension
+        if event.endswith("send_request_body.complete"):
+            sent.append(time.monotonic())
+
+    try:
+        with deadline(until):
+            _exchange(client, target, request, headers, obs, until, trace)
+    except httpx.InvalidURL as exc:  # not retried: it will not get better
+        obs.error, retry = f"invalid target URL: {exc}", "never"
+    except Exception as exc:  # whatever the target sent, it is this one request's error
+        what = "stream" if obs.chunks or "event-stream" in obs.content_type else "response body"
+        obs.error, obs.unresponsive = _failure(exc, target, until, what)
+        if isinstance(exc, httpx.TransportError) and not isinstance(exc, httpx.TimeoutException):
+            if obs.status is None:
+                retry = "once"
+            else:
+                obs.error = f"stream cut: {type(exc).__name__}"
+    obs.latency = time.monotonic() - sent[-1]
+    if obs.error is None and obs.status == 200:
+        _check_answer(obs)
+    return retry
+
+
+def _failure(exc: Exception, target: Target, until: float, what: str) -> tuple[str, bool]:
+    """What an exchange that raised means: the text, and whether the target gave no usable
+    answer at all (which the circuit breaker counts)."""
+    if isinstance(exc, (httpx.TimeoutException, DeadlineExceeded)):
+        if until >= target.guard.deadline:
+            return f"the run reached its --max-duration of {target.bounds.max_duration:g}s during this request", True
+        return f"timeout: no complete answer within {target.timeout:g}s", True
+    if isinstance(exc, TooLarge):
+        return f"{what} larger than {exc.args[0]}: not read further", True
+    if isinstance(exc, Undecodable):
+        return f"undecodable response: {exc}", False
+    if isinstance(exc, httpx.HTTPError):
+        return f"transport error: {type(exc).__name__}: {exc}", True
+    return f"harness error while reading the answer: {type(exc).__name__}", False
+
+
+def _exchange(client: httpx.Client, target: Target, request: LiveRequest, headers: dict[str, str], obs: Observation,
+              until: float, trace: Callable[[str, Any], None]) -> None:
+    with client.stream("POST", target.chat_url, content=request.body, headers=headers, timeout=target.timeout,
+                       extensions={"trace": trace}) as response:
         obs.status = response.status_code
         obs.headers = {k: v for k, v in response.headers.items() if k.lower() in HEADERS_KEPT}
         obs.content_type = response.headers.get("content-type", "")
         if response.status_code == 200 and "text/event-stream" in obs.content_type:
-            _read_sse(response, obs)
+            _read_sse(response, obs, target.bounds, until)
             return
-        raw = b""
-        for piece in response.iter_bytes():
-            raw += piece
-            if len(raw) > MAX_BODY:
-                obs.error = f"response body larger than {MAX_BODY} bytes"
-                return
+        raw = b"".join(iter_decoded(response, target.bounds.max_body_bytes, until))
+    obs.size = len(raw)
     obs.text = raw.decode("utf-8", errors="replace")
     try:
         obs.json = json.loads(obs.text) if obs.text.strip() else None
-    except ValueError:
+    except (ValueError, RecursionError):
         obs.json = None
         if obs.status == 200:
             obs.error = "unparsable response: HTTP 200 with a body that is not JSON"
 
 
-def _read_sse(response: httpx.Response, obs: Observation) -> None:
-    try:
-        for line in response.iter_lines():
-            if not line.startswith("data:"):
-                continue
-            data = line[5:].strip()
-            if data == "[DONE]":
-                obs.done = True
-                continue
-            try:
-                obs.chunks.append(json.loads(data))
-            except ValueError:
-                # Cut generously, not for display: the runner redacts first, then clips (a key
-                # straddling a cut made here would leave its first characters in the report).
-                obs.error = f"unparsable stream event: {data[:1000]!r}"
+def _read_sse(response: httpx.Response, obs: Observation, bounds: Bounds, until: float) -> None:
+    pending = b""
+    for data in iter_decoded(response, bounds.max_stream_bytes, until):
+        obs.size += len(data)
+        *lines, pending = (pending + data).replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        for line in lines:
+            if not _sse_line(line, obs, bounds):
                 return
-    except httpx.HTTPError as exc:
-        obs.error = f"stream cut: {type(exc).__name__}"
-        return
-    if not obs.done and not any(isinstance(c, dict) and "error" in c for c in obs.chunks):
-        obs.error = "stream cut: the stream ended without data: [DONE]"
+    if pending:
+        _sse_line(pending, obs, bounds)
+
+
+def _sse_line(raw: bytes, obs: Observation, bounds: Bounds) -> bool:
+    """Record one line of an event stream; ``False`` once the stream cannot be trusted."""
+    line = raw.decode("utf-8", errors="replace")
+    if not line.startswith("data:"):
+        return True
+    data = line[5:].strip()
+    if data == "[DONE]":
+        obs.done = True
+        return True
+    if len(obs.chunks) >= bounds.max_stream_events:
+        raise TooLarge(f"{bounds.max_stream_events} events")
+    try:
+        obs.chunks.append(json.loads(data))
+    except (ValueError, RecursionError):
+        # Cut generously, not for display: the runner redacts first, then clips (a key
+        # straddling a cut made here would leave its first characters in the report).
+        obs.error = f"unparsable stream event: {data[:1000]!r}"
+        return False
+    return True
+
+
+def _check_answer(obs: Observation) -> None:
+    """A 200 must carry an answer: nothing else may be judged as one."""
+    if obs.chunks or "text/event-stream" in obs.content_type:
+        if any(isinstance(c, dict) and "error" in c for c in obs.chunks):
+            obs.error = "the stream carried an error event instead of an answer"
+        elif not obs.done:
+            obs.error = "stream cut: the stream ended without data: [DONE]"
+        elif not obs.chunks:
+            obs.error = "the stream carried no event before data: [DONE]"
+        else:
+            obs.malformed = stream_problems(obs.chunks)
+    elif obs.json is None:
+        obs.error = "HTTP 200 with an empty body"
+    elif isinstance(obs.json, dict) and "error" in obs.json:
+        obs.error = "HTTP 200 carrying an error body instead of an answer"
+    else:
+        obs.malformed = completion_problems(obs.json)
+
+
+class Unreadable(Exception):
+    """A bounded GET gave no readable answer; the text says why."""
+
+
+def fetch_json(client: httpx.Client, target: Target, suffix: str, headers: dict[str, str], cap: int) -> tuple[int, Any]:
+    """A bounded GET of ``suffix`` under the base URL (same deadline and decoding as a chat
+    request): the status and the JSON body (``None`` when it is not JSON). Raises
+    ``Unreadable`` when there is no answer to read."""
+    until = min(time.monotonic() + target.timeout, target.guard.deadline)
+    try:
+        with deadline(until):
+            with client.stream("GET", endpoint(target.base_url, suffix), headers={**headers, "Accept-Encoding": ACCEPT_ENCODING}, timeout=target.timeout) as response:
+                raw = b"".join(iter_decoded(response, cap, until))
+    except httpx.InvalidURL as exc:
+        raise Unreadable(f"invalid base URL: {exc}") from None
+    except Exception as exc:  # whatever the target sent
+        raise Unreadable(_failure(exc, target, until, "response body")[0]) from None
+    try:
+        return response.status_code, json.loads(raw.decode("utf-8", errors="replace"))
+    except (ValueError, RecursionError):
+        return response.status_code, None

@@ -26,8 +26,9 @@ from typing import Any, Iterator
 
 import pytest
 
+from .guard import Bounds
 from .redact import printable
-from .session import LiveSession, SessionOptions
+from .session import LiveSession, SessionOptions, missing_key
 
 SUITE_FILE = Path(__file__).with_name("test_conformance.py").resolve()
 _SESSION = pytest.StashKey["LiveSession | None"]()
@@ -52,6 +53,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--gonka-baseline", help="baseline file of expected failures")
     group.addoption("--gonka-whitebox-url", help="debug view of a reference gateway (serve --debug-endpoint) to verify silent rules")
     group.addoption("--gonka-catalogue", help="load the catalogue from this directory instead of the packaged cases/")
+    # bounds (guard.py): a misbehaving target costs at most this much
+    group.addoption("--gonka-max-duration", type=float, default=Bounds.max_duration, help="seconds for the whole run; what is left is not sent")
+    group.addoption("--gonka-unresponsive-after", type=int, default=Bounds.unresponsive_after, help="give the target up after N consecutive transport failures")
+    group.addoption("--gonka-reject-latency", type=float, default=Bounds.reject_latency, help="seconds an expected reject may take")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -68,6 +73,7 @@ def _validate(config: pytest.Config) -> None:
     try:
         _check_numbers(config)
         _check_urls(config)
+        _check_api_key(config)
         _check_catalogue(config)
         config.stash[_BASELINE] = _load_baseline(config.getoption("gonka_baseline"))
         _check_report_dir(config.getoption("gonka_report_dir"))
@@ -82,15 +88,24 @@ def _check_numbers(config: pytest.Config) -> None:
             raise ValueError(f"--{name} must be at least 1")
     if get("gonka_retries") < 0:
         raise ValueError("--retries must not be negative")
-    timeout = get("gonka_timeout")
-    if not math.isfinite(timeout) or timeout <= 0:  # inf/nan would reach httpx and the thread pool
-        raise ValueError(f"--timeout must be a positive number of seconds, got {timeout}")
+    for name in ("timeout", "max_duration", "reject_latency"):
+        seconds = get(f"gonka_{name}")
+        if not math.isfinite(seconds) or seconds <= 0:  # inf/nan would reach httpx and the thread pool
+            raise ValueError(f"--{name.replace('_', '-')} must be a positive number of seconds, got {seconds}")
+    if get("gonka_unresponsive_after") < 1:
+        raise ValueError("--unresponsive-after must be at least 1")
     budget = get("gonka_budget_tokens")
     if budget is not None and budget < 0:
         raise ValueError("--budget-tokens must not be negative")
     models = get("gonka_models")
     if models is not None and not _models(models):
         raise ValueError("--models was given without any model id")
+
+
+def _check_api_key(config: pytest.Config) -> None:
+    problem = missing_key(config.getoption("gonka_base_url"), config.getoption("gonka_api_key_env"))
+    if problem:
+        raise ValueError(problem)
 
 
 def _check_urls(config: pytest.Config) -> None:
@@ -151,6 +166,8 @@ def _options(config: pytest.Config) -> SessionOptions:
         timeout=get("gonka_timeout"), retries=get("gonka_retries"), repeat=get("gonka_repeat"),
         report_dir=get("gonka_report_dir"), baseline=config.stash[_BASELINE], whitebox_url=get("gonka_whitebox_url"),
         catalogue_root=get("gonka_catalogue"),
+        max_duration=get("gonka_max_duration"), unresponsive_after=get("gonka_unresponsive_after"),
+        reject_latency=get("gonka_reject_latency"),
     )
 
 
@@ -274,6 +291,14 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     keys = [item.case_key for item in session.items if isinstance(item, GonkaItem)]
     session.config.stash[_SCHEDULER] = Scheduler(live, keys, live.options.concurrency)
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """A run halted with cases left unsent (deadline, unresponsive target, refused key) stops
+    pytest at once: the reason is one line, and every case is an error in the reports."""
+    live = item.config.stash.get(_SESSION, None)
+    if live is not None and live.guard.refused and not item.session.shouldstop:
+        item.session.shouldstop = f"gonka-conformance: {live.error}"
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -19,12 +19,9 @@ from ..engine.pipeline import family_of
 from . import disputed
 from .cases import LiveCase, LiveRequest, build_request, live_cases
 from .judge import Expectation, expect, judge
-from .observe import Observation, Target, endpoint, send
+from .observe import Observation, Target, send
 from .redact import Redactor
-
-
-class TargetUnreachable(Exception):
-    """The target could not be reached at all (discovery failed)."""
+from .transport import bounded_client
 
 
 @dataclass
@@ -94,24 +91,6 @@ def safe_model_id(model: str, redactor: Redactor) -> str:
     return f"{shown}-{hashlib.sha256(model.encode('utf-8', 'replace')).hexdigest()[:8]}"
 
 
-def discover_models(client: httpx.Client, target: Target) -> list[str]:
-    headers = {"Authorization": f"Bearer {target.api_key}"} if target.api_key else {}
-    try:
-        response = client.get(endpoint(target.base_url, "/models"), headers=headers, timeout=min(target.timeout, 30.0))
-    except httpx.InvalidURL as exc:
-        raise TargetUnreachable(f"invalid base URL: {exc}") from None
-    except httpx.HTTPError as exc:
-        raise TargetUnreachable(f"cannot reach {target.base_url}: {type(exc).__name__}: {exc}") from None
-    if response.status_code != 200:
-        raise TargetUnreachable(f"GET /models answered HTTP {response.status_code}")
-    try:
-        data = response.json()
-        ids = [entry["id"] for entry in data["data"] if isinstance(entry.get("id"), str)]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise TargetUnreachable("GET /models did not return an OpenAI model list") from None
-    return ids
-
-
 class LiveRun:
     """One run: the selected (case, model) items, their observations and verdicts."""
 
@@ -159,7 +138,7 @@ class LiveRun:
         ``results`` when it is done."""
         with self._lock:
             if self._pool is None:
-                self._client = httpx.Client(http2=False, follow_redirects=False)
+                self._client = bounded_client()
                 self._pool = ThreadPoolExecutor(max_workers=max(1, self.config.concurrency), thread_name_prefix="gonka-live")
             return self._pool.submit(self._run_item_safely, self._client, case, model)
 
@@ -202,7 +181,10 @@ class LiveRun:
                     self.tokens_spent += obs.tokens
             runs.append((request, obs))
         self.observations[key] = runs
-        return self._verdict(case, model, runs)
+        try:
+            return self._verdict(case, model, runs)
+        except Exception as exc:  # a harness bug on one case's data is that case's error, not the run's end
+            return self._broken(case, model, runs, exc)
 
     def _budget_exhausted(self) -> bool:
         budget = self.config.budget_tokens
@@ -244,6 +226,16 @@ class LiveRun:
             divergence=divergence,
         )
 
+    def _broken(self, case: LiveCase, model: str, runs: list[tuple[LiveRequest, Observation]], exc: Exception) -> CaseResult:
+        return CaseResult(
+            key=item_key(case, model), case_id=case.id, rule=case.rule.id, anchor=case.rule.anchor,
+            severity=case.rule.severity, model=model, family=family_of(self.catalogue, model), outcome="error",
+            expected="", observed="error: the answer could not be judged",
+            problems=[f"harness error while judging this case: {type(exc).__name__}"], request="", response="",
+            curl=self.redactor.text(curl_command(self.target, runs[-1][0])), tokens=sum(o.tokens for _, o in runs),
+            elapsed=round(sum(o.elapsed for _, o in runs), 4),
+        )
+
     def _single(self, case: LiveCase, model: str, request: LiveRequest,
                 obs: Observation) -> tuple[str, list[str], str | None, Expectation]:
         """(outcome, problems, divergence note, the upstream expectation) of one request."""
@@ -259,7 +251,9 @@ class LiveRun:
             if forwarded is None and obs.status == upstream.status:
                 # The status agrees; the silent change itself cannot be seen from outside.
                 return "unobservable", ["reference-only rule: a black-box target cannot show it"], None, upstream
-        problems = judge(case, upstream, obs, forwarded)
+        problems = judge(case, upstream, obs, forwarded, self.target.bounds.reject_latency)
+        if not problems and obs.malformed:  # broken data this case does not look at: nothing to pass
+            return "error", ["malformed answer: " + "; ".join(obs.malformed)], None, upstream
         if not problems:
             return "pass", [], disputed.default_note(case.rule), upstream
         other = disputed.other_side(self.catalogue, case, request, model, self.revision, obs, forwarded)

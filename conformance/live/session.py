@@ -18,12 +18,16 @@ import httpx
 
 from .. import __version__
 from ..catalogue.loader import load_catalogue
-from ..cli import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK
+from ..cli import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
 from ..reports.model import OUTCOMES
 from .cases import LiveCase
-from .observe import Target
+from .guard import Bounds, RunGuard, authentication_failed
+from .observe import Target, Unreadable, fetch_json
 from .redact import Redactor, printable_data
-from .runner import CaseResult, LiveRun, RunConfig, TargetUnreachable, discover_models, resolve_api_key
+from .runner import CaseResult, LiveRun, RunConfig, resolve_api_key
+from .transport import bounded_client
+
+_DEFAULT_BOUNDS = Bounds()
 
 
 @dataclass
@@ -33,6 +37,26 @@ class SessionOptions(RunConfig):
     report_dir: str | None = None
     whitebox_url: str | None = None  # debug view of a remote reference gateway (serve --debug-endpoint)
     catalogue_root: str | None = None  # --catalogue DIR (default: the packaged cases/)
+    max_duration: float = _DEFAULT_BOUNDS.max_duration
+    unresponsive_after: int = _DEFAULT_BOUNDS.unresponsive_after
+    reject_latency: float = _DEFAULT_BOUNDS.reject_latency
+
+    def bounds(self) -> Bounds:
+        return dataclasses.replace(_DEFAULT_BOUNDS, max_duration=self.max_duration,
+                                   unresponsive_after=self.unresponsive_after, reject_latency=self.reject_latency)
+
+
+class TargetUnreachable(Exception):
+    """The target could not be reached at all, or its model list could not be read."""
+
+
+def missing_key(base_url: str | None, api_key_env: str) -> str | None:
+    """Why a run against ``base_url`` must not start: a broker URL without a key would only
+    show 401s, a conformant broker as broken (e.g. a fork's CI whose secrets are empty)."""
+    if base_url is None or os.environ.get(api_key_env, "").strip():
+        return None
+    return (f"--base-url is given but ${api_key_env} is empty or unset: export the broker's API key in it "
+            "(or leave out --base-url to test the embedded reference gateway); nothing was sent")
 
 
 #: Where the white-box reader finds the admin key of a remote reference gateway that has one
@@ -51,13 +75,24 @@ class LiveSession:
         self.redactor = Redactor(fragments=True)
         for url in (options.base_url, options.whitebox_url):  # URL credentials and query values are secrets
             self.redactor.add_url(url)
-        self.error: str | None = None
+        self._error: str | None = None
+        self._error_code = EXIT_INTERNAL
+        self.guard = RunGuard(options.bounds())
         self.embedded = options.base_url is None
         self.started = datetime.now(timezone.utc)
         self._stack = ExitStack()
         self._items: dict[str, tuple[LiveCase, str]] = {}
         self.run: LiveRun | None = None
         self._fingerprint: dict[str, Any] | None = None
+
+    @property
+    def error(self) -> str | None:
+        """Why the run as a whole failed: set up, or halted by its guard (deadline, breaker, key)."""
+        return self._error or (self.redactor.text(self.guard.halted) if self.guard.halted else None)
+
+    @error.setter
+    def error(self, value: str | None) -> None:
+        self._error = value
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -70,6 +105,9 @@ class LiveSession:
             config.api_key = "sk-local-" + secrets.token_hex(8)  # any key works on the reference gateway
         else:
             base_url = opts.base_url or ""
+            if opts.api_key is None and missing_key(base_url, opts.api_key_env):
+                self.error, self._error_code = missing_key(base_url, opts.api_key_env), EXIT_USAGE
+                return
         config.base_url = base_url
         api_key = resolve_api_key(config)
         self.redactor.add(api_key)
@@ -82,16 +120,17 @@ class LiveSession:
             except WhiteboxUnavailable as exc:
                 self.error = f"--whitebox-url: {self.redactor.text(str(exc))}"
                 return
-        target = Target(base_url=base_url, api_key=api_key, timeout=opts.timeout, retries=opts.retries)
+        target = Target(base_url=base_url, api_key=api_key, timeout=opts.timeout, retries=opts.retries, guard=self.guard)
         self.run = LiveRun(self.catalogue, config, target, self.redactor, whitebox)
         try:
             if opts.models:
                 self.run.models = list(opts.models)
             else:
-                with httpx.Client() as client:
+                with bounded_client() as client:
                     self.run.models = discover_models(client, target)
         except TargetUnreachable as exc:
-            self.error = f"target unreachable: {self.redactor.text(str(exc))}"
+            message = self.redactor.text(str(exc))
+            self.error = message if message.startswith("authentication failed") else f"target unreachable: {message}"
             return
         for case, model in self.run.items():
             self._items[self.run.key(case, model)] = (case, model)
@@ -137,7 +176,7 @@ class LiveSession:
 
     def exit_code(self) -> int:
         if self.error:
-            return EXIT_INTERNAL
+            return self._error_code if self._error else EXIT_INTERNAL
         outcomes = Counter(result.outcome for result in self.results())
         if outcomes["fail"] or outcomes["xpass"]:
             return EXIT_FINDINGS
@@ -174,7 +213,10 @@ class LiveSession:
 
     def fingerprint(self) -> dict[str, Any] | None:
         if self._fingerprint is None and self.run and self.run.results:
-            self._fingerprint = self.run.fingerprint()
+            try:
+                self._fingerprint = self.run.fingerprint()
+            except Exception as exc:  # a harness bug must not cost the run its reports
+                self._fingerprint = {"best": None, "candidates": [], "error": f"fingerprint failed: {type(exc).__name__}"}
         return self._fingerprint
 
     def summary_lines(self) -> list[str]:
@@ -190,6 +232,27 @@ class LiveSession:
         if self.options.report_dir:
             lines.append(f"gonka-conformance: reports in {self.options.report_dir}/ (report.html, report.json, summary.md)")
         return lines
+
+
+def discover_models(client: httpx.Client, target: Target) -> list[str]:
+    """The model ids of ``GET /models``: read within the request bounds, at most ``max_models``."""
+    bounds = target.bounds
+    headers = {"Authorization": f"Bearer {target.api_key}"} if target.api_key else {}
+    try:
+        status, data = fetch_json(client, target, "/models", headers, bounds.max_models_bytes)
+    except Unreadable as exc:
+        raise TargetUnreachable(f"GET /models: {exc}") from None
+    if status in (401, 403):
+        raise TargetUnreachable(authentication_failed(f"GET /models answered HTTP {status}"))
+    if status != 200:
+        raise TargetUnreachable(f"GET /models answered HTTP {status}")
+    entries = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise TargetUnreachable("GET /models did not return an OpenAI model list")
+    ids = list(dict.fromkeys(e["id"] for e in entries if isinstance(e, dict) and isinstance(e.get("id"), str) and e["id"].strip()))
+    if len(ids) > bounds.max_models:
+        raise TargetUnreachable(f"GET /models listed {len(ids)} models, more than {bounds.max_models}: choose some with --models")
+    return ids
 
 
 def _whitebox_reader(debug_url: str, admin_key: str | None) -> Callable[[str, str | None], Any]:

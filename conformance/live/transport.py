@@ -1,0 +1,151 @@
+"""HTTP with hard bounds: a total deadline per request and a cap on the decoded bytes.
+
+httpx's timeouts limit each socket operation, not a whole request: a broker dripping one byte a
+second never trips them. Inside ``deadline(at)`` every connect, write and read of the clients
+built by ``bounded_client`` waits at most until ``at``. httpx also inflates gzip without a
+limit (one 64 KiB read can become 64 MiB), so bodies are read raw and inflated here, never
+more than the cap allows."""
+
+from __future__ import annotations
+
+import time
+import zlib
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Iterator
+
+import httpcore
+import httpx
+
+#: What the suite accepts; anything else a broker sends is an error, not inflated blindly.
+ACCEPT_ENCODING = "gzip, deflate"
+
+_DEADLINE: ContextVar[float | None] = ContextVar("gonka_request_deadline", default=None)
+_MIN_WAIT = 0.001  # a socket wait of 0 means "non-blocking"; past the deadline we wait 1 ms
+
+
+class DeadlineExceeded(Exception):
+    """The request's total deadline passed while its body was still arriving."""
+
+
+class TooLarge(Exception):
+    """The decoded answer exceeded its cap."""
+
+
+class Undecodable(Exception):
+    """The Content-Encoding is unsupported or the compressed data is corrupt."""
+
+
+@contextmanager
+def deadline(at: float) -> Iterator[None]:
+    """Every network wait of a bounded client in this block ends by ``at`` (time.monotonic)."""
+    token = _DEADLINE.set(at)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def _bounded(timeout: float | None) -> float | None:
+    at = _DEADLINE.get()
+    if at is None:
+        return timeout
+    left = max(at - time.monotonic(), _MIN_WAIT)
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _bounded(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _bounded(timeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, _bounded(timeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Any = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._inner.connect_tcp(host, port, _bounded(timeout), local_address, socket_options))
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._inner.connect_unix_socket(path, _bounded(timeout), socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def bounded_client() -> httpx.Client:
+    """An HTTP/1.1 client (no redirects) whose every network wait honours ``deadline``.
+
+    httpx has no public hook for its network backend, so the pool's is wrapped; should a
+    future httpx rename it, ``iter_decoded`` still checks the deadline between reads."""
+    transport = httpx.HTTPTransport()
+    pool = getattr(transport, "_pool", None)
+    backend = getattr(pool, "_network_backend", None)
+    if isinstance(backend, httpcore.NetworkBackend):
+        pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
+    return httpx.Client(transport=transport, follow_redirects=False)
+
+
+class _Inflater:
+    """One Content-Encoding layer (identity, gzip or deflate), inflated at most ``room`` bytes at a time."""
+
+    def __init__(self, encoding: str) -> None:
+        encoding = encoding.strip().lower()
+        if encoding in ("", "identity"):
+            self._z = None
+        elif encoding in ("gzip", "x-gzip"):
+            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self._z = zlib.decompressobj()
+        else:
+            raise Undecodable(f"unsupported Content-Encoding {encoding[:40]!r} (the suite asks for {ACCEPT_ENCODING})")
+        self._raw_deflate_tried = encoding != "deflate"
+        self._fed = False
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        """The decoded bytes of ``data``; more than ``room`` of them means the cap is exceeded
+        (zlib stops at ``room + 1``, so a bomb never inflates beyond it)."""
+        if self._z is None:
+            return data
+        try:
+            out = self._z.decompress(data, room + 1)
+        except zlib.error as exc:
+            if self._fed or self._raw_deflate_tried:
+                raise Undecodable(f"corrupt compressed body: {exc}") from None
+            self._raw_deflate_tried = True  # "deflate" is sometimes sent without its zlib header
+            self._z = zlib.decompressobj(-zlib.MAX_WBITS)
+            return self.feed(data, room)
+        self._fed = True
+        return out
+
+
+def iter_decoded(response: httpx.Response, cap: int, until: float) -> Iterator[bytes]:
+    """The response body decoded, piece by piece. Raises ``TooLarge`` past ``cap`` decoded
+    bytes, ``DeadlineExceeded`` past ``until`` and ``Undecodable`` for bad compression."""
+    inflater = _Inflater(response.headers.get("content-encoding", ""))
+    total = 0
+    for raw in response.iter_raw():
+        if time.monotonic() > until:
+            raise DeadlineExceeded()
+        data = inflater.feed(raw, cap - total)
+        total += len(data)
+        if total > cap:
+            raise TooLarge(f"{cap} bytes after decompression")
+        if data:
+            yield data
