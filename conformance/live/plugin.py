@@ -297,7 +297,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     """A run halted with cases left unsent (deadline, unresponsive target, refused key) stops
     pytest at once: the reason is one line, and every case is an error in the reports."""
     live = item.config.stash.get(_SESSION, None)
-    if live is not None and live.guard.refused and not item.session.shouldstop:
+    if live is not None and live.guard.halted and not item.session.shouldstop:
         item.session.shouldstop = f"gonka-conformance: {live.error}"
 
 
@@ -307,6 +307,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     try:
         live.stop_sending()  # -x / --maxfail / interrupted: what is queued is never sent
+        scheduler = session.config.stash.get(_SCHEDULER, None)
+        if scheduler is not None:
+            live.record_unsent(scheduler.order)
         code = live.exit_code()
         if not session.config.option.collectonly:  # listing writes no report
             live.finish(datetime.now(timezone.utc), code)

@@ -155,11 +155,11 @@ class LiveRun:
         try:
             result = self._run_item(client, case, model)
         except Exception as exc:  # broker data the judge did not expect: this case's error, never the run's
-            result = self._harness_error(case, model, f"internal error while judging the answer: {type(exc).__name__}: {exc}")
+            result = self.harness_error(case, model, f"internal error while judging the answer: {type(exc).__name__}: {exc}")
         self.results[result.key] = result
         return result
 
-    def _harness_error(self, case: LiveCase, model: str, message: str) -> CaseResult:
+    def harness_error(self, case: LiveCase, model: str, message: str) -> CaseResult:
         text = self.redactor.clip(message, PROBLEM_CHARS)
         return CaseResult(
             key=self.key(case, model), case_id=case.id, rule=case.rule.id, anchor=case.rule.anchor,

@@ -167,6 +167,16 @@ class LiveSession:
         if self.run is not None:
             self.run.shutdown()
 
+    def record_unsent(self, keys: list[str]) -> None:
+        """A halted run (deadline, unresponsive target, refused key) stops pytest early: every
+        selected case it never reached is still in the reports, as an error saying why."""
+        if self.run is None or not self.guard.halted:
+            return
+        reason = f"not sent: {self.redactor.text(self.guard.halted)}"
+        for key in keys:
+            if key in self._items and key not in self.run.results:
+                self.run.results[key] = self.run.harness_error(*self._items[key], reason)
+
     def result(self, key: str) -> CaseResult:
         assert self.run is not None
         return self.run.results[key]
