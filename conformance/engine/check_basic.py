@@ -7,7 +7,7 @@ from typing import Any, Iterator
 
 from .. import gojson
 from .context import Context, Site, child
-from .registry import check, transform
+from .registry import NO_OPTIONS, check, options, transform
 from .types import MISSING, Hit
 
 UINT64_MAX = 2**64 - 1
@@ -29,14 +29,14 @@ def utf8_len(text: str) -> int:
 # --- read / scan / parse ----------------------------------------------------------------
 
 
-@check("body-size", when_absent=True)
+@check("body-size", options=options(required={"limit": "integer"}), when_absent=True)
 def body_size(ctx: Context, site: Site) -> Iterator[Hit]:
     limit = int(site.options["limit"])
     if len(ctx.raw) > limit:
         yield Hit("", params={"limit": limit, "size": len(ctx.raw)})
 
 
-@check("raw-nesting-depth", when_absent=True)
+@check("raw-nesting-depth", options=options(required={"limit": "integer"}), when_absent=True)
 def raw_nesting_depth(ctx: Context, site: Site) -> Iterator[Hit]:
     limit = int(site.options["limit"])
     # Upstream scans the raw bytes before decoding. For a body that is exactly one JSON value
@@ -54,7 +54,7 @@ def raw_nesting_depth(ctx: Context, site: Site) -> Iterator[Hit]:
         yield Hit("", params={"limit": limit})
 
 
-@transform("parse-json-object", when_absent=True)
+@transform("parse-json-object", options=NO_OPTIONS, when_absent=True)
 def parse_json_object(ctx: Context, site: Site) -> Iterator[Hit]:
     if "decoded" in ctx.state:  # decoded by the depth check already
         body = ctx.state.pop("decoded")
@@ -72,12 +72,13 @@ def parse_json_object(ctx: Context, site: Site) -> Iterator[Hit]:
 # --- allowlist ----------------------------------------------------------------------------
 
 
-@check("present")
+@check("present", options=NO_OPTIONS)
 def present(ctx: Context, site: Site) -> Iterator[Hit]:
     yield Hit(site.pointer, params={"name": site.key, "field": site.key})
 
 
-@check("allowlist", when_absent=True)
+@check("allowlist", options=options(required={"allowed": "strings"}, optional={"families": "string-lists"}, delegates=True),
+       when_absent=True)
 def allowlist(ctx: Context, site: Site) -> Iterator[Hit]:
     allowed = set(site.options["allowed"])
     family_of = {name: code for code, names in (site.options.get("families") or {}).items() for name in names}
@@ -86,7 +87,7 @@ def allowlist(ctx: Context, site: Site) -> Iterator[Hit]:
             yield Hit(child("", key), family_of.get(key, "default"), params={"name": key})
 
 
-@check("empty-key", when_absent=True)
+@check("empty-key", options=NO_OPTIONS, when_absent=True)
 def empty_key(ctx: Context, site: Site) -> Iterator[Hit]:
     if "" in ctx.body:
         yield Hit("/", params={})
@@ -95,7 +96,7 @@ def empty_key(ctx: Context, site: Site) -> Iterator[Hit]:
 # --- scalar types -------------------------------------------------------------------------
 
 
-@check("uint")
+@check("uint", options=options(optional={"code": "string"}))
 def uint(ctx: Context, site: Site) -> Iterator[Hit]:
     value = site.value
     if value is None:  # null counts as absent
@@ -104,7 +105,7 @@ def uint(ctx: Context, site: Site) -> Iterator[Hit]:
         yield Hit(site.pointer, site.options.get("code", "default"), params={"field": site.key})
 
 
-@check("bool")
+@check("bool", options=options(optional={"code": "string"}))
 def boolean(ctx: Context, site: Site) -> Iterator[Hit]:
     value = site.value
     if value is None:  # null counts as absent
@@ -113,7 +114,7 @@ def boolean(ctx: Context, site: Site) -> Iterator[Hit]:
         yield Hit(site.pointer, site.options.get("code", "default"), params={"field": site.key, "type": gojson.go_type_name(value)})
 
 
-@check("greater-than")
+@check("greater-than", options=options(optional={"min": "number", "code": "string"}))
 def greater_than(ctx: Context, site: Site) -> Iterator[Hit]:
     """Reject a (sanitized) number at or below ``min``; non-numbers were handled earlier."""
     value = site.value
@@ -121,14 +122,14 @@ def greater_than(ctx: Context, site: Site) -> Iterator[Hit]:
         yield Hit(site.pointer, site.options.get("code", "default"), params={"field": site.key})
 
 
-@check("top-k")
+@check("top-k", options=options(optional={"code": "string"}))
 def top_k(ctx: Context, site: Site) -> Iterator[Hit]:
     value = site.value
     if is_number(value) and not (value == -1 or value >= 1):
         yield Hit(site.pointer, site.options.get("code", "default"), params={"field": site.key})
 
 
-@check("bounded-string")
+@check("bounded-string", options=options(required={"max_length": "integer"}))
 def bounded_string(ctx: Context, site: Site) -> Iterator[Hit]:
     value = site.value
     if not isinstance(value, str):
@@ -140,7 +141,7 @@ def bounded_string(ctx: Context, site: Site) -> Iterator[Hit]:
         yield Hit(site.pointer, "too-long", params={"field": site.key, "length": length, "limit": limit})
 
 
-@check("enum")
+@check("enum", options=options(required={"values": "strings"}))
 def enum(ctx: Context, site: Site) -> Iterator[Hit]:
     value = site.value
     if not isinstance(value, str):
@@ -152,7 +153,7 @@ def enum(ctx: Context, site: Site) -> Iterator[Hit]:
 # --- arrays and maps ----------------------------------------------------------------------
 
 
-@check("string-elements")
+@check("string-elements", options=NO_OPTIONS)
 def string_elements(ctx: Context, site: Site) -> Iterator[Hit]:
     if not isinstance(site.value, list):
         return
@@ -161,7 +162,7 @@ def string_elements(ctx: Context, site: Site) -> Iterator[Hit]:
             yield Hit(child(site.pointer, index), "not-string", params={"field": site.key, "index": index})
 
 
-@check("list-bounds")
+@check("list-bounds", options=options(optional={"max_entries": "integer", "max_length": "integer"}))
 def list_bounds(ctx: Context, site: Site) -> Iterator[Hit]:
     """``LengthCapListParameter``: at most ``max_entries`` items, strings at most ``max_length`` bytes."""
     value = site.value
@@ -180,7 +181,7 @@ def list_bounds(ctx: Context, site: Site) -> Iterator[Hit]:
                       params={"field": site.key, "index": index, "length": utf8_len(item), "limit": max_length})
 
 
-@check("uint-elements")
+@check("uint-elements", options=NO_OPTIONS)
 def uint_elements(ctx: Context, site: Site) -> Iterator[Hit]:
     if not isinstance(site.value, list):
         return
@@ -189,7 +190,7 @@ def uint_elements(ctx: Context, site: Site) -> Iterator[Hit]:
             yield Hit(child(site.pointer, index), "not-uint", params={"field": site.key, "index": index})
 
 
-@check("map-size")
+@check("map-size", options=options(required={"max_entries": "integer"}))
 def map_size(ctx: Context, site: Site) -> Iterator[Hit]:
     limit = int(site.options["max_entries"])
     if isinstance(site.value, dict) and len(site.value) > limit:
@@ -199,7 +200,8 @@ def map_size(ctx: Context, site: Site) -> Iterator[Hit]:
 # --- typed decode (pipeline step 7) ---------------------------------------------------------
 
 
-@check("typed-decode", when_absent=True)
+@check("typed-decode", options=options(required={"strings": "strings", "booleans": "strings"}, optional={"integers": "strings"},
+                                       delegates=True), when_absent=True)
 def typed_decode(ctx: Context, site: Site) -> Iterator[Hit]:
     """``readChatRequestFields``: string, boolean and non-negative integer fields (lists in YAML).
 
