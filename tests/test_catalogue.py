@@ -220,3 +220,9 @@ def test_a_matchless_rule_nothing_delegates_to_fails_at_load(cases_copy: Path) -
     (problem,) = _problems(cases_copy)
     assert problem.startswith(f"cases/rules/00-request.yaml:{_line_of(path, 'id: reject-tags')}: reject-tags: ")
     assert "must be named in another rule's delegate map" in problem
+
+
+def test_a_live_example_rejected_by_an_unknown_rule_fails_at_load(cases_copy: Path) -> None:
+    _break(cases_copy, "rules/00-request.yaml", "rejected_by: reject-tags}", "rejected_by: reject-tagz}")
+    assert any("unwrap-extra_body: live example 'lifted-tags-rejected' is rejected_by unknown rule 'reject-tagz'" in p
+               for p in _problems(cases_copy))

@@ -477,6 +477,12 @@ def _cross_check(
             problems.append(f"{rule.source_file}:{rule.line}: {rule.id}: evidence default {rule.evidence.default!r} is not an alternative")
         for unknown in sorted({r for a in rule.evidence.alternatives for r in a.options} - set(seen)):
             problems.append(f"{rule.source_file}:{rule.line}: {rule.id}: evidence overrides unknown rule {unknown!r}")
+    for rule in rules:
+        for example in rule.live:
+            owner = (example.get("expect") or {}).get("rejected_by")
+            if owner is not None and owner not in seen:
+                problems.append(f"{rule.source_file}:{rule.line}: {rule.id}: live example {example.get('name', '')!r} "
+                                f"is rejected_by unknown rule {owner!r}")
     problems.extend(_matchless_problems(rules))
     problems.extend(_override_problems(rules, seen))
     for broker in brokers.values():
