@@ -226,3 +226,23 @@ def test_a_live_example_rejected_by_an_unknown_rule_fails_at_load(cases_copy: Pa
     _break(cases_copy, "rules/00-request.yaml", "rejected_by: reject-tags}", "rejected_by: reject-tagz}")
     assert any("unwrap-extra_body: live example 'lifted-tags-rejected' is rejected_by unknown rule 'reject-tagz'" in p
                for p in _problems(cases_copy))
+
+
+def test_every_verb_declares_a_closed_valid_options_schema() -> None:
+    import jsonschema
+
+    from gonka_conformance.engine.registry import option_schemas
+
+    schemas = option_schemas()
+    assert len(schemas) >= 60
+    for (kind, name), schema in schemas.items():
+        jsonschema.Draft202012Validator.check_schema(schema)
+        assert schema["additionalProperties"] is False, f"{kind} {name}"
+
+
+def test_verbs_document_is_up_to_date(capsys) -> None:
+    assert main(["rules", "--verbs"]) == 0
+    text = capsys.readouterr().out
+    assert "### `list-bounds`" in text and "| `max_entries?` | integer |" in text and "Used by: `limit-stop`" in text
+    assert (REPO / "docs" / "verbs.md").read_text(encoding="utf-8") == text, \
+        "regenerate with: gonka-conformance rules --verbs > docs/verbs.md"

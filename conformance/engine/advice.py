@@ -34,6 +34,7 @@ def kimi_budget_burn(ctx: Context, site: Site) -> Iterator[Hit]:
 
 @check("kimi-disabled-keeps-budget", options=NO_OPTIONS, when_absent=True)
 def kimi_disabled_keeps_budget(ctx: Context, site: Site) -> Iterator[Hit]:
+    """Thinking disabled while the forwarded body still carries a positive thinking_token_budget the client did not send."""
     thinking = _client(ctx).get("thinking")
     if not (isinstance(thinking, dict) and thinking.get("type") == "disabled"):
         return
@@ -66,6 +67,7 @@ def large_prompt(ctx: Context, site: Site) -> Iterator[Hit]:
 
 @check("canonical-tool-call-ids", options=options(required={"pattern": "string", "template": "string"}))
 def canonical_tool_call_ids(ctx: Context, site: Site) -> Iterator[Hit]:
+    """Assistant tool-call ids that do not match ``pattern`` (``template`` shows the canonical form)."""
     messages = site.value
     if not isinstance(messages, list):
         return
@@ -82,6 +84,7 @@ def canonical_tool_call_ids(ctx: Context, site: Site) -> Iterator[Hit]:
 
 @check("role-present", options=options(required={"role": "string"}))
 def role_present(ctx: Context, site: Site) -> Iterator[Hit]:
+    """Messages whose role is ``role``."""
     messages = site.value
     if not isinstance(messages, list):
         return

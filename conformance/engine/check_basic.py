@@ -31,6 +31,7 @@ def utf8_len(text: str) -> int:
 
 @check("body-size", options=options(required={"limit": "integer"}), when_absent=True)
 def body_size(ctx: Context, site: Site) -> Iterator[Hit]:
+    """The raw body is longer than ``limit`` bytes."""
     limit = int(site.options["limit"])
     if len(ctx.raw) > limit:
         yield Hit("", params={"limit": limit, "size": len(ctx.raw)})
@@ -38,6 +39,7 @@ def body_size(ctx: Context, site: Site) -> Iterator[Hit]:
 
 @check("raw-nesting-depth", options=options(required={"limit": "integer"}), when_absent=True)
 def raw_nesting_depth(ctx: Context, site: Site) -> Iterator[Hit]:
+    """The body nests deeper than ``limit`` (measured before decoding, as upstream)."""
     limit = int(site.options["limit"])
     # Upstream scans the raw bytes before decoding. For a body that is exactly one JSON value
     # the decoded tree has the same depth and is far cheaper to measure on a large body, so
@@ -56,6 +58,7 @@ def raw_nesting_depth(ctx: Context, site: Site) -> Iterator[Hit]:
 
 @transform("parse-json-object", options=NO_OPTIONS, when_absent=True)
 def parse_json_object(ctx: Context, site: Site) -> Iterator[Hit]:
+    """Decodes the raw body as Go does; it must be a JSON object."""
     if "decoded" in ctx.state:  # decoded by the depth check already
         body = ctx.state.pop("decoded")
         ctx.body = body if body is not None else {}
@@ -74,12 +77,14 @@ def parse_json_object(ctx: Context, site: Site) -> Iterator[Hit]:
 
 @check("present", options=NO_OPTIONS)
 def present(ctx: Context, site: Site) -> Iterator[Hit]:
+    """The path selects a value at all (for rules that reject a field outright)."""
     yield Hit(site.pointer, params={"name": site.key, "field": site.key})
 
 
 @check("allowlist", options=options(required={"allowed": "strings"}, optional={"families": "string-lists"}, delegates=True),
        when_absent=True)
 def allowlist(ctx: Context, site: Site) -> Iterator[Hit]:
+    """Top-level keys outside ``allowed`` (a key in ``families`` reports that code instead of ``default``)."""
     allowed = set(site.options["allowed"])
     family_of = {name: code for code, names in (site.options.get("families") or {}).items() for name in names}
     for key in list(ctx.body):
@@ -89,6 +94,7 @@ def allowlist(ctx: Context, site: Site) -> Iterator[Hit]:
 
 @check("empty-key", options=NO_OPTIONS, when_absent=True)
 def empty_key(ctx: Context, site: Site) -> Iterator[Hit]:
+    """The body has an empty-string key."""
     if "" in ctx.body:
         yield Hit("/", params={})
 
@@ -98,6 +104,7 @@ def empty_key(ctx: Context, site: Site) -> Iterator[Hit]:
 
 @check("uint", options=options(optional={"code": "string"}))
 def uint(ctx: Context, site: Site) -> Iterator[Hit]:
+    """The value is not an integer in the uint64 range; null counts as absent (hit code ``code``)."""
     value = site.value
     if value is None:  # null counts as absent
         return
@@ -107,6 +114,7 @@ def uint(ctx: Context, site: Site) -> Iterator[Hit]:
 
 @check("bool", options=options(optional={"code": "string"}))
 def boolean(ctx: Context, site: Site) -> Iterator[Hit]:
+    """The value is neither a boolean nor null (hit code ``code``, default ``default``)."""
     value = site.value
     if value is None:  # null counts as absent
         return
@@ -124,6 +132,7 @@ def greater_than(ctx: Context, site: Site) -> Iterator[Hit]:
 
 @check("top-k", options=options(optional={"code": "string"}))
 def top_k(ctx: Context, site: Site) -> Iterator[Hit]:
+    """A number that is neither -1 nor at least 1 (hit code ``code``)."""
     value = site.value
     if is_number(value) and not (value == -1 or value >= 1):
         yield Hit(site.pointer, site.options.get("code", "default"), params={"field": site.key})
@@ -131,6 +140,7 @@ def top_k(ctx: Context, site: Site) -> Iterator[Hit]:
 
 @check("bounded-string", options=options(required={"max_length": "integer"}))
 def bounded_string(ctx: Context, site: Site) -> Iterator[Hit]:
+    """The value is not a string, or is longer than ``max_length`` UTF-8 bytes."""
     value = site.value
     if not isinstance(value, str):
         yield Hit(site.pointer, "wrapper", params={"field": site.key})
@@ -143,6 +153,7 @@ def bounded_string(ctx: Context, site: Site) -> Iterator[Hit]:
 
 @check("enum", options=options(required={"values": "strings"}))
 def enum(ctx: Context, site: Site) -> Iterator[Hit]:
+    """The value is not a string, or not one of ``values``."""
     value = site.value
     if not isinstance(value, str):
         yield Hit(site.pointer, "shape", params={"field": site.key})
@@ -155,6 +166,7 @@ def enum(ctx: Context, site: Site) -> Iterator[Hit]:
 
 @check("string-elements", options=NO_OPTIONS)
 def string_elements(ctx: Context, site: Site) -> Iterator[Hit]:
+    """Elements of the array that are not strings."""
     if not isinstance(site.value, list):
         return
     for index, item in enumerate(site.value):
@@ -183,6 +195,7 @@ def list_bounds(ctx: Context, site: Site) -> Iterator[Hit]:
 
 @check("uint-elements", options=NO_OPTIONS)
 def uint_elements(ctx: Context, site: Site) -> Iterator[Hit]:
+    """Elements of the array that are not integers in the uint64 range."""
     if not isinstance(site.value, list):
         return
     for index, item in enumerate(site.value):
@@ -192,6 +205,7 @@ def uint_elements(ctx: Context, site: Site) -> Iterator[Hit]:
 
 @check("map-size", options=options(required={"max_entries": "integer"}))
 def map_size(ctx: Context, site: Site) -> Iterator[Hit]:
+    """An object with more than ``max_entries`` members."""
     limit = int(site.options["max_entries"])
     if isinstance(site.value, dict) and len(site.value) > limit:
         yield Hit(site.pointer, params={"field": site.key, "count": len(site.value), "limit": limit})

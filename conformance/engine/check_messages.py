@@ -49,6 +49,7 @@ def present(fields: Mapping[str, Any], key: str) -> bool:
 
 @check("messages-contract", options=options(required={"roles": "object"}, delegates=True), when_absent=True)
 def messages_contract(ctx: Context, site: Site) -> Iterator[Hit]:
+    """The messages array: present, non-empty, each message's role and fields as ``roles`` allows."""
     messages = site.value
     if not isinstance(messages, list):  # absent, null or any non-array
         yield Hit(site.pointer, "missing")

@@ -873,6 +873,7 @@ def _schema_name(ctx: Context, site: Site, name: Any, pointer: str) -> Iterator[
 
 @check("object-shape", options=NO_OPTIONS)
 def object_shape(ctx: Context, site: Site) -> Iterator[Hit]:
+    """The value is not a JSON object."""
     if not isinstance(site.value, dict):
         yield Hit(site.pointer, "wrapper", {"field": site.key})
 

@@ -18,6 +18,7 @@ def _delete(site: Site) -> Any:
 
 @transform("strip", options=NO_OPTIONS)
 def strip(ctx: Context, site: Site) -> Iterator[Change]:
+    """Removes the value before forwarding."""
     before = _delete(site)
     yield Change(site.pointer, before, MISSING, f"{site.key} removed before forwarding")
 
@@ -100,6 +101,7 @@ def _same(a: Any, b: Any) -> bool:
 
 @transform("clamp-uint", options=options(required={"max": "integer"}))
 def clamp_uint(ctx: Context, site: Site) -> Iterator[Change]:
+    """An integer above ``max`` is lowered to ``max``."""
     limit = site.options["max"]
     if is_int(site.value) and site.value > limit:
         site.parent[site.key] = limit
@@ -132,6 +134,7 @@ def clamp_n(ctx: Context, site: Site) -> Iterator[Change]:
 
 @transform("filter-stream-options", options=options(required={"keep": "strings"}))
 def filter_stream_options(ctx: Context, site: Site) -> Iterator[Change | Hit]:
+    """Drops stream_options unless stream is true; keeps only the ``keep`` keys."""
     value = site.value
     if ctx.body.get("stream") is not True:
         _delete(site)
@@ -176,6 +179,7 @@ def _as_float(value: Any) -> float | None:
 
 @transform("strip-blank-strings", options=NO_OPTIONS)
 def strip_blank_strings(ctx: Context, site: Site) -> Iterator[Change]:
+    """Drops blank strings from a string list (Go's TrimSpace); an emptied list is removed."""
     value = site.value
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         return
@@ -238,6 +242,7 @@ def _into_template(ctx: Context, key: str, value: Any, source: str) -> Iterator[
 
 @check("validate-thinking", options=options(required={"types": "strings"}))
 def validate_thinking(ctx: Context, site: Site) -> Iterator[Hit]:
+    """The thinking object: an object whose ``type`` is one of ``types``."""
     value = site.value
     if not isinstance(value, dict):
         yield Hit(site.pointer, "wrapper", params={"field": site.key})
