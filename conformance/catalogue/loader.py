@@ -8,7 +8,7 @@ import string
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from . import cache as catalogue_cache
 from .files import FileProblem, read_file
@@ -260,7 +260,7 @@ def _option_problems(item: _File) -> list[str]:
         match = raw.get("match") or []
         targets = [(("match",), match)] if isinstance(match, dict) else [(("match", i), t) for i, t in enumerate(match)]
         for where, target in targets:
-            verb = ("check", target["check"]) if target.get("check") else ("transform", target.get("transform"))
+            verb = Target(path="", check=target.get("check"), transform=target.get("transform")).verb
             if verb not in schemas:
                 continue  # an unknown verb is reported by the cross-check, once
             path = ("rules", index, *where, "with")
@@ -269,7 +269,7 @@ def _option_problems(item: _File) -> list[str]:
     return problems
 
 
-def _options_errors(options: Any, schema: dict[str, Any]) -> list[tuple[tuple, str]]:
+def _options_errors(options: Any, schema: Mapping[str, Any]) -> list[tuple[tuple, str]]:
     """(path inside ``with``, message) for each way ``options`` breaks the verb's schema."""
     import jsonschema
 
@@ -524,7 +524,7 @@ def _override_problems(rules: list[Rule], by_id: dict[str, Rule]) -> list[str]:
                 where = f"{rule.source_file}:{rule.line}: {rule.id}: side {side.name!r} overrides {target_rule}"
                 unused = set(values)
                 for target in by_id[target_rule].targets:
-                    schema = schemas.get(("check", target.check) if target.check else ("transform", target.transform))
+                    schema = schemas.get(target.verb)
                     taken = {k: v for k, v in values.items() if k in ((schema or {}).get("properties") or {})}
                     unused -= set(taken)
                     if schema and taken:

@@ -16,9 +16,8 @@ def verb_table(catalogue: Catalogue) -> list[dict[str, Any]]:
     users: dict[tuple[str, str], list[str]] = {}
     for rule in catalogue.rules:
         for target in rule.targets:
-            verb = ("check", target.check) if target.check else ("transform", target.transform or "")
-            if rule.id not in users.setdefault(verb, []):
-                users[verb].append(rule.id)
+            if rule.id not in users.setdefault(target.verb, []):
+                users[target.verb].append(rule.id)
     return [{"kind": kind, "name": name, "summary": entry.doc, "when_absent": entry.when_absent,
              "options": _options(entry), "rules": users.get((kind, name), [])}
             for kind, table in VERB_KINDS.items() for name, entry in sorted(table.items())]
