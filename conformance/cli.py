@@ -132,6 +132,8 @@ def _evidence_summary(rule: Any) -> dict[str, Any] | None:
 
 def cmd_rules(args: argparse.Namespace) -> int:
     catalogue = _catalogue(args)
+    if args.verbs:
+        return _print_verbs(catalogue, args.format)
     rules = [r for r in catalogue.rules if not args.select or any(r.id.startswith(p) for p in args.select)]
     if args.format == "json":
         payload = {
@@ -154,6 +156,16 @@ def cmd_rules(args: argparse.Namespace) -> int:
     for row in [header, *rows]:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:5])) + "  " + row[5])
     print(f"{len(rows)} rules; revisions {', '.join(r.id + (' (default)' if r.default else '') for r in catalogue.revisions)}")
+    return EXIT_OK
+
+
+def _print_verbs(catalogue: Catalogue, fmt: str) -> int:
+    from .engine.verbs_doc import render_markdown, verb_table
+
+    if fmt == "json":
+        print_json({"version": 1, "verbs": verb_table(catalogue)})
+    else:
+        sys.stdout.write(render_markdown(catalogue))
     return EXIT_OK
 
 
@@ -220,6 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     rules = commands.add_parser("rules", help="list every rule of the catalogue")
     rules.add_argument("--format", choices=("text", "json"), default="text")
     rules.add_argument("--select", action="append", metavar="PREFIX", help="only rules whose id starts with PREFIX (repeatable)")
+    rules.add_argument("--verbs", action="store_true",
+                       help="list every check and transform with its options instead (markdown: docs/verbs.md; or --format json)")
     rules.set_defaults(handler=cmd_rules)
 
     coverage = commands.add_parser("coverage", help="map every contract row and FAQ question to rule ids (markdown)")

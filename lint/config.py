@@ -18,9 +18,9 @@ from typing import Any, Iterable
 from gonka_conformance.catalogue.files import NotRegular, read_regular
 
 from .findings import SEVERITIES, Finding
+from .formats import FORMATS  # (the renderer registry's names; re-exported for the CLI)
 
 IGNORE_FILE = ".gonka-lint-ignore.yaml"
-FORMATS = ("text", "concise", "json", "sarif", "github", "junit")
 
 
 class ConfigError(Exception):

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-GOOD = {"pass", "divergent", "xfail", "unobservable"}
-BAD = {"fail", "error", "xpass"}
+from .model import FAILING, Outcome
+
+GOOD = frozenset(set(Outcome) - FAILING)
+BAD = FAILING
 CLASSES = ("regressed", "fixed", "changed", "new", "removed", "unchanged")
 NOTABLE = CLASSES[:3]  # what the default text output lists one by one
 

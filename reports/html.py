@@ -10,13 +10,15 @@ from collections import defaultdict
 from html import escape
 from typing import Any
 
+from .model import FAILING, WORST_FIRST, Outcome
+
 COLOURS = {
-    "pass": ("#1a7f37", "#dafbe1"), "fail": ("#cf222e", "#ffebe9"), "divergent": ("#9a6700", "#fff8c5"),
-    "unobservable": ("#57606a", "#eaeef2"), "xfail": ("#6639ba", "#fbefff"), "xpass": ("#bc4c00", "#fff1e5"),
-    "error": ("#82071e", "#ffd8d3"),
+    Outcome.PASS: ("#1a7f37", "#dafbe1"), Outcome.FAIL: ("#cf222e", "#ffebe9"), Outcome.DIVERGENT: ("#9a6700", "#fff8c5"),
+    Outcome.UNOBSERVABLE: ("#57606a", "#eaeef2"), Outcome.XFAIL: ("#6639ba", "#fbefff"), Outcome.XPASS: ("#bc4c00", "#fff1e5"),
+    Outcome.ERROR: ("#82071e", "#ffd8d3"),
 }
-SYMBOLS = {"pass": "✓", "fail": "✗", "divergent": "≈", "unobservable": "∅", "xfail": "x", "xpass": "!", "error": "E"}
-WORST_FIRST = ("error", "fail", "xpass", "divergent", "xfail", "unobservable", "pass")
+SYMBOLS = {Outcome.PASS: "✓", Outcome.FAIL: "✗", Outcome.DIVERGENT: "≈", Outcome.UNOBSERVABLE: "∅", Outcome.XFAIL: "x",
+           Outcome.XPASS: "!", Outcome.ERROR: "E"}
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1f2328;background:#fff}
@@ -136,7 +138,7 @@ def _summary(report: dict[str, Any]) -> str:
 def _details(case: dict[str, Any]) -> str:
     problems = "".join(f"<li>{escape(p)}</li>" for p in case["problems"]) or "<li>none</li>"
     divergence = f"<p>Divergence: {escape(case['divergence'])}</p>" if case.get("divergence") else ""
-    opened = " open" if case["outcome"] in ("fail", "error", "xpass") else ""
+    opened = " open" if case["outcome"] in FAILING else ""
     return (f'<details data-outcome="{escape(case["outcome"])}" data-text="{escape(case["rule"].lower())}"{opened}>'
             f'<summary>{_badge(case["outcome"])} {escape(case["case_id"])} — {escape(case["model"])}</summary>'
             f"<p>Expected: {escape(case['expected'])}<br>Observed: {escape(case['observed'])}</p>{divergence}"

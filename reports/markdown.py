@@ -6,7 +6,7 @@ import html
 import re
 from typing import Any
 
-from .html import WORST_FIRST
+from .model import WORST_FIRST, Outcome
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -32,7 +32,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     disputed = (report.get("fingerprint") or {}).get("disputed") or {}
     if disputed:  # rules whose upstream evidence disagrees: which documented side the target showed
         lines += ["", "Disputed rules, side observed: " + ", ".join(f"`{rule}` {side}" for rule, side in sorted(disputed.items())) + "."]
-    notable = [c for c in report["cases"] if c["outcome"] not in ("pass", "unobservable")]
+    notable = [c for c in report["cases"] if c["outcome"] not in (Outcome.PASS, Outcome.UNOBSERVABLE)]
     if notable:
         lines += ["", "| outcome | case | model | expected | observed |", "|---|---|---|---|---|"]
         for case in sorted(notable, key=lambda c: (WORST_FIRST.index(c["outcome"]), c["key"])):

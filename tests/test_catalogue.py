@@ -170,3 +170,79 @@ def test_limits_come_from_the_catalogue_and_the_python_fallback_agrees() -> None
     catalogue = load_catalogue()
     assert limits_for(catalogue) == Limits() == Limits(3072, 4096)
     assert limits_for(catalogue, "gonka-api.org", default_max_tokens=100) == Limits(100, 3072)
+
+
+# --- verb options and match-less rules (checked at load time, file:line) -----------------------
+
+
+def _line_of(path: Path, needle: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
+
+
+def test_a_misspelled_verb_option_fails_at_load_with_its_line(cases_copy: Path, capsys) -> None:
+    path = cases_copy / "rules" / "10-params.yaml"
+    _break(cases_copy, "rules/10-params.yaml", "check: list-bounds, with: {max_entries: 16, max_length: 256}}",
+           "check: list-bounds, with: {max_entries: 16, max_lenght: 256}}")
+    (problem,) = _problems(cases_copy)
+    line = _line_of(path, "max_lenght")
+    assert problem.startswith(f"cases/rules/10-params.yaml:{line}: limit-stop: check 'list-bounds': unknown option 'max_lenght'")
+    assert "max_length" in problem  # names the options the verb takes
+    assert main(["--catalogue", str(cases_copy), "rules"]) == 2
+    err = capsys.readouterr().err
+    assert f"10-params.yaml:{line}: limit-stop:" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    ("with: {max_entries: 16, max_length: 256}}", "with: {max_entries: 16, max_length: \"256\"}}", "option max_length: '256' is not of type 'integer'"),
+    ("check: bounded-string, with: {max_length: 512}", "check: bounded-string, with: {}", "'max_length' is a required property"),
+])
+def test_verb_option_types_and_required_options_are_checked(cases_copy: Path, old: str, new: str, expected: str) -> None:
+    _break(cases_copy, "rules/10-params.yaml", old, new)
+    problems = _problems(cases_copy)
+    assert len(problems) == 1 and expected in problems[0] and problems[0].startswith("cases/rules/10-params.yaml:")
+
+
+def test_evidence_overrides_are_checked_against_the_verb_options(cases_copy: Path) -> None:
+    _break(cases_copy, "rules/30-schemas.yaml", "schema-tools: {ref_siblings: merge}", "schema-tools: {ref_sibling: merge}")
+    problems = "\n".join(_problems(cases_copy))
+    assert "inline-schema-ref: side 'merge-siblings' overrides schema-tools: no verb of that rule takes option 'ref_sibling'" in problems
+
+
+def test_an_override_value_outside_the_option_enum_is_rejected(cases_copy: Path) -> None:
+    _break(cases_copy, "rules/30-schemas.yaml", "schema-tools: {ref_siblings: merge}", "schema-tools: {ref_siblings: mergee}")
+    assert any("overrides schema-tools: option ref_siblings: 'mergee' is not one of" in p for p in _problems(cases_copy))
+
+
+def test_a_matchless_rule_nothing_delegates_to_fails_at_load(cases_copy: Path) -> None:
+    """A new reject rule without its second edit in reject-unknown-param's delegate map."""
+    path = cases_copy / "rules" / "00-request.yaml"
+    _break(cases_copy, "rules/00-request.yaml", "          tags: reject-tags\n", "")
+    (problem,) = _problems(cases_copy)
+    assert problem.startswith(f"cases/rules/00-request.yaml:{_line_of(path, 'id: reject-tags')}: reject-tags: ")
+    assert "must be named in another rule's delegate map" in problem
+
+
+def test_a_live_example_rejected_by_an_unknown_rule_fails_at_load(cases_copy: Path) -> None:
+    _break(cases_copy, "rules/00-request.yaml", "rejected_by: reject-tags}", "rejected_by: reject-tagz}")
+    assert any("unwrap-extra_body: live example 'lifted-tags-rejected' is rejected_by unknown rule 'reject-tagz'" in p
+               for p in _problems(cases_copy))
+
+
+def test_every_verb_declares_a_closed_valid_options_schema() -> None:
+    import jsonschema
+
+    from gonka_conformance.engine.registry import option_schemas
+
+    schemas = option_schemas()
+    assert len(schemas) >= 60
+    for (kind, name), schema in schemas.items():
+        jsonschema.Draft202012Validator.check_schema(schema)
+        assert schema["additionalProperties"] is False, f"{kind} {name}"
+
+
+def test_verbs_document_is_up_to_date(capsys) -> None:
+    assert main(["rules", "--verbs"]) == 0
+    text = capsys.readouterr().out
+    assert "### `list-bounds`" in text and "| `max_entries?` | integer |" in text and "Used by: `limit-stop`" in text
+    assert (REPO / "docs" / "verbs.md").read_text(encoding="utf-8") == text, \
+        "regenerate with: gonka-conformance rules --verbs > docs/verbs.md"

@@ -163,3 +163,27 @@ def test_output_file(corpus, capsys, tmp_path: Path) -> None:
     target = tmp_path / "report.sarif"
     code, out, err = lint_output(capsys, [corpus["hermes.json"]], "--format", "sarif", "-o", str(target))
     assert out == "" and json.loads(target.read_text())["version"] == "2.1.0"
+
+
+# --- the format registry: one list, every name has a renderer -------------------------------
+
+
+def test_every_listed_format_has_a_renderer_and_is_a_cli_choice(corpus: dict[str, Path], capsys) -> None:
+    from gonka_conformance.lint import config
+    from gonka_conformance.lint.formats import FORMATS, RENDERER_MODULES, renderer
+
+    assert config.FORMATS == FORMATS == tuple(RENDERER_MODULES)
+    for name in FORMATS:
+        assert callable(renderer(name))
+        main(["--format", name, "--no-ignore-file", str(corpus["clean.json"])])
+        assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_format_listed_without_a_renderer_fails_with_a_clear_error() -> None:
+    from gonka_conformance.lint import formats
+
+    package_dir = Path(formats.__file__).parent
+    with pytest.raises(formats.FormatRegistryError, match=r"listed without a renderer: 'yaml' \(no formats/yaml_report.py\)"):
+        formats.check_registry({**formats.RENDERER_MODULES, "yaml": "yaml_report"}, package_dir)
+    with pytest.raises(formats.FormatRegistryError, match="unknown lint output format 'yaml'"):
+        formats.renderer("yaml")

@@ -46,6 +46,12 @@ def test_live_example_agrees_with_the_engine(case) -> None:
                 assert status == expected, f"{model} {revision}: engine says {status}: {getattr(result, 'message', '')[:120]}"
             if case.expect.get("error") == "engine":
                 assert result.outcome == "rejected", f"{model} {revision}: the engine accepts this example"
+            if result.outcome == "rejected" and expected is not None and expected >= 400:
+                # An example must show its own rule firing, not an earlier rule that happens to
+                # give the same status (a rule that never fires would otherwise pass).
+                # (``expect.rejected_by`` names another rule where the example shows that on purpose.)
+                owner = case.expect.get("rejected_by", case.rule.id)
+                assert result.rule == owner, f"{model} {revision}: rejected by {result.rule}, not {owner}"
             checked += 1
     assert checked, f"{case.id} applies to no canonical model in any revision"
 

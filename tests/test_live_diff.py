@@ -82,3 +82,15 @@ def test_unknown_spellings_and_colliding_ids_keep_exact_keys() -> None:
     cases = [{"key": f"r[{m}]", "case_id": "r", "model": m, "outcome": "pass"} for m in ("A/Model-1", "a/model-1")]
     result = diff_reports({"cases": cases}, {"cases": cases}, spellings)
     assert len(result["unchanged"]) == 2
+
+
+def test_outcome_words_come_from_one_registry() -> None:
+    """report.json's schema, the summary order and every renderer's tables use the Outcome names."""
+    from gonka_conformance.reports import diff, html, markdown
+    from gonka_conformance.reports.model import FAILING, OUTCOMES, WORST_FIRST, Outcome, schema
+
+    enum = schema()["properties"]["cases"]["items"]["properties"]["outcome"]["enum"]
+    assert tuple(enum) == OUTCOMES == tuple(o.value for o in Outcome)
+    assert set(WORST_FIRST) == set(Outcome) == set(html.COLOURS) == set(html.SYMBOLS)
+    assert diff.GOOD | diff.BAD == set(Outcome) and not diff.GOOD & diff.BAD and diff.BAD == FAILING
+    assert markdown.WORST_FIRST is WORST_FIRST

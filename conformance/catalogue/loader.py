@@ -8,7 +8,7 @@ import string
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from . import cache as catalogue_cache
 from .files import FileProblem, read_file
@@ -235,6 +235,55 @@ def _parse(item: _File) -> None:
         raise CatalogueError(problems)
     if item.kind == "rules":
         item.rule_lines = [_line_for(item.lines, ("rules", index)) for index in range(len(item.data["rules"]))]
+        problems = _option_problems(item)
+        if problems:
+            raise CatalogueError(problems)
+
+
+# --- verb options -------------------------------------------------------------------------
+
+
+def _verb_options() -> dict[tuple[str, str], Any]:
+    """(kind, verb) -> the JSON Schema its ``with:`` must satisfy, declared where the engine
+    registers the verb. (The one place the catalogue asks the engine something: only on a
+    cache miss or for a user's catalogue.)"""
+    from ..engine import registry
+
+    return registry.option_schemas()
+
+
+def _option_problems(item: _File) -> list[str]:
+    """Each target's ``with:`` against its verb's declared options, with the offending key's line."""
+    schemas = _verb_options()
+    problems: list[str] = []
+    for index, raw in enumerate(item.data["rules"]):
+        match = raw.get("match") or []
+        targets = [(("match",), match)] if isinstance(match, dict) else [(("match", i), t) for i, t in enumerate(match)]
+        for where, target in targets:
+            verb = Target(path="", check=target.get("check"), transform=target.get("transform")).verb
+            if verb not in schemas:
+                continue  # an unknown verb is reported by the cross-check, once
+            path = ("rules", index, *where, "with")
+            problems.extend(f"{item.filename}:{_line_for(item.lines, (*path, *key))}: {raw['id']}: {verb[0]} {verb[1]!r}: "
+                            f"{message}" for key, message in _options_errors(target.get("with") or {}, schemas[verb]))
+    return problems
+
+
+def _options_errors(options: Any, schema: Mapping[str, Any]) -> list[tuple[tuple, str]]:
+    """(path inside ``with``, message) for each way ``options`` breaks the verb's schema."""
+    import jsonschema
+
+    found = []
+    known = ", ".join(sorted(schema.get("properties") or ())) or "none"
+    for error in sorted(jsonschema.Draft202012Validator(schema).iter_errors(options), key=lambda e: list(map(str, e.path))):
+        path = tuple(error.path)
+        if error.validator == "additionalProperties" and not path:
+            for name in sorted(set(error.instance) - set(schema.get("properties") or ())):
+                found.append(((name,), f"unknown option {name!r} (options: {known})"))
+            continue
+        label = "/".join(map(str, path))
+        found.append((path, f"option {label}: {error.message}" if label else error.message))
+    return found
 
 
 def _assemble(files: list[_File], root: Path) -> tuple[Catalogue, dict[str, str], list[str]]:
@@ -428,10 +477,59 @@ def _cross_check(
             problems.append(f"{rule.source_file}:{rule.line}: {rule.id}: evidence default {rule.evidence.default!r} is not an alternative")
         for unknown in sorted({r for a in rule.evidence.alternatives for r in a.options} - set(seen)):
             problems.append(f"{rule.source_file}:{rule.line}: {rule.id}: evidence overrides unknown rule {unknown!r}")
+    for rule in rules:
+        for example in rule.live:
+            owner = (example.get("expect") or {}).get("rejected_by")
+            if owner is not None and owner not in seen:
+                problems.append(f"{rule.source_file}:{rule.line}: {rule.id}: live example {example.get('name', '')!r} "
+                                f"is rejected_by unknown rule {owner!r}")
+    problems.extend(_matchless_problems(rules))
+    problems.extend(_override_problems(rules, seen))
     for broker in brokers.values():
         for divergence in broker.divergences:
             if divergence.rule not in seen:
                 problems.append(f"{broker_files[broker.id]}:1: divergence names unknown rule {divergence.rule!r}")
+    return problems
+
+
+#: Stages whose rules the gateway face answers around ``normalize`` (routing, auth, the
+#: response it writes): a rule there may have no ``match``.
+_FACE_STAGES = ("route", "response")
+
+
+def _matchless_problems(rules: list[Rule]) -> list[str]:
+    """A rule without ``match`` runs only when another rule's verb reports for it through
+    ``delegate``: one nothing delegates to would load, pass every test and never fire.
+    Exceptions: route/response rules (answered by the gateway) and ``accept`` rules (they
+    record that nothing rejects; their live examples check it)."""
+    delegated = {delegate for rule in rules for target in rule.targets
+                 for delegate in (target.options.get("delegate") or {}).values()}
+    return [f"{rule.source_file}:{rule.line}: {rule.id}: a rule without match must be named in another rule's "
+            f"delegate map (e.g. reject-unknown-param's), or be an accept rule or a {'/'.join(_FACE_STAGES)} rule"
+            for rule in rules
+            if not rule.targets and rule.id not in delegated and rule.kind != "accept" and rule.stage not in _FACE_STAGES]
+
+
+def _override_problems(rules: list[Rule], by_id: dict[str, Rule]) -> list[str]:
+    """A disputed rule's engine options override another rule's ``with:`` (in each of its
+    targets): every key must be an option of one of those targets' verbs, and the result must
+    still fit each verb that takes it."""
+    schemas = _verb_options()
+    problems = []
+    for rule in (r for r in rules if r.evidence):
+        for side in rule.evidence.alternatives:
+            for target_rule, values in side.options.items():
+                if target_rule not in by_id:
+                    continue  # reported as an unknown rule
+                where = f"{rule.source_file}:{rule.line}: {rule.id}: side {side.name!r} overrides {target_rule}"
+                unused = set(values)
+                for target in by_id[target_rule].targets:
+                    schema = schemas.get(target.verb)
+                    taken = {k: v for k, v in values.items() if k in ((schema or {}).get("properties") or {})}
+                    unused -= set(taken)
+                    if schema and taken:
+                        problems.extend(f"{where}: {message}" for _, message in _options_errors({**target.options, **taken}, schema))
+                problems.extend(f"{where}: no verb of that rule takes option {name!r}" for name in sorted(unused))
     return problems
 
 

@@ -30,6 +30,11 @@ class Target:
     order: float = 0.0
     revisions: "RevisionRange | None" = None
 
+    @property
+    def verb(self) -> tuple[str, str]:
+        """(kind, name): ``("check", …)`` or ``("transform", …)``, as the verb registry keys it."""
+        return ("check", self.check) if self.check else ("transform", self.transform or "")
+
 
 @dataclass(frozen=True)
 class RevisionRange:

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 from ..gojson import go_trim_space
 from .check_basic import is_int
 from .context import Context, Site, child
-from .registry import check
+from .registry import NO_OPTIONS, check, options
 from .routing import expected_spelling
 from .types import MISSING, Hit
 
@@ -21,7 +21,7 @@ def _client(ctx: Context) -> dict[str, Any]:
     return ctx.state.get("client") or {}
 
 
-@check("kimi-budget-burn", when_absent=True)
+@check("kimi-budget-burn", options=NO_OPTIONS, when_absent=True)
 def kimi_budget_burn(ctx: Context, site: Site) -> Iterator[Hit]:
     """A defaulted budget on a tool-heavy Kimi request burns half the output on hidden thinking."""
     client = _client(ctx)
@@ -32,8 +32,9 @@ def kimi_budget_burn(ctx: Context, site: Site) -> Iterator[Hit]:
         yield Hit("", params={"budget": budget, "max_tokens": ctx.body.get("max_tokens")})
 
 
-@check("kimi-disabled-keeps-budget", when_absent=True)
+@check("kimi-disabled-keeps-budget", options=NO_OPTIONS, when_absent=True)
 def kimi_disabled_keeps_budget(ctx: Context, site: Site) -> Iterator[Hit]:
+    """Thinking disabled while the forwarded body still carries a positive thinking_token_budget the client did not send."""
     thinking = _client(ctx).get("thinking")
     if not (isinstance(thinking, dict) and thinking.get("type") == "disabled"):
         return
@@ -44,7 +45,7 @@ def kimi_disabled_keeps_budget(ctx: Context, site: Site) -> Iterator[Hit]:
         yield Hit("/thinking", params={"budget": budget})
 
 
-@check("effective-cap", when_absent=True)
+@check("effective-cap", options=options(required={"measured_cap": "integer"}), when_absent=True)
 def effective_cap(ctx: Context, site: Site) -> Iterator[Hit]:
     """Asking for more than brokers' measured effective cap (3072) but within the network cap."""
     measured = int(site.options["measured_cap"])
@@ -56,7 +57,7 @@ def effective_cap(ctx: Context, site: Site) -> Iterator[Hit]:
             return
 
 
-@check("large-prompt", when_absent=True)
+@check("large-prompt", options=options(required={"bytes_per_token": "integer", "threshold_tokens": "integer"}), when_absent=True)
 def large_prompt(ctx: Context, site: Site) -> Iterator[Hit]:
     """Upstream estimates input tokens as body bytes / 4 (estimatePromptTokens)."""
     estimate = -(-len(ctx.raw) // int(site.options["bytes_per_token"]))
@@ -64,8 +65,9 @@ def large_prompt(ctx: Context, site: Site) -> Iterator[Hit]:
         yield Hit("/messages", params={"tokens": estimate, "threshold": site.options["threshold_tokens"]})
 
 
-@check("canonical-tool-call-ids")
+@check("canonical-tool-call-ids", options=options(required={"pattern": "string", "template": "string"}))
 def canonical_tool_call_ids(ctx: Context, site: Site) -> Iterator[Hit]:
+    """Assistant tool-call ids that do not match ``pattern`` (``template`` shows the canonical form)."""
     messages = site.value
     if not isinstance(messages, list):
         return
@@ -80,8 +82,9 @@ def canonical_tool_call_ids(ctx: Context, site: Site) -> Iterator[Hit]:
                 yield Hit(child("/messages", index, "tool_calls", position, "id"), params={"id": call["id"]})
 
 
-@check("role-present")
+@check("role-present", options=options(required={"role": "string"}))
 def role_present(ctx: Context, site: Site) -> Iterator[Hit]:
+    """Messages whose role is ``role``."""
     messages = site.value
     if not isinstance(messages, list):
         return
@@ -91,7 +94,7 @@ def role_present(ctx: Context, site: Site) -> Iterator[Hit]:
             yield Hit(child("/messages", index, "role"), params={"role": role})
 
 
-@check("model-spelling", when_absent=True)
+@check("model-spelling", options=options(required={"upstream": "string"}), when_absent=True)
 def model_spelling(ctx: Context, site: Site) -> Iterator[Hit]:
     """The model id differs from the spelling the target serves for its family: the broker's
     documented id with a profile, else the revision's own route (upstream matches exactly)."""

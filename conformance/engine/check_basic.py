@@ -7,7 +7,7 @@ from typing import Any, Iterator
 
 from .. import gojson
 from .context import Context, Site, child
-from .registry import check, transform
+from .registry import NO_OPTIONS, check, options, transform
 from .types import MISSING, Hit
 
 UINT64_MAX = 2**64 - 1
@@ -29,15 +29,17 @@ def utf8_len(text: str) -> int:
 # --- read / scan / parse ----------------------------------------------------------------
 
 
-@check("body-size", when_absent=True)
+@check("body-size", options=options(required={"limit": "integer"}), when_absent=True)
 def body_size(ctx: Context, site: Site) -> Iterator[Hit]:
+    """The raw body is longer than ``limit`` bytes."""
     limit = int(site.options["limit"])
     if len(ctx.raw) > limit:
         yield Hit("", params={"limit": limit, "size": len(ctx.raw)})
 
 
-@check("raw-nesting-depth", when_absent=True)
+@check("raw-nesting-depth", options=options(required={"limit": "integer"}), when_absent=True)
 def raw_nesting_depth(ctx: Context, site: Site) -> Iterator[Hit]:
+    """The body nests deeper than ``limit`` (measured before decoding, as upstream)."""
     limit = int(site.options["limit"])
     # Upstream scans the raw bytes before decoding. For a body that is exactly one JSON value
     # the decoded tree has the same depth and is far cheaper to measure on a large body, so
@@ -54,8 +56,9 @@ def raw_nesting_depth(ctx: Context, site: Site) -> Iterator[Hit]:
         yield Hit("", params={"limit": limit})
 
 
-@transform("parse-json-object", when_absent=True)
+@transform("parse-json-object", options=NO_OPTIONS, when_absent=True)
 def parse_json_object(ctx: Context, site: Site) -> Iterator[Hit]:
+    """Decodes the raw body as Go does; it must be a JSON object."""
     if "decoded" in ctx.state:  # decoded by the depth check already
         body = ctx.state.pop("decoded")
         ctx.body = body if body is not None else {}
@@ -72,13 +75,16 @@ def parse_json_object(ctx: Context, site: Site) -> Iterator[Hit]:
 # --- allowlist ----------------------------------------------------------------------------
 
 
-@check("present")
+@check("present", options=NO_OPTIONS)
 def present(ctx: Context, site: Site) -> Iterator[Hit]:
+    """The path selects a value at all (for rules that reject a field outright)."""
     yield Hit(site.pointer, params={"name": site.key, "field": site.key})
 
 
-@check("allowlist", when_absent=True)
+@check("allowlist", options=options(required={"allowed": "strings"}, optional={"families": "string-lists"}, delegates=True),
+       when_absent=True)
 def allowlist(ctx: Context, site: Site) -> Iterator[Hit]:
+    """Top-level keys outside ``allowed`` (a key in ``families`` reports that code instead of ``default``)."""
     allowed = set(site.options["allowed"])
     family_of = {name: code for code, names in (site.options.get("families") or {}).items() for name in names}
     for key in list(ctx.body):
@@ -86,8 +92,9 @@ def allowlist(ctx: Context, site: Site) -> Iterator[Hit]:
             yield Hit(child("", key), family_of.get(key, "default"), params={"name": key})
 
 
-@check("empty-key", when_absent=True)
+@check("empty-key", options=NO_OPTIONS, when_absent=True)
 def empty_key(ctx: Context, site: Site) -> Iterator[Hit]:
+    """The body has an empty-string key."""
     if "" in ctx.body:
         yield Hit("/", params={})
 
@@ -95,8 +102,9 @@ def empty_key(ctx: Context, site: Site) -> Iterator[Hit]:
 # --- scalar types -------------------------------------------------------------------------
 
 
-@check("uint")
+@check("uint", options=options(optional={"code": "string"}))
 def uint(ctx: Context, site: Site) -> Iterator[Hit]:
+    """The value is not an integer in the uint64 range; null counts as absent (hit code ``code``)."""
     value = site.value
     if value is None:  # null counts as absent
         return
@@ -104,8 +112,9 @@ def uint(ctx: Context, site: Site) -> Iterator[Hit]:
         yield Hit(site.pointer, site.options.get("code", "default"), params={"field": site.key})
 
 
-@check("bool")
+@check("bool", options=options(optional={"code": "string"}))
 def boolean(ctx: Context, site: Site) -> Iterator[Hit]:
+    """The value is neither a boolean nor null (hit code ``code``, default ``default``)."""
     value = site.value
     if value is None:  # null counts as absent
         return
@@ -113,7 +122,7 @@ def boolean(ctx: Context, site: Site) -> Iterator[Hit]:
         yield Hit(site.pointer, site.options.get("code", "default"), params={"field": site.key, "type": gojson.go_type_name(value)})
 
 
-@check("greater-than")
+@check("greater-than", options=options(optional={"min": "number", "code": "string"}))
 def greater_than(ctx: Context, site: Site) -> Iterator[Hit]:
     """Reject a (sanitized) number at or below ``min``; non-numbers were handled earlier."""
     value = site.value
@@ -121,15 +130,17 @@ def greater_than(ctx: Context, site: Site) -> Iterator[Hit]:
         yield Hit(site.pointer, site.options.get("code", "default"), params={"field": site.key})
 
 
-@check("top-k")
+@check("top-k", options=options(optional={"code": "string"}))
 def top_k(ctx: Context, site: Site) -> Iterator[Hit]:
+    """A number that is neither -1 nor at least 1 (hit code ``code``)."""
     value = site.value
     if is_number(value) and not (value == -1 or value >= 1):
         yield Hit(site.pointer, site.options.get("code", "default"), params={"field": site.key})
 
 
-@check("bounded-string")
+@check("bounded-string", options=options(required={"max_length": "integer"}))
 def bounded_string(ctx: Context, site: Site) -> Iterator[Hit]:
+    """The value is not a string, or is longer than ``max_length`` UTF-8 bytes."""
     value = site.value
     if not isinstance(value, str):
         yield Hit(site.pointer, "wrapper", params={"field": site.key})
@@ -140,8 +151,9 @@ def bounded_string(ctx: Context, site: Site) -> Iterator[Hit]:
         yield Hit(site.pointer, "too-long", params={"field": site.key, "length": length, "limit": limit})
 
 
-@check("enum")
+@check("enum", options=options(required={"values": "strings"}))
 def enum(ctx: Context, site: Site) -> Iterator[Hit]:
+    """The value is not a string, or not one of ``values``."""
     value = site.value
     if not isinstance(value, str):
         yield Hit(site.pointer, "shape", params={"field": site.key})
@@ -152,8 +164,9 @@ def enum(ctx: Context, site: Site) -> Iterator[Hit]:
 # --- arrays and maps ----------------------------------------------------------------------
 
 
-@check("string-elements")
+@check("string-elements", options=NO_OPTIONS)
 def string_elements(ctx: Context, site: Site) -> Iterator[Hit]:
+    """Elements of the array that are not strings."""
     if not isinstance(site.value, list):
         return
     for index, item in enumerate(site.value):
@@ -161,7 +174,7 @@ def string_elements(ctx: Context, site: Site) -> Iterator[Hit]:
             yield Hit(child(site.pointer, index), "not-string", params={"field": site.key, "index": index})
 
 
-@check("list-bounds")
+@check("list-bounds", options=options(optional={"max_entries": "integer", "max_length": "integer"}))
 def list_bounds(ctx: Context, site: Site) -> Iterator[Hit]:
     """``LengthCapListParameter``: at most ``max_entries`` items, strings at most ``max_length`` bytes."""
     value = site.value
@@ -180,8 +193,9 @@ def list_bounds(ctx: Context, site: Site) -> Iterator[Hit]:
                       params={"field": site.key, "index": index, "length": utf8_len(item), "limit": max_length})
 
 
-@check("uint-elements")
+@check("uint-elements", options=NO_OPTIONS)
 def uint_elements(ctx: Context, site: Site) -> Iterator[Hit]:
+    """Elements of the array that are not integers in the uint64 range."""
     if not isinstance(site.value, list):
         return
     for index, item in enumerate(site.value):
@@ -189,8 +203,9 @@ def uint_elements(ctx: Context, site: Site) -> Iterator[Hit]:
             yield Hit(child(site.pointer, index), "not-uint", params={"field": site.key, "index": index})
 
 
-@check("map-size")
+@check("map-size", options=options(required={"max_entries": "integer"}))
 def map_size(ctx: Context, site: Site) -> Iterator[Hit]:
+    """An object with more than ``max_entries`` members."""
     limit = int(site.options["max_entries"])
     if isinstance(site.value, dict) and len(site.value) > limit:
         yield Hit(site.pointer, params={"field": site.key, "count": len(site.value), "limit": limit})
@@ -199,7 +214,8 @@ def map_size(ctx: Context, site: Site) -> Iterator[Hit]:
 # --- typed decode (pipeline step 7) ---------------------------------------------------------
 
 
-@check("typed-decode", when_absent=True)
+@check("typed-decode", options=options(required={"strings": "strings", "booleans": "strings"}, optional={"integers": "strings"},
+                                       delegates=True), when_absent=True)
 def typed_decode(ctx: Context, site: Site) -> Iterator[Hit]:
     """``readChatRequestFields``: string, boolean and non-negative integer fields (lists in YAML).
 

@@ -12,7 +12,7 @@ from typing import Any, Iterator, Mapping
 
 from ..gojson import go_trim_space
 from .context import Context, Site, child
-from .registry import check
+from .registry import check, options
 from .types import MISSING, Hit
 
 def is_blank(text: str) -> bool:
@@ -47,8 +47,9 @@ def present(fields: Mapping[str, Any], key: str) -> bool:
 # --- the validator ------------------------------------------------------------------------
 
 
-@check("messages-contract", when_absent=True)
+@check("messages-contract", options=options(required={"roles": "object"}, delegates=True), when_absent=True)
 def messages_contract(ctx: Context, site: Site) -> Iterator[Hit]:
+    """The messages array: present, non-empty, each message's role and fields as ``roles`` allows."""
     messages = site.value
     if not isinstance(messages, list):  # absent, null or any non-array
         yield Hit(site.pointer, "missing")

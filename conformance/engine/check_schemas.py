@@ -21,7 +21,7 @@ from typing import Any, Iterator, Mapping
 from .. import gojson
 from .check_basic import utf8_len
 from .context import Context, Site, child
-from .registry import check
+from .registry import NO_OPTIONS, check, options
 from ..gojson import go_trim_space
 from .transform_schemas import NodeLimit, RefError, Vocabulary, dereference, mentions_refs
 from .types import MISSING, Change, Hit
@@ -474,6 +474,13 @@ def go_regexp_error(pattern: str) -> str | None:
 # =============================================================================================
 
 
+#: The options every schema-walking verb shares (``bounds`` are the fields of :class:`Bounds`).
+_BOUNDS_OPTIONS = options(required={"max_depth": "integer", "max_nodes": "integer", "max_size": "integer"},
+                          optional={"max_branch": "integer", "max_enum": "integer", "max_pattern_len": "integer"})
+_SCHEMA_OPTIONS = {"prefix": "string", "bounds": _BOUNDS_OPTIONS, "schema": "object"}
+_REF_OPTIONS = {"refs": {"const": "inline"}, "ref_siblings": {"enum": ["ignore", "merge"]}}
+
+
 @dataclass(frozen=True)
 class Bounds:
     max_depth: int
@@ -723,7 +730,8 @@ def bounded_schema(
 # =============================================================================================
 
 
-@check("tools")
+@check("tools", options=options(required={"tool_type": "string", **_SCHEMA_OPTIONS},
+                                 optional={"strip": "strings", **_REF_OPTIONS}, delegates=True))
 def tools(ctx: Context, site: Site) -> Iterator[Hit | Change]:
     """``ToolsValidator``: array shape, each tool's shape and name, ``strict`` stripped, and the
     bounded ``function.parameters`` schema. Every tool is checked (upstream stops at the first)."""
@@ -764,7 +772,7 @@ def _tool(ctx: Context, site: Site, index: int, tool: Any, pointer: str) -> Iter
         yield from bounded_schema(ctx, site, fn, "parameters", child(pointer, "function", "parameters"), prefix)
 
 
-@check("tool-choice")
+@check("tool-choice", options=options(required={"values": "strings", "function_type": "string", "max_name_length": "integer"}, delegates=True))
 def tool_choice(ctx: Context, site: Site) -> Iterator[Hit]:
     """``ToolChoiceValidator``: one of the allowed strings, or ``{type: function, function: {name}}``."""
     value, options = site.value, site.options
@@ -808,7 +816,10 @@ def _go_match(pattern: str, text: str) -> bool:
     return match is not None and (not pattern.endswith("$") or match.end() == len(text))
 
 
-@check("response-format")
+@check("response-format", options=options(
+    required={"types": "strings", "schema_type": "string", "max_name_length": "integer", "name_pattern": "string",
+              **_SCHEMA_OPTIONS},
+    optional=_REF_OPTIONS, delegates=True))
 def response_format(ctx: Context, site: Site) -> Iterator[Hit | Change]:
     """``ResponseFormatValidator``: wrapper, ``type``, and for json_schema the name and the
     bounded schema (local refs inlined first where the inline rule is in force)."""
@@ -860,13 +871,14 @@ def _schema_name(ctx: Context, site: Site, name: Any, pointer: str) -> Iterator[
 # =============================================================================================
 
 
-@check("object-shape")
+@check("object-shape", options=NO_OPTIONS)
 def object_shape(ctx: Context, site: Site) -> Iterator[Hit]:
+    """The value is not a JSON object."""
     if not isinstance(site.value, dict):
         yield Hit(site.pointer, "wrapper", {"field": site.key})
 
 
-@check("field-conflict")
+@check("field-conflict", options=options(required={"with": "string"}))
 def field_conflict(ctx: Context, site: Site) -> Iterator[Hit]:
     """The field may not be combined with ``with`` (present in the body, even as null)."""
     other = site.options["with"]
@@ -874,7 +886,13 @@ def field_conflict(ctx: Context, site: Site) -> Iterator[Hit]:
         yield Hit(site.pointer, params={"field": site.key, "other": other})
 
 
-@check("structured-outputs")
+@check("structured-outputs", options=options(
+    required={"constraints": "strings", "modifiers": "strings", "regex_fields": "strings", "bool_fields": "strings",
+              **_SCHEMA_OPTIONS, "max_regex_len": "integer", "max_choice_entries": "integer",
+              "max_choice_entry_len": "integer", "max_choice_total": "integer", "max_grammar_len": "integer",
+              "max_grammar_nesting": "integer", "grammar_open": "string", "grammar_close": "string",
+              "max_structural_tag_len": "integer", "structural_tag_object_from": "string"},
+    optional=_REF_OPTIONS, delegates=True))
 def structured_outputs(ctx: Context, site: Site) -> Iterator[Hit]:
     """``StructuredOutputsValidator`` after the route gate, shape and conflict checks: closed
     sub-key set, exactly one constraint, then each constraint and modifier in upstream order."""
@@ -998,7 +1016,7 @@ def _structural_tag(ctx: Context, item: Any, pointer: str, options: Mapping[str,
 # =============================================================================================
 
 
-@check("metadata")
+@check("metadata", options=options(required={"max_keys": "integer", "max_key_length": "integer", "max_value_length": "integer"}))
 def metadata(ctx: Context, site: Site) -> Iterator[Hit]:
     """``MetadataValidator``: an object of at most ``max_keys`` string entries; byte lengths."""
     value, options = site.value, site.options
@@ -1020,7 +1038,8 @@ def metadata(ctx: Context, site: Site) -> Iterator[Hit]:
             yield Hit(where, "value-length", {"key": key, "length": utf8_len(item), "limit": max_value})
 
 
-@check("chat-template-kwargs")
+@check("chat-template-kwargs", options=options(
+    required={"forbidden_keys": "strings", "prefix": "string", "bounds": _BOUNDS_OPTIONS}, delegates=True))
 def chat_template_kwargs(ctx: Context, site: Site) -> Iterator[Hit]:
     """``ChatTemplateKwargsValidator``: an object without keys that override
     ``apply_hf_chat_template``'s arguments, then depth / nodes / serialized size."""

@@ -8,7 +8,7 @@ from typing import Any, Iterator
 from .. import gojson
 from .check_basic import finite_number, is_int, is_number
 from .context import Context, Site, child
-from .registry import check, transform
+from .registry import NO_OPTIONS, check, options, transform
 from .types import MISSING, Change, Hit
 
 
@@ -16,13 +16,14 @@ def _delete(site: Site) -> Any:
     return site.parent.pop(site.key, MISSING) if isinstance(site.parent, dict) else MISSING
 
 
-@transform("strip")
+@transform("strip", options=NO_OPTIONS)
 def strip(ctx: Context, site: Site) -> Iterator[Change]:
+    """Removes the value before forwarding."""
     before = _delete(site)
     yield Change(site.pointer, before, MISSING, f"{site.key} removed before forwarding")
 
 
-@transform("unwrap-extra-body")
+@transform("unwrap-extra-body", options=NO_OPTIONS)
 def unwrap_extra_body(ctx: Context, site: Site) -> Iterator[Change]:
     """Lift ``extra_body`` keys to the top level; the top level wins; no recursion."""
     envelope = _delete(site)
@@ -41,7 +42,7 @@ def unwrap_extra_body(ctx: Context, site: Site) -> Iterator[Change]:
     yield Change(site.pointer, MISSING, MISSING, "extra_body envelope removed", "envelope")
 
 
-@transform("sanitize-float")
+@transform("sanitize-float", options=options(optional={"min": "number", "max": "number"}))
 def sanitize_float(ctx: Context, site: Site) -> Iterator[Change]:
     """``SanitizeFloatParameter``: numeric strings become numbers, other values vanish, clamp."""
     before = site.value
@@ -70,7 +71,7 @@ def _fmt(value: Any) -> str:
     return "-inf" if value is None else gojson.go_float(float(value))
 
 
-@transform("force-value")
+@transform("force-value", options=options(required={"value": "number"}, optional={"only_uint": "boolean"}))
 def force_value(ctx: Context, site: Site) -> Iterator[Change]:
     """Overwrite a present value (``only_uint``: only when it is a non-negative integer)."""
     if site.options.get("only_uint") and not (is_int(site.value) and site.value >= 0):
@@ -84,7 +85,7 @@ def force_value(ctx: Context, site: Site) -> Iterator[Change]:
     yield Change(site.pointer, site.value, value, f"{site.key} forced to {gojson.dumps(value)}")
 
 
-@transform("write-value", when_absent=True)
+@transform("write-value", options=options(required={"value": "any"}), when_absent=True)
 def write_value(ctx: Context, site: Site) -> Iterator[Change]:
     """Always write a value, whether or not the client sent the field."""
     value = site.options["value"]
@@ -98,15 +99,16 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-@transform("clamp-uint")
+@transform("clamp-uint", options=options(required={"max": "integer"}))
 def clamp_uint(ctx: Context, site: Site) -> Iterator[Change]:
+    """An integer above ``max`` is lowered to ``max``."""
     limit = site.options["max"]
     if is_int(site.value) and site.value > limit:
         site.parent[site.key] = limit
         yield Change(site.pointer, site.value, limit, f"{site.key} capped at {limit}")
 
 
-@transform("floor-int")
+@transform("floor-int", options=options(required={"min": "integer"}))
 def floor_int(ctx: Context, site: Site) -> Iterator[Change]:
     """Raise an integer (or any number, ``numbers: true``) below ``min`` up to ``min``."""
     value, low = site.value, site.options["min"]
@@ -115,7 +117,8 @@ def floor_int(ctx: Context, site: Site) -> Iterator[Change]:
         yield Change(site.pointer, value, low, f"{site.key} raised to {low}")
 
 
-@transform("clamp-n")
+@transform("clamp-n", options=options(required={"min": "integer", "max": "integer"},
+                                      optional={"one_when_temperature_zero": "boolean"}))
 def clamp_n(ctx: Context, site: Site) -> Iterator[Change]:
     """Legacy ``n``: clamp to [min, max]; 1 when the raw temperature is 0."""
     value = site.value
@@ -129,8 +132,9 @@ def clamp_n(ctx: Context, site: Site) -> Iterator[Change]:
         yield Change(site.pointer, value, target, f"n coerced to {target}")
 
 
-@transform("filter-stream-options")
+@transform("filter-stream-options", options=options(required={"keep": "strings"}))
 def filter_stream_options(ctx: Context, site: Site) -> Iterator[Change | Hit]:
+    """Drops stream_options unless stream is true; keeps only the ``keep`` keys."""
     value = site.value
     if ctx.body.get("stream") is not True:
         _delete(site)
@@ -147,7 +151,7 @@ def filter_stream_options(ctx: Context, site: Site) -> Iterator[Change | Hit]:
         yield Change(site.pointer, {}, MISSING, "empty stream_options removed")
 
 
-@transform("filter-float-map")
+@transform("filter-float-map", options=options(required={"min": "number", "max": "number"}))
 def filter_float_map(ctx: Context, site: Site) -> Iterator[Change]:
     """``SanitizeFloatMapParameter``: drop out-of-range or non-finite numbers; keep the rest."""
     value = site.value
@@ -173,8 +177,9 @@ def _as_float(value: Any) -> float | None:
         return None
 
 
-@transform("strip-blank-strings")
+@transform("strip-blank-strings", options=NO_OPTIONS)
 def strip_blank_strings(ctx: Context, site: Site) -> Iterator[Change]:
+    """Drops blank strings from a string list (Go's TrimSpace); an emptied list is removed."""
     value = site.value
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         return
@@ -191,7 +196,7 @@ def strip_blank_strings(ctx: Context, site: Site) -> Iterator[Change]:
         yield Change(site.pointer, value, MISSING, f"{site.key} removed: only blank entries", "emptied")
 
 
-@transform("translate-reasoning")
+@transform("translate-reasoning", options=options(optional={"enabled_false_effort": "string"}))
 def translate_reasoning(ctx: Context, site: Site) -> Iterator[Change]:
     """OpenRouter ``reasoning`` → ``reasoning_effort``; the wrapper is always removed."""
     value = _delete(site)
@@ -209,7 +214,7 @@ def translate_reasoning(ctx: Context, site: Site) -> Iterator[Change]:
         yield Change("/reasoning_effort", MISSING, value["effort"], "reasoning.effort lifted to reasoning_effort", "lifted")
 
 
-@transform("move-into-template-kwargs")
+@transform("move-into-template-kwargs", options=options(optional={"require_bool": "boolean", "key": "string"}))
 def move_into_template_kwargs(ctx: Context, site: Site) -> Iterator[Change | Hit]:
     """``enable_thinking`` → ``chat_template_kwargs.<key>``; an existing kwarg wins."""
     value = site.value
@@ -235,8 +240,9 @@ def _into_template(ctx: Context, key: str, value: Any, source: str) -> Iterator[
     yield Change(f"/chat_template_kwargs/{key}", MISSING, value, f"{source[1:]} moved into chat_template_kwargs.{key}")
 
 
-@check("validate-thinking")
+@check("validate-thinking", options=options(required={"types": "strings"}))
 def validate_thinking(ctx: Context, site: Site) -> Iterator[Hit]:
+    """The thinking object: an object whose ``type`` is one of ``types``."""
     value = site.value
     if not isinstance(value, dict):
         yield Hit(site.pointer, "wrapper", params={"field": site.key})
@@ -251,7 +257,7 @@ def validate_thinking(ctx: Context, site: Site) -> Iterator[Hit]:
         yield Hit(site.pointer + "/type", "type-value", params={"value": kind})
 
 
-@transform("normalize-thinking")
+@transform("normalize-thinking", options=options(required={"enabled_aliases": "strings"}, delegates=True))
 def normalize_thinking(ctx: Context, site: Site) -> Iterator[Change]:
     """Non-Kimi routes: ``adaptive``/``auto`` → ``enabled``; ``display`` removed (delegated)."""
     value = site.value
@@ -266,7 +272,7 @@ def normalize_thinking(ctx: Context, site: Site) -> Iterator[Change]:
         yield Change(site.pointer + "/display", value.pop("display"), MISSING, "thinking.display removed", "display")
 
 
-@transform("mirror-thinking")
+@transform("mirror-thinking", options=options(required={"enabled_aliases": "strings"}))
 def mirror_thinking(ctx: Context, site: Site) -> Iterator[Change]:
     """Kimi: the thinking switch becomes ``chat_template_kwargs.thinking``; top level removed."""
     value = _delete(site)

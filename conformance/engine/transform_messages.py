@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 from .check_messages import is_empty_content, string_problem
 from .context import Context, Site, child
-from .registry import transform
+from .registry import NO_OPTIONS, options, transform
 from .types import MISSING, Change, Hit
 
 # Wire-format role values (upstream keeps them as local literals too).
@@ -38,7 +38,7 @@ def _role(message: Any) -> str:
 # --- dropping -----------------------------------------------------------------------------
 
 
-@transform("commit-message-drops")
+@transform("commit-message-drops", options=NO_OPTIONS)
 def commit_message_drops(ctx: Context, site: Site) -> Iterator[Change]:
     """Remove the messages the previous ``mark`` step chose, keeping pointer translation."""
     drops = ctx.state.pop(_DROPS, None)
@@ -56,7 +56,7 @@ def _mark(ctx: Context, indices: list[int]) -> None:
     ctx.state[_DROPS] = set(indices)
 
 
-@transform("mark-orphan-tool-messages")
+@transform("mark-orphan-tool-messages", options=NO_OPTIONS)
 def mark_orphan_tool_messages(ctx: Context, site: Site) -> Iterator[Change]:
     """``OrphanToolMessageDropper``: a tool message whose id no earlier tool call announced.
 
@@ -101,7 +101,7 @@ def _assistant_turn_empty(message: dict[str, Any]) -> bool:
     return content is None or is_empty_content(content)
 
 
-@transform("mark-empty-assistant-turns")
+@transform("mark-empty-assistant-turns", options=NO_OPTIONS)
 def mark_empty_assistant_turns(ctx: Context, site: Site) -> Iterator[Change]:
     """``EmptyAssistantTurnDropper``: placeholders left by session-resume serializers."""
     messages = _messages(site)
@@ -119,7 +119,7 @@ def mark_empty_assistant_turns(ctx: Context, site: Site) -> Iterator[Change]:
 # --- rewriting in place ---------------------------------------------------------------------
 
 
-@transform("empty-tool-content")
+@transform("empty-tool-content", options=options(required={"sentinel": "string"}))
 def empty_tool_content(ctx: Context, site: Site) -> Iterator[Change]:
     """``EmptyContentNormalizer`` (tool half): missing, null, blank or ``[]`` becomes the sentinel."""
     messages = _messages(site)
@@ -136,7 +136,7 @@ def empty_tool_content(ctx: Context, site: Site) -> Iterator[Change]:
                          f"empty tool result replaced by {json.dumps(sentinel, ensure_ascii=False)}")
 
 
-@transform("null-empty-assistant-content")
+@transform("null-empty-assistant-content", options=options(required={"call_fields": "strings"}))
 def null_empty_assistant_content(ctx: Context, site: Site) -> Iterator[Change]:
     """``EmptyContentNormalizer`` (assistant half): blank or ``[]`` content next to a call becomes null.
 
@@ -157,7 +157,7 @@ def null_empty_assistant_content(ctx: Context, site: Site) -> Iterator[Change]:
                          "empty assistant content next to a tool call set to null")
 
 
-@transform("strip-tool-message-name")
+@transform("strip-tool-message-name", options=NO_OPTIONS)
 def strip_tool_message_name(ctx: Context, site: Site) -> Iterator[Change]:
     """``LegacyToolNameStripper``: ``name`` on a tool message is a leftover of role "function"."""
     messages = _messages(site)
@@ -169,7 +169,7 @@ def strip_tool_message_name(ctx: Context, site: Site) -> Iterator[Change]:
                          "name removed from tool message")
 
 
-@transform("strip-null-calls")
+@transform("strip-null-calls", options=options(required={"fields": "strings"}))
 def strip_null_calls(ctx: Context, site: Site) -> Iterator[Change]:
     """``ValidateToolCallsField``/``ValidateFunctionCallField``: an explicit null is absent.
 
@@ -206,7 +206,7 @@ def _part_problem(part: Any) -> tuple[str | None, tuple[str, ...], dict[str, Any
     return None, (), {}
 
 
-@transform("flatten-text-parts")
+@transform("flatten-text-parts", options=options(required={"joiner": "string"}, delegates=True))
 def flatten_text_parts(ctx: Context, site: Site) -> Iterator[Change | Hit]:
     """``TextPartsFlattener``: an array of text parts becomes one string joined by ``joiner``.
 

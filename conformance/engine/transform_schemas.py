@@ -19,7 +19,7 @@ from typing import Any, Generator, Iterator, Mapping
 
 from .. import gojson
 from .context import Context, Site, child, unescape
-from .registry import transform
+from .registry import options, transform
 from .types import MISSING, Change
 
 from ..gojson import go_trim_space
@@ -28,7 +28,7 @@ from ..gojson import go_trim_space
 # --- tools / tool_choice ----------------------------------------------------------------------
 
 
-@transform("drop-empty-array")
+@transform("drop-empty-array", options=options(optional={"also": "strings"}))
 def drop_empty_array(ctx: Context, site: Site) -> Iterator[Change]:
     """``tools: []`` removes the field and its companions (``also``), silently."""
     if not (isinstance(site.value, list) and not site.value and isinstance(site.parent, dict)):
@@ -42,7 +42,7 @@ def drop_empty_array(ctx: Context, site: Site) -> Iterator[Change]:
             yield Change(child(parent_pointer, name), before, MISSING, f"{name} removed together with the empty {site.key}")
 
 
-@transform("coerce-string")
+@transform("coerce-string", options=options(required={"from": "string", "to": "string"}))
 def coerce_string(ctx: Context, site: Site) -> Iterator[Change]:
     """Rewrite the exact string ``from`` to ``to`` (Go compares the interface to a string)."""
     before, target = site.value, site.options["to"]
@@ -51,7 +51,7 @@ def coerce_string(ctx: Context, site: Site) -> Iterator[Change]:
         yield Change(site.pointer, before, target, f"{site.key} {gojson.dumps(before)} rewritten to {gojson.dumps(target)}")
 
 
-@transform("default-with-sibling", when_absent=True)
+@transform("default-with-sibling", options=options(required={"sibling": "string", "value": "any"}), when_absent=True)
 def default_with_sibling(ctx: Context, site: Site) -> Iterator[Change]:
     """Write ``value`` when the field is absent and the ``sibling`` array is non-empty."""
     if site.value is not MISSING or not isinstance(site.parent, dict):

@@ -6,7 +6,7 @@ from typing import Any, Iterator
 
 from .check_basic import is_int
 from .context import Context, Site
-from .registry import transform
+from .registry import NO_OPTIONS, options, transform
 from .types import MISSING, Change
 
 
@@ -15,7 +15,8 @@ def _given(value: Any) -> bool:
     return is_int(value) and value > 0
 
 
-@transform("output-token-limits", when_absent=True)
+@transform("output-token-limits", options=options(required={"default_max_tokens": "integer", "max_tokens_cap": "integer"},
+                                                  delegates=True), when_absent=True)
 def output_token_limits(ctx: Context, site: Site) -> Iterator[Change]:
     """Default, cap and both-fields rule (contract.md §4 "Resolution"); admin skips the cap."""
     body = ctx.body
@@ -52,7 +53,7 @@ def output_token_limits(ctx: Context, site: Site) -> Iterator[Change]:
         yield Change("/max_tokens", max_tokens, value, f"max_tokens capped at {cap}", "cap")
 
 
-@transform("token-budget-floor", when_absent=True)
+@transform("token-budget-floor", options=options(required={"floor": "integer"}, delegates=True), when_absent=True)
 def token_budget_floor(ctx: Context, site: Site) -> Iterator[Change]:
     """Newest ``applyTokenBudgetFloor``: max_tokens >= floor; min_tokens always written."""
     floor = int(site.options["floor"])
@@ -78,7 +79,7 @@ def token_budget_floor(ctx: Context, site: Site) -> Iterator[Change]:
         yield Change("/min_tokens", before, value, f"min_tokens written as {value} (floor {floor}, at most max_tokens)", "min")
 
 
-@transform("legacy-min-tokens")
+@transform("legacy-min-tokens", options=NO_OPTIONS)
 def legacy_min_tokens(ctx: Context, site: Site) -> Iterator[Change]:
     """Older pipeline: min_tokens dropped next to stop_token_ids, else clamped to max_tokens."""
     value = site.value
@@ -92,7 +93,9 @@ def legacy_min_tokens(ctx: Context, site: Site) -> Iterator[Change]:
         yield Change(site.pointer, value, ceiling, "min_tokens clamped to max_tokens", "clamped")
 
 
-@transform("resolve-thinking-budget", when_absent=True)
+@transform("resolve-thinking-budget", options=options(
+    required={"force_zero_below": "integer", "default_divisor": "integer", "max": "integer", "content_headroom": "integer"},
+    delegates=True), when_absent=True)
 def resolve_thinking_budget(ctx: Context, site: Site) -> Iterator[Change]:
     """Kimi ``thinking_token_budget`` resolver (contract.md §3), against the final max_tokens."""
     opts = site.options
@@ -132,7 +135,7 @@ def resolve_thinking_budget(ctx: Context, site: Site) -> Iterator[Change]:
                      f"thinking_token_budget clamped to {ceiling} (at most {opts['max']} and max_tokens - {opts['content_headroom']})", "clamp")
 
 
-@transform("force-upstream-stream", when_absent=True)
+@transform("force-upstream-stream", options=options(required={"stream_options": "object"}), when_absent=True)
 def force_upstream_stream(ctx: Context, site: Site) -> Iterator[Change]:
     """Newest: the upstream request always streams with usage; the client's intent is kept."""
     body = ctx.body
@@ -147,7 +150,7 @@ def force_upstream_stream(ctx: Context, site: Site) -> Iterator[Change]:
         body["stream_options"] = wanted
 
 
-@transform("always-on-thinking", when_absent=True)
+@transform("always-on-thinking", options=NO_OPTIONS, when_absent=True)
 def always_on_thinking(ctx: Context, site: Site) -> Iterator[Change]:
     """GLM-5.3-Flash: chat_template_kwargs.enable_thinking forced true; .thinking removed."""
     kwargs = ctx.body.get("chat_template_kwargs")

@@ -26,6 +26,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from ..reports.model import Outcome
 from .guard import Bounds
 from .redact import printable
 from .session import LiveSession, SessionOptions, missing_key
@@ -227,17 +228,17 @@ class GonkaItem(pytest.Item):
 
     def setup(self) -> None:
         result = self._result()
-        if result.outcome == "error":
+        if result.outcome == Outcome.ERROR:
             raise HarnessError("; ".join(result.problems) or result.observed)
 
     def runtest(self) -> None:
         result = self._result()
         self.user_properties.append(("outcome", result.outcome))
-        if result.outcome in ("pass", "divergent"):
+        if result.outcome in (Outcome.PASS, Outcome.DIVERGENT):
             return
-        if result.outcome == "unobservable":
+        if result.outcome == Outcome.UNOBSERVABLE:
             pytest.skip("unobservable: " + "; ".join(result.problems))
-        if result.outcome == "xfail":
+        if result.outcome == Outcome.XFAIL:
             pytest.xfail("baseline: " + "; ".join(result.problems))
         raise Deviation(result)
 

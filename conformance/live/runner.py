@@ -16,6 +16,7 @@ import httpx
 
 from ..catalogue.loader import Catalogue
 from ..engine.pipeline import family_of
+from ..reports.model import Outcome
 from . import disputed
 from .cases import LiveCase, LiveRequest, build_request, live_cases
 from .judge import Expectation, expect, judge
@@ -164,7 +165,7 @@ class LiveRun:
         return CaseResult(
             key=self.key(case, model), case_id=case.id, rule=case.rule.id, anchor=case.rule.anchor,
             severity=case.rule.severity, model=self.redactor.clip(model, OBSERVED_CHARS), family=family_of(self.catalogue, model),
-            outcome="error", expected="", observed=f"error: {text}", problems=[text], request="", response="", curl="",
+            outcome=Outcome.ERROR, expected="", observed=f"error: {text}", problems=[text], request="", response="", curl="",
             tokens=0, elapsed=0.0,
         )
 
@@ -197,20 +198,20 @@ class LiveRun:
         verdicts = [self._single(case, model, request, obs) for request, obs in runs]
         outcome, problems, divergence, _ = verdicts[0]
         if len({v[0] for v in verdicts}) > 1 or len({(o.status, o.error_message) for _, o in runs}) > 1:
-            if any(v[0] == "error" for v in verdicts):
-                outcome = "error"
+            if any(v[0] == Outcome.ERROR for v in verdicts):
+                outcome = Outcome.ERROR
             else:
-                outcome = "fail"
+                outcome = Outcome.FAIL
             seen = ", ".join(f"HTTP {o.status}" + (f" {o.error_message!r}" if o.error_message else "") for _, o in runs)
             problems = [f"inconsistent across {len(runs)} repeats: {seen}"] + problems
         request, obs = runs[-1]
         key = self.key(case, model)
         baseline_reason = self.config.baseline.get(key)
         if baseline_reason is not None:
-            if outcome in ("fail", "error"):
-                outcome = "xfail"
-            elif outcome == "pass":
-                outcome = "xpass"
+            if outcome in (Outcome.FAIL, Outcome.ERROR):
+                outcome = Outcome.XFAIL
+            elif outcome == Outcome.PASS:
+                outcome = Outcome.XPASS
                 problems = [f"stale baseline entry: this case now passes (baseline said: {baseline_reason})"]
         expectation = verdicts[-1][3]  # the last request's, as the observation shown
         clip = self.redactor.clip  # every text below is broker- or user-derived: redacted, then cut
@@ -229,7 +230,7 @@ class LiveRun:
     def _broken(self, case: LiveCase, model: str, runs: list[tuple[LiveRequest, Observation]], exc: Exception) -> CaseResult:
         return CaseResult(
             key=item_key(case, model), case_id=case.id, rule=case.rule.id, anchor=case.rule.anchor,
-            severity=case.rule.severity, model=model, family=family_of(self.catalogue, model), outcome="error",
+            severity=case.rule.severity, model=model, family=family_of(self.catalogue, model), outcome=Outcome.ERROR,
             expected="", observed="error: the answer could not be judged",
             problems=[f"harness error while judging this case: {type(exc).__name__}"], request="", response="",
             curl=self.redactor.text(curl_command(self.target, runs[-1][0])), tokens=sum(o.tokens for _, o in runs),
@@ -241,29 +242,29 @@ class LiveRun:
         """(outcome, problems, divergence note, the upstream expectation) of one request."""
         upstream = expect(self.catalogue, case, request, model, self.revision)
         if obs.error:
-            return "error", [obs.error], None, upstream
+            return Outcome.ERROR, [obs.error], None, upstream
         if obs.status is not None and obs.status >= 500:
             said = self.redactor.clip(obs.error_message or obs.text, SERVER_ERROR_CHARS)
-            return "error", [f"HTTP {obs.status} from the target: {said}"], None, upstream
+            return Outcome.ERROR, [f"HTTP {obs.status} from the target: {said}"], None, upstream
         forwarded = None
         if case.observable == "reference-only":
             forwarded = self._forwarded(request, obs)
             if forwarded is None and obs.status == upstream.status:
                 # The status agrees; the silent change itself cannot be seen from outside.
-                return "unobservable", ["reference-only rule: a black-box target cannot show it"], None, upstream
+                return Outcome.UNOBSERVABLE, ["reference-only rule: a black-box target cannot show it"], None, upstream
         problems = judge(case, upstream, obs, forwarded, self.target.bounds.reject_latency)
         if not problems and obs.malformed:  # broken data this case does not look at: nothing to pass
-            return "error", ["malformed answer: " + "; ".join(obs.malformed)], None, upstream
+            return Outcome.ERROR, ["malformed answer: " + "; ".join(obs.malformed)], None, upstream
         if not problems:
-            return "pass", [], disputed.default_note(case.rule), upstream
+            return Outcome.PASS, [], disputed.default_note(case.rule), upstream
         other = disputed.other_side(self.catalogue, case, request, model, self.revision, obs, forwarded)
         if other is not None:
-            return "pass", [], other, upstream
+            return Outcome.PASS, [], other, upstream
         if self.config.profile:
             overlay = expect(self.catalogue, case, request, model, self.revision, profile=self.config.profile)
             if not judge(case, overlay, obs, forwarded):
-                return "divergent", problems, self._divergence_note(case), upstream
-        return "fail", problems, None, upstream
+                return Outcome.DIVERGENT, problems, self._divergence_note(case), upstream
+        return Outcome.FAIL, problems, None, upstream
 
     def _forwarded(self, request: LiveRequest, obs: Observation) -> Any:
         if not self.whitebox or not request.nonce:
@@ -300,7 +301,7 @@ class LiveRun:
                 compared = 0
                 for key, runs in self.observations.items():
                     result = self.results.get(key)
-                    if result is None or result.outcome in ("error", "unobservable"):
+                    if result is None or result.outcome in (Outcome.ERROR, Outcome.UNOBSERVABLE):
                         continue
                     case = cases[result.case_id]
                     if not case.applies_to(self.catalogue, result.model, revision.id):

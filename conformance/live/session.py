@@ -19,7 +19,7 @@ import httpx
 from .. import __version__
 from ..catalogue.loader import load_catalogue
 from ..cli import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
-from ..reports.model import OUTCOMES
+from ..reports.model import OUTCOMES, Outcome
 from .cases import LiveCase
 from .guard import Bounds, RunGuard, authentication_failed
 from .observe import Target, Unreadable, fetch_json
@@ -188,9 +188,9 @@ class LiveSession:
         if self.error:
             return self._error_code if self._error else EXIT_INTERNAL
         outcomes = Counter(result.outcome for result in self.results())
-        if outcomes["fail"] or outcomes["xpass"]:
+        if outcomes[Outcome.FAIL] or outcomes[Outcome.XPASS]:
             return EXIT_FINDINGS
-        if outcomes["error"]:
+        if outcomes[Outcome.ERROR]:
             return EXIT_INTERNAL
         return EXIT_OK
 

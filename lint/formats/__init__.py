@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from ..findings import SEVERITIES, Finding
@@ -59,10 +60,37 @@ class Report:
 
 Renderer = Callable[[Report, TextIO], None]
 
+#: The one list of output formats: name -> the module of this package whose ``render`` writes it.
+#: ``--format``'s choices and pyproject's ``format`` are its keys; a new format is one entry here
+#: plus its module. Modules are imported only when their format is asked for (start-up time).
+RENDERER_MODULES: dict[str, str] = {
+    "text": "text", "concise": "concise", "json": "json_report", "sarif": "sarif", "github": "github", "junit": "junit",
+}
+
+
+class FormatRegistryError(Exception):
+    """A format listed in RENDERER_MODULES has no renderer: a packaging or development error."""
+
+
+def check_registry(modules: dict[str, str], package_dir: Path) -> tuple[str, ...]:
+    """The format names, once every listed module exists here (checked without importing it)."""
+    missing = [f"{name!r} (no {package_dir.name}/{module}.py)" for name, module in modules.items()
+               if not (package_dir / f"{module}.py").is_file()]
+    if missing:
+        raise FormatRegistryError(f"lint output format listed without a renderer: {', '.join(missing)}")
+    return tuple(modules)
+
+
+FORMATS = check_registry(RENDERER_MODULES, Path(__file__).parent)
+
 
 def renderer(name: str) -> Renderer:
-    import importlib  # only the format asked for is imported (start-up time)
+    import importlib
 
-    module = {"text": "text", "json": "json_report", "sarif": "sarif", "github": "github", "junit": "junit",
-              "concise": "concise"}[name]
-    return importlib.import_module(f"{__package__}.{module}").render  # type: ignore[no-any-return]
+    if name not in RENDERER_MODULES:
+        raise FormatRegistryError(f"unknown lint output format {name!r} (known: {', '.join(FORMATS)})")
+    module = importlib.import_module(f"{__package__}.{RENDERER_MODULES[name]}")
+    render = getattr(module, "render", None)
+    if not callable(render):
+        raise FormatRegistryError(f"lint output format {name!r}: {module.__name__} defines no render(report, out)")
+    return render  # type: ignore[no-any-return]
