@@ -16,9 +16,10 @@ import httpx
 
 from ..catalogue.loader import Catalogue
 from ..engine.pipeline import family_of
-from .cases import LiveCase, LiveRequest, build_request, live_cases
+from .cases import LiveCase, LiveRequest, build_packed_request, build_request, live_cases
 from .judge import Expectation, expect, judge
 from .observe import Observation, Target, endpoint, send
+from .packing import Pack, Planner, token_shares
 from .redact import Redactor
 
 
@@ -62,6 +63,8 @@ class CaseResult:
     tokens: int
     elapsed: float
     divergence: str | None = None
+    packed: int = 1  # how many cases shared the request this verdict was judged on (0: not sent)
+    tokens_alone: int | None = None  # estimated tokens had the case been sent by itself
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -130,6 +133,8 @@ class LiveRun:
         self._forwarded_cache: dict[str, Any] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._client: httpx.Client | None = None
+        self._packs: dict[str, Pack] = {}  # item key -> the pack it is sent in
+        self._pack_futures: dict[int, Future[None]] = {}
 
     # -- selection ----------------------------------------------------------------------------
 
@@ -149,18 +154,48 @@ class LiveRun:
 
     def execute(self, items: Iterable[tuple[LiveCase, str]]) -> None:
         """Run every item now, concurrently, and wait for all of them."""
-        futures = [self.submit(case, model) for case, model in items]
+        selected = list(items)
+        self.plan(selected)
+        futures = [self.submit(case, model) for case, model in selected]
         wait(futures)
         self.shutdown()
 
+    def plan(self, items: Iterable[tuple[LiveCase, str]]) -> None:
+        """Pack the selected items that may share a request (``packing``); call before
+        submitting them. An item submitted without a plan is sent by itself."""
+        profiles = (None, self.config.profile) if self.config.profile else (None,)
+        planner = Planner(self.catalogue, self.revision, profiles)
+        self._packs = {self.key(case, pack.model): pack
+                       for pack in planner.plan(items, whitebox=self.whitebox is not None) for case in pack.cases}
+
     def submit(self, case: LiveCase, model: str) -> Future[CaseResult]:
         """Queue one item on the run's pool (opened on first use); its result is also kept in
-        ``results`` when it is done."""
+        ``results`` when it is done. A packed item queues its pack (once) and waits for it."""
+        key = self.key(case, model)
         with self._lock:
             if self._pool is None:
                 self._client = httpx.Client(http2=False, follow_redirects=False)
                 self._pool = ThreadPoolExecutor(max_workers=max(1, self.config.concurrency), thread_name_prefix="gonka-live")
-            return self._pool.submit(self._run_item_safely, self._client, case, model)
+            pack = self._packs.get(key)
+            if pack is None:
+                return self._pool.submit(self._run_item_safely, self._client, case, model)
+            if id(pack) not in self._pack_futures:
+                self._pack_futures[id(pack)] = self._pool.submit(self._run_pack_safely, self._client, pack)
+            return self._member(self._pack_futures[id(pack)], key)
+
+    def _member(self, pack_future: Future[None], key: str) -> Future[CaseResult]:
+        member: Future[CaseResult] = Future()
+
+        def settle(done: Future[None]) -> None:
+            if done.cancelled():
+                member.cancel()
+            elif done.exception() is not None:
+                member.set_exception(done.exception())  # type: ignore[arg-type]
+            else:
+                member.set_result(self.results[key])
+
+        pack_future.add_done_callback(settle)
+        return member
 
     def shutdown(self) -> None:
         """Stop sending: queued items are cancelled, running ones finish (they are bounded)."""
@@ -190,9 +225,19 @@ class LiveRun:
 
     def _run_item(self, client: httpx.Client, case: LiveCase, model: str) -> CaseResult:
         key = self.key(case, model)
+        unseen = self._unobservable_unsent(case, model)
+        if unseen is not None:
+            return unseen
+        runs = self._send_runs(client, lambda: build_request(case, model))
+        self.observations[key] = runs
+        result = self._verdict(case, model, runs)
+        result.tokens_alone = result.tokens
+        return result
+
+    def _send_runs(self, client: httpx.Client, build: Callable[[], LiveRequest]) -> list[tuple[LiveRequest, Observation]]:
         runs: list[tuple[LiveRequest, Observation]] = []
         for _ in range(max(1, self.config.repeat)):
-            request = build_request(case, model)
+            request = build()
             if self._budget_exhausted():
                 obs = Observation(error=f"token budget of {self.config.budget_tokens} exhausted: not sent")
             else:
@@ -200,8 +245,66 @@ class LiveRun:
                 with self._lock:
                     self.tokens_spent += obs.tokens
             runs.append((request, obs))
-        self.observations[key] = runs
-        return self._verdict(case, model, runs)
+        return runs
+
+    def _unobservable_unsent(self, case: LiveCase, model: str) -> CaseResult | None:
+        """A reference-only case on a black-box target whose request the gateway accepts: its
+        only expectation is the silent change, which no response shows. It is not sent."""
+        if self.whitebox is not None or case.observable != "reference-only" or not set(case.expect) <= {"status", "forwarded"}:
+            return None
+        request = build_request(case, model)
+        upstream = expect(self.catalogue, case, request, model, self.revision)
+        if upstream.status != 200:
+            return None  # its rejection is observable: sent
+        reason = "not sent: reference-only rule, its change is invisible to a black-box target (no --whitebox-url)"
+        result = self._harness_error(case, model, reason)
+        result.outcome, result.observed, result.expected, result.packed = "unobservable", reason, upstream.describe(), 0
+        return result
+
+    # -- packs --------------------------------------------------------------------------------
+
+    def _run_pack_safely(self, client: httpx.Client, pack: Pack) -> None:
+        try:
+            self._run_pack(client, pack.model, list(pack.cases), {})
+        except Exception as exc:  # as for one item: the pack's cases error, the run goes on
+            for case in pack.cases:
+                result = self._harness_error(case, pack.model, f"internal error while judging a packed answer: {type(exc).__name__}: {exc}")
+                self.results.setdefault(result.key, result)
+
+    def _run_pack(self, client: httpx.Client, model: str, cases: list[LiveCase], inherited: dict[str, int]) -> None:
+        """Send ``cases`` in one request and judge each; a pack that deviates is bisected, so
+        every deviation ends up with its own request and evidence. ``inherited`` carries each
+        case's share of the tokens its enclosing packs spent."""
+        if len(cases) == 1:
+            result = self._run_item_safely(client, cases[0], model)
+            result.tokens += inherited.get(result.key, 0)
+            return
+        runs = self._send_runs(client, lambda: build_packed_request(cases, model))
+        results = [self._verdict(case, model, runs) for case in cases]
+        sizes = [len(build_request(case, model, "gc-000000000000").body) for case in cases]
+        spent = sum(obs.tokens for _, obs in runs)
+        shares = token_shares(spent, sizes)
+        if all(r.outcome == "error" for r in results) or all(r.outcome in ("pass", "unobservable") for r in results):
+            # Agreement, or nothing observed at all (bisecting a failing target only spends more).
+            packed_len = len(runs[-1][0].body)
+            for case, result, share, size in zip(cases, results, shares, sizes):
+                result.tokens = share + inherited.get(result.key, 0)
+                result.tokens_alone = sum(_alone_estimate(obs, size, packed_len) for _, obs in runs)
+                result.packed = len(cases)
+                self.observations[result.key] = runs
+                self.results[result.key] = result
+            return
+        for result, share in zip(results, shares):
+            inherited[result.key] = inherited.get(result.key, 0) + share
+        middle = len(cases) // 2
+        self._run_pack(client, model, cases[:middle], inherited)
+        self._run_pack(client, model, cases[middle:], inherited)
+
+    def tokens_by_model(self) -> dict[str, int]:
+        spent: dict[str, int] = {}
+        for result in self.results.values():
+            spent[result.model] = spent.get(result.model, 0) + result.tokens
+        return spent
 
     def _budget_exhausted(self) -> bool:
         budget = self.config.budget_tokens
@@ -319,6 +422,16 @@ class LiveRun:
                                    "contradictions": contradictions})
         candidates.sort(key=lambda c: (len(c["contradictions"]), c["profile"] is not None, c["revision"] != self.revision))
         return {"best": candidates[0] if candidates else None, "candidates": candidates}
+
+
+def _alone_estimate(obs: Observation, alone_bytes: int, packed_bytes: int) -> int:
+    """What one packed case would have cost by itself: the same completion (the floor makes it
+    about constant), and the prompt in proportion to the case's own request size."""
+    usage = obs.usage if isinstance(obs.usage, dict) else {}
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    if not (isinstance(prompt, int) and isinstance(completion, int)) or packed_bytes <= 0:
+        return obs.tokens
+    return completion + -(-prompt * alone_bytes // packed_bytes)
 
 
 def curl_command(target: Target, request: LiveRequest) -> str:
