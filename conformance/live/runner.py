@@ -19,7 +19,7 @@ from ..engine.pipeline import family_of
 from .cases import LiveCase, LiveRequest, build_packed_request, build_request, live_cases
 from .judge import Expectation, expect, judge
 from .observe import Observation, Target, endpoint, send
-from .packing import Pack, Planner, token_shares
+from .packing import Pack, Planner, packable, token_shares
 from .redact import Redactor
 
 
@@ -135,6 +135,7 @@ class LiveRun:
         self._client: httpx.Client | None = None
         self._packs: dict[str, Pack] = {}  # item key -> the pack it is sent in
         self._pack_futures: dict[int, Future[None]] = {}
+        self._expectations: dict[tuple[bytes, str, str, str | None], Expectation] = {}
 
     # -- selection ----------------------------------------------------------------------------
 
@@ -349,7 +350,7 @@ class LiveRun:
     def _single(self, case: LiveCase, model: str, request: LiveRequest,
                 obs: Observation) -> tuple[str, list[str], str | None, Expectation]:
         """(outcome, problems, divergence note, the upstream expectation) of one request."""
-        upstream = expect(self.catalogue, case, request, model, self.revision)
+        upstream = self._expect(case, request, model, self.revision)
         if obs.error:
             return "error", [obs.error], None, upstream
         if obs.status is not None and obs.status >= 500:
@@ -365,10 +366,22 @@ class LiveRun:
         if not problems:
             return "pass", [], None, upstream
         if self.config.profile:
-            overlay = expect(self.catalogue, case, request, model, self.revision, profile=self.config.profile)
+            overlay = self._expect(case, request, model, self.revision, self.config.profile)
             if not judge(case, overlay, obs, forwarded):
                 return "divergent", problems, self._divergence_note(case), upstream
         return "fail", problems, None, upstream
+
+    def _expect(self, case: LiveCase, request: LiveRequest, model: str, revision: str,
+                profile: str | None = None) -> Expectation:
+        """The engine's expectation; computed once per request for packable cases, whose
+        expectation depends on the request alone (no route rule, no error text of their own),
+        so the cases of a pack share it (verdicts and the fingerprint ask for it often)."""
+        if not packable(case, whitebox=True):
+            return expect(self.catalogue, case, request, model, revision, profile=profile)
+        key = (request.body, model, revision, profile)
+        if key not in self._expectations:
+            self._expectations[key] = expect(self.catalogue, case, request, model, revision, profile=profile)
+        return self._expectations[key]
 
     def _forwarded(self, request: LiveRequest, obs: Observation) -> Any:
         if not self.whitebox or not request.nonce:
@@ -414,7 +427,7 @@ class LiveRun:
                     if case.observable == "reference-only" and not self.whitebox:
                         continue
                     forwarded = self._forwarded(request, obs) if case.observable == "reference-only" else None
-                    expectation: Expectation = expect(self.catalogue, case, request, result.model, revision.id, profile=profile)
+                    expectation = self._expect(case, request, result.model, revision.id, profile)
                     compared += 1
                     if judge(case, expectation, obs, forwarded):
                         contradictions.append(key)
