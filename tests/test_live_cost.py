@@ -32,6 +32,11 @@ def test_the_cheap_tier_on_the_embedded_gateway_stays_within_its_token_budget(mo
     assert set(tokens["by_model"]) == set(report["target"]["models"])
     assert tokens["naive_estimate"] > 2 * spent and tokens["saved_estimate"] == tokens["naive_estimate"] - spent
     assert tokens["requests_shared"] > 100 and tokens["not_sent"] == 0  # the white-box view sees every case
+    # the fingerprint still names single cases: a pack's siblings are not blamed for one member's rule
+    older = next(c for c in report["fingerprint"]["candidates"] if c["revision"] == "2026-05" and c["profile"] is None)
+    blamed = {key.split("[")[0] for key in older["contradictions"]}
+    assert "strip-stream-options:not-streaming" in blamed and "strip-store" not in blamed
+    assert report["fingerprint"]["best"]["revision"] == "2026-09" and report["fingerprint"]["best"]["contradictions"] == []
 
 
 def test_a_black_box_target_is_not_sent_what_it_cannot_show(monkeypatch) -> None:

@@ -136,6 +136,7 @@ class LiveRun:
         self._packs: dict[str, Pack] = {}  # item key -> the pack it is sent in
         self._pack_futures: dict[int, Future[None]] = {}
         self._expectations: dict[tuple[bytes, str, str, str | None], Expectation] = {}
+        self._members: dict[str, list[LiveCase]] = {}  # nonce of a shared request -> its cases
 
     # -- selection ----------------------------------------------------------------------------
 
@@ -288,6 +289,7 @@ class LiveRun:
         if all(r.outcome == "error" for r in results) or all(r.outcome in ("pass", "unobservable") for r in results):
             # Agreement, or nothing observed at all (bisecting a failing target only spends more).
             packed_len = len(runs[-1][0].body)
+            self._members.update({request.nonce: cases for request, _ in runs})
             for case, result, share, size in zip(cases, results, shares, sizes):
                 result.tokens = share + inherited.get(result.key, 0)
                 result.tokens_alone = sum(_alone_estimate(obs, size, packed_len) for _, obs in runs)
@@ -408,6 +410,21 @@ class LiveRun:
 
     # -- fingerprint --------------------------------------------------------------------------
 
+    def _contradicts(self, case: LiveCase, request: LiveRequest, obs: Observation, forwarded: Any,
+                     model: str, revision: str, profile: str | None) -> bool:
+        """Whether the observation contradicts a candidate (revision, profile) for this case.
+        A case that passed in a shared request is compared as if it had been sent alone: the
+        pack showed the target doing what the engine predicts for its own request (the planner
+        checked its rule changes the same there), so the candidate is judged against that."""
+        if request.nonce not in self._members:
+            return bool(judge(case, self._expect(case, request, model, revision, profile), obs, forwarded))
+        alone = build_request(case, model, request.nonce)
+        seen = self._expect(case, alone, model, self.revision)
+        candidate = self._expect(case, alone, model, revision, profile)
+        if candidate.status != seen.status:
+            return True
+        return bool(judge(case, candidate, obs, seen.forwarded if forwarded is not None else None))
+
     def fingerprint(self) -> dict[str, Any]:
         """Which revision and broker profile best explain the observations."""
         candidates = []
@@ -427,14 +444,16 @@ class LiveRun:
                     if case.observable == "reference-only" and not self.whitebox:
                         continue
                     forwarded = self._forwarded(request, obs) if case.observable == "reference-only" else None
-                    expectation = self._expect(case, request, result.model, revision.id, profile)
                     compared += 1
-                    if judge(case, expectation, obs, forwarded):
+                    if self._contradicts(case, request, obs, forwarded, result.model, revision.id, profile):
                         contradictions.append(key)
                 candidates.append({"revision": revision.id, "profile": profile, "compared": compared,
                                    "contradictions": contradictions})
         candidates.sort(key=lambda c: (len(c["contradictions"]), c["profile"] is not None, c["revision"] != self.revision))
         return {"best": candidates[0] if candidates else None, "candidates": candidates}
+
+
+_ABSENT = object()
 
 
 def _alone_estimate(obs: Observation, alone_bytes: int, packed_bytes: int) -> int:
