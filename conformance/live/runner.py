@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 import httpx
 
 from ..catalogue.loader import Catalogue
-from ..engine.pipeline import family_of
+from ..engine.pipeline import family_of, limits_for
 from .cases import LiveCase, LiveRequest, build_packed_request, build_request, live_cases
 from .judge import Expectation, expect, judge
 from .observe import Observation, Target, endpoint, send
@@ -425,12 +425,28 @@ class LiveRun:
             return True
         return bool(judge(case, candidate, obs, seen.forwarded if forwarded is not None else None))
 
+    def _engine_view(self, profile: str | None) -> tuple[Any, ...]:
+        """What the engine takes from a broker profile when it normalizes: the divergences that
+        change the plan (inactive, reject) and the output-token limits (ARCHITECTURE.md §2).
+        Profiles with the same view get the same verdicts."""
+        broker = self.catalogue.broker(profile) if profile else None
+        divergences = tuple(sorted((d.rule, d.behaviour, d.status or 0, d.message or "") for d in broker.divergences
+                                   if d.behaviour in ("inactive", "reject"))) if broker else ()
+        return divergences, limits_for(self.catalogue, profile)
+
     def fingerprint(self) -> dict[str, Any]:
         """Which revision and broker profile best explain the observations."""
         candidates = []
         cases = {case.id: case for case in live_cases(self.catalogue, "full")}
+        seen: dict[tuple[Any, ...], tuple[list[str], int]] = {}
         for revision in self.catalogue.revisions:
             for profile in [None, *sorted(self.catalogue.brokers)]:
+                same = (revision.id, self._engine_view(profile))
+                if same in seen:  # a profile the engine applies exactly like one judged already
+                    contradictions, compared = list(seen[same][0]), seen[same][1]
+                    candidates.append({"revision": revision.id, "profile": profile, "compared": compared,
+                                       "contradictions": contradictions})
+                    continue
                 contradictions = []
                 compared = 0
                 for key, runs in self.observations.items():
@@ -447,6 +463,7 @@ class LiveRun:
                     compared += 1
                     if self._contradicts(case, request, obs, forwarded, result.model, revision.id, profile):
                         contradictions.append(key)
+                seen[same] = (contradictions, compared)
                 candidates.append({"revision": revision.id, "profile": profile, "compared": compared,
                                    "contradictions": contradictions})
         candidates.sort(key=lambda c: (len(c["contradictions"]), c["profile"] is not None, c["revision"] != self.revision))
