@@ -101,5 +101,7 @@ def test_a_deviant_rule_of_every_kind_is_still_caught_by_the_cheap_tier(kind, mo
     # bisected: every deviation is judged on a request of its own, with its own reproducer
     for result in failing:
         assert result.packed == 1 and result.problems and result.curl
+    # the requests spent on packs and on bisecting them are all accounted to cases
+    assert sum(r.tokens for r in session.results()) == session.run.tokens_spent
     outcomes = Counter(r.outcome for r in session.results())
     assert outcomes["pass"] > 100  # the rest of every pack it was in still passes
