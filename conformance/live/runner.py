@@ -19,7 +19,7 @@ from ..engine.pipeline import family_of, limits_for
 from .cases import LiveCase, LiveRequest, build_packed_request, build_request, live_cases
 from .judge import Expectation, expect, judge
 from .observe import Observation, Target, endpoint, send
-from .packing import Pack, Planner, packable, token_shares
+from .packing import PLAN_NONCE, Pack, Planner, packable, token_shares
 from .redact import Redactor
 
 
@@ -283,7 +283,7 @@ class LiveRun:
             return
         runs = self._send_runs(client, lambda: build_packed_request(cases, model))
         results = [self._verdict(case, model, runs) for case in cases]
-        sizes = [len(build_request(case, model, "gc-000000000000").body) for case in cases]
+        sizes = [len(build_request(case, model, PLAN_NONCE).body) for case in cases]
         spent = sum(obs.tokens for _, obs in runs)
         shares = token_shares(spent, sizes)
         if all(r.outcome == "error" for r in results) or all(r.outcome in ("pass", "unobservable") for r in results):
@@ -302,12 +302,6 @@ class LiveRun:
         middle = len(cases) // 2
         self._run_pack(client, model, cases[:middle], inherited)
         self._run_pack(client, model, cases[middle:], inherited)
-
-    def tokens_by_model(self) -> dict[str, int]:
-        spent: dict[str, int] = {}
-        for result in self.results.values():
-            spent[result.model] = spent.get(result.model, 0) + result.tokens
-        return spent
 
     def _budget_exhausted(self) -> bool:
         budget = self.config.budget_tokens
