@@ -78,12 +78,32 @@ def build_report(info: RunInfo, cases: Iterable[dict[str, Any]], tool_version: s
             "finished": info.finished.astimezone(timezone.utc).isoformat(timespec="seconds"),
             "seconds": round((info.finished - info.started).total_seconds(), 3),
         },
-        "tokens": {"spent": info.tokens_spent, "budget": info.budget_tokens},
+        "tokens": {"spent": info.tokens_spent, "budget": info.budget_tokens, **token_breakdown(rows)},
         "summary": {outcome: counts.get(outcome, 0) for outcome in OUTCOMES} | {"total": len(rows)},
         "exit_code": info.exit_code,
         "error": info.error,
         "fingerprint": info.fingerprint,
         "cases": rows,
+    }
+
+
+def token_breakdown(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Tokens per model (each case carries its share of every request it was sent in) and the
+    saving of cost-aware probing: what sending every case by itself would have cost, estimated
+    from each packed request's usage. Cases that were not sent count in neither."""
+    by_model: dict[str, int] = {}
+    naive = 0
+    for row in rows:
+        by_model[row["model"]] = by_model.get(row["model"], 0) + int(row.get("tokens") or 0)
+        alone = row.get("tokens_alone")
+        naive += int(alone if alone is not None else row.get("tokens") or 0)
+    spent = sum(by_model.values())
+    return {
+        "by_model": by_model,
+        "naive_estimate": naive,
+        "saved_estimate": max(naive - spent, 0),
+        "requests_shared": sum(1 for row in rows if int(row.get("packed", 1)) > 1),
+        "not_sent": sum(1 for row in rows if row.get("packed") == 0),
     }
 
 

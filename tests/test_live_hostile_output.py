@@ -95,10 +95,16 @@ def test_no_secret_markup_or_escape_reaches_any_output(tmp_path, mode, exit_code
     assert not CONTROL.search(files["summary.md"]) and not CONTROL.search(files["report.html"])
 
     report = json.loads(files["report.json"])
-    assert report["summary"]["total"] == sent and report["summary"]["pass"] < sent  # no broken answer passes wholesale
+    # Every judged request reached the broker (cases may share one: cost-aware probing); the
+    # cases not sent are the black-box-unobservable ones, and no broken answer passes wholesale.
+    unsent = [case for case in report["cases"] if case["packed"] == 0]
+    assert all(case["outcome"] == "unobservable" and "not sent" in case["observed"] for case in unsent)
+    judged = {case["request"] for case in report["cases"] if case["packed"] >= 1}
+    assert report["summary"]["total"] == len(report["cases"]) and 0 < len(judged) <= sent
+    assert report["summary"]["pass"] < report["summary"]["total"] - len(unsent)
     junit = ET.parse(report_dir / "junit.xml").getroot()
     names = [case.get("name") for case in junit.iter("testcase")]
-    assert len(names) == sent and all(SAFE_NAME.match(name) for name in names), names[:3]
+    assert len(names) == report["summary"]["total"] and all(SAFE_NAME.match(name) for name in names), names[:3]
 
 
 def test_model_ids_become_safe_test_ids_mapped_to_the_redacted_real_id(tmp_path) -> None:

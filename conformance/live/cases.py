@@ -76,16 +76,30 @@ def build_request(case: LiveCase, model: str, nonce: str | None = None) -> LiveR
     headers = {k: v for k, v in headers.items() if not (k == "Authorization" and v == "")}
     if "raw_body" in spec:
         return LiveRequest(str(spec["raw_body"]).encode(), headers, remove_auth, False, "")
+    return _json_request([case], model, headers, remove_auth, nonce)
+
+
+def build_packed_request(cases: list[LiveCase], model: str, nonce: str | None = None) -> LiveRequest:
+    """One request carrying the fields of several plain-JSON cases (``packing`` decides which
+    may share; a case later in the list wins a field, though packed cases agree on shared ones)."""
+    return _json_request(cases, model, {}, False, nonce)
+
+
+def _json_request(cases: list[LiveCase], model: str, headers: dict[str, str], remove_auth: bool,
+                  nonce: str | None) -> LiveRequest:
     nonce = nonce or new_nonce()
     request: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": BASE_PROMPT}]}
-    overrides = dict(spec.get("request") or {})
-    if case.tier == "cheap" and "max_tokens" not in overrides and "max_completion_tokens" not in overrides:
+    overrides: dict[str, Any] = {}
+    for case in cases:
+        overrides.update(case.spec.get("request") or {})
+    if all(case.tier == "cheap" for case in cases) and "max_tokens" not in overrides and "max_completion_tokens" not in overrides:
         request["max_tokens"] = CHEAP_MAX_TOKENS
     request.update(json.loads(json.dumps(overrides)))  # deep copy of YAML data
     _stamp_nonce(request, nonce)
     body = json.dumps(request, ensure_ascii=False).encode()
-    if "pad_bytes" in spec:
-        body = _pad(request, int(spec["pad_bytes"]))
+    pad = [int(case.spec["pad_bytes"]) for case in cases if "pad_bytes" in case.spec]
+    if pad:
+        body = _pad(request, pad[-1])
     return LiveRequest(body, headers, remove_auth, request.get("stream") is True, nonce)
 
 

@@ -67,6 +67,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "--gonka-retries", str(args.retries), "--gonka-repeat", str(args.repeat),
         "--gonka-max-duration", str(args.max_duration), "--gonka-unresponsive-after", str(args.unresponsive_after),
         "--gonka-reject-latency", str(args.reject_latency),
+        *unrelated_plugins_off(),
     ]
     if args.list:  # collection only: models may be discovered, nothing is sent, nothing written
         pytest_args += ["--collect-only", "-q"]
@@ -93,6 +94,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     if code == 4:
         return EXIT_USAGE
     return code
+
+
+#: The pytest plugins ``run`` needs: its own, and pytest-html (with pytest-metadata) for
+#: pytest-report.html. Every other installed plugin is switched off, as the suite's own
+#: pytest.ini isolates it from the project's configuration: some import their whole package
+#: at start or at the end (hypothesis: about 130 modules, assertion-rewritten by pytest).
+RUN_PLUGINS = frozenset({"gonka-conformance", "pytest-html", "pytest-metadata"})
+
+
+def unrelated_plugins_off() -> list[str]:
+    from importlib.metadata import entry_points
+
+    names = sorted({ep.name for ep in entry_points(group="pytest11")
+                    if ep.dist is None or ep.dist.name.lower().replace("_", "-") not in RUN_PLUGINS})
+    return [arg for name in names for arg in ("-p", f"no:{name}")]
 
 
 def cmd_diff(args: argparse.Namespace) -> int:

@@ -291,6 +291,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if live is None or session.config.option.collectonly or live.error:
         return
     keys = [item.case_key for item in session.items if isinstance(item, GonkaItem)]
+    live.plan(keys)  # cost-aware probing: the selected items that can share a request do
     session.config.stash[_SCHEDULER] = Scheduler(live, keys, live.options.concurrency)
 
 

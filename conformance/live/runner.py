@@ -15,12 +15,13 @@ from typing import Any, Callable, Iterable
 import httpx
 
 from ..catalogue.loader import Catalogue
-from ..engine.pipeline import family_of
+from ..engine.pipeline import family_of, limits_for
 from ..reports.model import Outcome
 from . import disputed
-from .cases import LiveCase, LiveRequest, build_request, live_cases
+from .cases import LiveCase, LiveRequest, build_packed_request, build_request, live_cases
 from .judge import Expectation, expect, judge
 from .observe import Observation, Target, send
+from .packing import PLAN_NONCE, Pack, Planner, packable, token_shares
 from .redact import Redactor
 from .transport import bounded_client
 
@@ -61,6 +62,8 @@ class CaseResult:
     tokens: int
     elapsed: float
     divergence: str | None = None
+    packed: int = 1  # how many cases shared the request this verdict was judged on (0: not sent)
+    tokens_alone: int | None = None  # estimated tokens had the case been sent by itself
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -111,6 +114,10 @@ class LiveRun:
         self._forwarded_cache: dict[str, Any] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._client: httpx.Client | None = None
+        self._packs: dict[str, Pack] = {}  # item key -> the pack it is sent in
+        self._pack_futures: dict[int, Future[None]] = {}
+        self._expectations: dict[tuple[bytes, str, str, str | None], Expectation] = {}
+        self._members: dict[str, list[LiveCase]] = {}  # nonce of a shared request -> its cases
 
     # -- selection ----------------------------------------------------------------------------
 
@@ -130,18 +137,48 @@ class LiveRun:
 
     def execute(self, items: Iterable[tuple[LiveCase, str]]) -> None:
         """Run every item now, concurrently, and wait for all of them."""
-        futures = [self.submit(case, model) for case, model in items]
+        selected = list(items)
+        self.plan(selected)
+        futures = [self.submit(case, model) for case, model in selected]
         wait(futures)
         self.shutdown()
 
+    def plan(self, items: Iterable[tuple[LiveCase, str]]) -> None:
+        """Pack the selected items that may share a request (``packing``); call before
+        submitting them. An item submitted without a plan is sent by itself."""
+        profiles = (None, self.config.profile) if self.config.profile else (None,)
+        planner = Planner(self.catalogue, self.revision, profiles)
+        self._packs = {self.key(case, pack.model): pack
+                       for pack in planner.plan(items, whitebox=self.whitebox is not None) for case in pack.cases}
+
     def submit(self, case: LiveCase, model: str) -> Future[CaseResult]:
         """Queue one item on the run's pool (opened on first use); its result is also kept in
-        ``results`` when it is done."""
+        ``results`` when it is done. A packed item queues its pack (once) and waits for it."""
+        key = self.key(case, model)
         with self._lock:
             if self._pool is None:
                 self._client = bounded_client()
                 self._pool = ThreadPoolExecutor(max_workers=max(1, self.config.concurrency), thread_name_prefix="gonka-live")
-            return self._pool.submit(self._run_item_safely, self._client, case, model)
+            pack = self._packs.get(key)
+            if pack is None:
+                return self._pool.submit(self._run_item_safely, self._client, case, model)
+            if id(pack) not in self._pack_futures:
+                self._pack_futures[id(pack)] = self._pool.submit(self._run_pack_safely, self._client, pack)
+            return self._member(self._pack_futures[id(pack)], key)
+
+    def _member(self, pack_future: Future[None], key: str) -> Future[CaseResult]:
+        member: Future[CaseResult] = Future()
+
+        def settle(done: Future[None]) -> None:
+            if done.cancelled():
+                member.cancel()
+            elif done.exception() is not None:
+                member.set_exception(done.exception())  # type: ignore[arg-type]
+            else:
+                member.set_result(self.results[key])
+
+        pack_future.add_done_callback(settle)
+        return member
 
     def shutdown(self) -> None:
         """Stop sending: queued items are cancelled, running ones finish (they are bounded)."""
@@ -171,9 +208,22 @@ class LiveRun:
 
     def _run_item(self, client: httpx.Client, case: LiveCase, model: str) -> CaseResult:
         key = self.key(case, model)
+        unseen = self._unobservable_unsent(case, model)
+        if unseen is not None:
+            return unseen
+        runs = self._send_runs(client, lambda: build_request(case, model))
+        self.observations[key] = runs
+        try:
+            result = self._verdict(case, model, runs)
+        except Exception as exc:  # a harness bug on one case's data is that case's error, not the run's end
+            result = self._broken(case, model, runs, exc)
+        result.tokens_alone = result.tokens
+        return result
+
+    def _send_runs(self, client: httpx.Client, build: Callable[[], LiveRequest]) -> list[tuple[LiveRequest, Observation]]:
         runs: list[tuple[LiveRequest, Observation]] = []
         for _ in range(max(1, self.config.repeat)):
-            request = build_request(case, model)
+            request = build()
             if self._budget_exhausted():
                 obs = Observation(error=f"token budget of {self.config.budget_tokens} exhausted: not sent")
             else:
@@ -181,11 +231,61 @@ class LiveRun:
                 with self._lock:
                     self.tokens_spent += obs.tokens
             runs.append((request, obs))
-        self.observations[key] = runs
+        return runs
+
+    def _unobservable_unsent(self, case: LiveCase, model: str) -> CaseResult | None:
+        """A reference-only case on a black-box target whose request the gateway accepts: its
+        only expectation is the silent change, which no response shows. It is not sent."""
+        if self.whitebox is not None or case.observable != "reference-only" or not set(case.expect) <= {"status", "forwarded"}:
+            return None
+        request = build_request(case, model)
+        upstream = expect(self.catalogue, case, request, model, self.revision)
+        if upstream.status != 200:
+            return None  # its rejection is observable: sent
+        reason = "not sent: reference-only rule, its change is invisible to a black-box target (no --whitebox-url)"
+        result = self.harness_error(case, model, reason)
+        result.outcome, result.observed, result.expected, result.packed = Outcome.UNOBSERVABLE, reason, upstream.describe(), 0
+        return result
+
+    # -- packs --------------------------------------------------------------------------------
+
+    def _run_pack_safely(self, client: httpx.Client, pack: Pack) -> None:
         try:
-            return self._verdict(case, model, runs)
-        except Exception as exc:  # a harness bug on one case's data is that case's error, not the run's end
-            return self._broken(case, model, runs, exc)
+            self._run_pack(client, pack.model, list(pack.cases), {})
+        except Exception as exc:  # as for one item: the pack's cases error, the run goes on
+            for case in pack.cases:
+                result = self.harness_error(case, pack.model, f"internal error while judging a packed answer: {type(exc).__name__}: {exc}")
+                self.results.setdefault(result.key, result)
+
+    def _run_pack(self, client: httpx.Client, model: str, cases: list[LiveCase], inherited: dict[str, int]) -> None:
+        """Send ``cases`` in one request and judge each; a pack that deviates is bisected, so
+        every deviation ends up with its own request and evidence. ``inherited`` carries each
+        case's share of the tokens its enclosing packs spent."""
+        if len(cases) == 1:
+            result = self._run_item_safely(client, cases[0], model)
+            result.tokens += inherited.get(result.key, 0)
+            return
+        runs = self._send_runs(client, lambda: build_packed_request(cases, model))
+        results = [self._verdict(case, model, runs) for case in cases]
+        sizes = [len(build_request(case, model, PLAN_NONCE).body) for case in cases]
+        spent = sum(obs.tokens for _, obs in runs)
+        shares = token_shares(spent, sizes)
+        if all(r.outcome == Outcome.ERROR for r in results) or all(r.outcome in (Outcome.PASS, Outcome.UNOBSERVABLE) for r in results):
+            # Agreement, or nothing observed at all (bisecting a failing target only spends more).
+            packed_len = len(runs[-1][0].body)
+            self._members.update({request.nonce: cases for request, _ in runs})
+            for case, result, share, size in zip(cases, results, shares, sizes):
+                result.tokens = share + inherited.get(result.key, 0)
+                result.tokens_alone = sum(_alone_estimate(obs, size, packed_len) for _, obs in runs)
+                result.packed = len(cases)
+                self.observations[result.key] = runs
+                self.results[result.key] = result
+            return
+        for result, share in zip(results, shares):
+            inherited[result.key] = inherited.get(result.key, 0) + share
+        middle = len(cases) // 2
+        self._run_pack(client, model, cases[:middle], inherited)
+        self._run_pack(client, model, cases[middle:], inherited)
 
     def _budget_exhausted(self) -> bool:
         budget = self.config.budget_tokens
@@ -240,7 +340,7 @@ class LiveRun:
     def _single(self, case: LiveCase, model: str, request: LiveRequest,
                 obs: Observation) -> tuple[str, list[str], str | None, Expectation]:
         """(outcome, problems, divergence note, the upstream expectation) of one request."""
-        upstream = expect(self.catalogue, case, request, model, self.revision)
+        upstream = self._expect(case, request, model, self.revision)
         if obs.error:
             return Outcome.ERROR, [obs.error], None, upstream
         if obs.status is not None and obs.status >= 500:
@@ -261,10 +361,22 @@ class LiveRun:
         if other is not None:
             return Outcome.PASS, [], other, upstream
         if self.config.profile:
-            overlay = expect(self.catalogue, case, request, model, self.revision, profile=self.config.profile)
+            overlay = self._expect(case, request, model, self.revision, self.config.profile)
             if not judge(case, overlay, obs, forwarded):
                 return Outcome.DIVERGENT, problems, self._divergence_note(case), upstream
         return Outcome.FAIL, problems, None, upstream
+
+    def _expect(self, case: LiveCase, request: LiveRequest, model: str, revision: str,
+                profile: str | None = None) -> Expectation:
+        """The engine's expectation; computed once per request for packable cases, whose
+        expectation depends on the request alone (no route rule, no error text of their own),
+        so the cases of a pack share it (verdicts and the fingerprint ask for it often)."""
+        if not packable(case, whitebox=True):
+            return expect(self.catalogue, case, request, model, revision, profile=profile)
+        key = (request.body, model, revision, profile)
+        if key not in self._expectations:
+            self._expectations[key] = expect(self.catalogue, case, request, model, revision, profile=profile)
+        return self._expectations[key]
 
     def _forwarded(self, request: LiveRequest, obs: Observation) -> Any:
         if not self.whitebox or not request.nonce:
@@ -291,12 +403,43 @@ class LiveRun:
 
     # -- fingerprint --------------------------------------------------------------------------
 
+    def _contradicts(self, case: LiveCase, request: LiveRequest, obs: Observation, forwarded: Any,
+                     model: str, revision: str, profile: str | None) -> bool:
+        """Whether the observation contradicts a candidate (revision, profile) for this case.
+        A case that passed in a shared request is compared as if it had been sent alone: the
+        pack showed the target doing what the engine predicts for its own request (the planner
+        checked its rule changes the same there), so the candidate is judged against that."""
+        if request.nonce not in self._members:
+            return bool(judge(case, self._expect(case, request, model, revision, profile), obs, forwarded))
+        alone = build_request(case, model, request.nonce)
+        seen = self._expect(case, alone, model, self.revision)
+        candidate = self._expect(case, alone, model, revision, profile)
+        if candidate.status != seen.status:
+            return True
+        return bool(judge(case, candidate, obs, seen.forwarded if forwarded is not None else None))
+
+    def _engine_view(self, profile: str | None) -> tuple[Any, ...]:
+        """What the engine takes from a broker profile when it normalizes: the divergences that
+        change the plan (inactive, reject) and the output-token limits (ARCHITECTURE.md §2).
+        Profiles with the same view get the same verdicts."""
+        broker = self.catalogue.broker(profile) if profile else None
+        divergences = tuple(sorted((d.rule, d.behaviour, d.status or 0, d.message or "") for d in broker.divergences
+                                   if d.behaviour in ("inactive", "reject"))) if broker else ()
+        return divergences, limits_for(self.catalogue, profile)
+
     def fingerprint(self) -> dict[str, Any]:
         """Which revision and broker profile best explain the observations."""
         candidates = []
         cases = {case.id: case for case in live_cases(self.catalogue, "full")}
+        seen: dict[tuple[Any, ...], tuple[list[str], int]] = {}
         for revision in self.catalogue.revisions:
             for profile in [None, *sorted(self.catalogue.brokers)]:
+                same = (revision.id, self._engine_view(profile))
+                if same in seen:  # a profile the engine applies exactly like one judged already
+                    contradictions, compared = list(seen[same][0]), seen[same][1]
+                    candidates.append({"revision": revision.id, "profile": profile, "compared": compared,
+                                       "contradictions": contradictions})
+                    continue
                 contradictions = []
                 compared = 0
                 for key, runs in self.observations.items():
@@ -310,15 +453,28 @@ class LiveRun:
                     if case.observable == "reference-only" and not self.whitebox:
                         continue
                     forwarded = self._forwarded(request, obs) if case.observable == "reference-only" else None
-                    expectation: Expectation = expect(self.catalogue, case, request, result.model, revision.id, profile=profile)
                     compared += 1
-                    if judge(case, expectation, obs, forwarded):
+                    if self._contradicts(case, request, obs, forwarded, result.model, revision.id, profile):
                         contradictions.append(key)
+                seen[same] = (contradictions, compared)
                 candidates.append({"revision": revision.id, "profile": profile, "compared": compared,
                                    "contradictions": contradictions})
         candidates.sort(key=lambda c: (len(c["contradictions"]), c["profile"] is not None, c["revision"] != self.revision))
         sides = {r.rule: disputed.side_of(r.divergence) for r in self.results.values() if disputed.side_of(r.divergence)}
         return {"best": candidates[0] if candidates else None, "candidates": candidates, "disputed": sides}
+
+
+_ABSENT = object()
+
+
+def _alone_estimate(obs: Observation, alone_bytes: int, packed_bytes: int) -> int:
+    """What one packed case would have cost by itself: the same completion (the floor makes it
+    about constant), and the prompt in proportion to the case's own request size."""
+    usage = obs.usage if isinstance(obs.usage, dict) else {}
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    if not (isinstance(prompt, int) and isinstance(completion, int)) or packed_bytes <= 0:
+        return obs.tokens
+    return completion + -(-prompt * alone_bytes // packed_bytes)
 
 
 def curl_command(target: Target, request: LiveRequest) -> str:

@@ -157,6 +157,11 @@ class LiveSession:
         if self.error is None:
             self.run.execute(self._items[key] for key in keys if key in self._items)
 
+    def plan(self, keys: list[str]) -> None:
+        """Pack the selected items that may share a request (cost-aware probing: ``packing``)."""
+        if self.run is not None and self.error is None:
+            self.run.plan(self._items[key] for key in keys if key in self._items)
+
     def submit(self, key: str) -> Future[CaseResult]:
         """Queue one item (the pytest run phase sends only what is selected, as it runs)."""
         assert self.run is not None and self.error is None
