@@ -171,6 +171,31 @@ def shaped(body: dict, model: str = QWEN, revision: str = NEW):
     return intent, shaper.shape(upstream_completion(sim, 0), False)
 
 
+@pytest.mark.parametrize("revision", [OLD, NEW])
+@pytest.mark.parametrize("model", [KIMI, QWEN, GLM])
+@pytest.mark.parametrize("extra", [
+    {}, {"stream": True}, {"stream": True, "stream_options": {"include_usage": True}}, {"logprobs": True, "top_logprobs": 2},
+    {"stream": True, "logprobs": True}, {"n": 2}, {"n": 2, "stream": True, "logprobs": True}, {"return_token_ids": True},
+    {"tools": WEATHER, "messages": ask("What is the weather in Paris? Use the tool.")},
+])
+def test_fields_the_gateway_strips_need_not_be_rendered(revision: str, model: str, extra: dict):
+    """The host skips what the response rules strip (``Shaper.stripped``): the client's answer is
+    exactly the one shaped from the full host output, and no stripped field is in either."""
+    result, sim = run({"messages": ask("Write 30 words about rivers"), **extra}, model=model, revision=revision)
+    shaper = Shaper(ResponseRules(load_catalogue(), revision, None), result.family, client_intent(result), "devshard-1-1")
+    if shaper.intent.stream:
+        full = [shaper.shape(c, True) for c in upstream_chunks(sim, 0)]
+        lean = [shaper.shape(c, True) for c in upstream_chunks(sim, 0, shaper.stripped)]
+    else:
+        full = shaper.shape(upstream_completion(sim, 0), False)
+        lean = shaper.shape(upstream_completion(sim, 0, shaper.stripped), False)
+    assert shaper.stripped  # every revision strips token ids
+    assert json.dumps(lean) == json.dumps(full)
+    assert not any(f'"{name}"' in json.dumps(lean) for name in shaper.stripped)
+    rendered = json.dumps(upstream_completion(sim, 0, shaper.stripped))
+    assert '"token_ids"' not in rendered and '"prompt_token_ids"' not in rendered  # never built
+
+
 def test_client_intent_survives_forced_upstream_stream():
     result, _ = run({"messages": ask("hi")}, model=QWEN)
     assert result.body["stream"] is True  # newest: the upstream always streams

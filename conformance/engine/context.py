@@ -66,7 +66,7 @@ def resolve(body: Any, path: str) -> Iterator[tuple[str, Any, Any, Any]]:
     """
     tokens = _split_cached(path)
     if "*" not in tokens:  # the common case, walked without recursion or generators
-        return _resolve_plain(body, tokens, path)
+        return resolve_plain(body, tokens, path)
     return _walk(body, list(tokens), "", None, None)
 
 
@@ -75,7 +75,8 @@ def _canonical(path: str) -> str:
     return join_pointer(*_split_cached(path))
 
 
-def _resolve_plain(body: Any, tokens: tuple[str, ...], path: str) -> tuple[tuple[str, Any, Any, Any], ...]:
+def resolve_plain(body: Any, tokens: tuple[str, ...], path: str) -> tuple[tuple[str, Any, Any, Any], ...]:
+    """:func:`resolve` for a wildcard-free ``path`` already split into ``tokens``."""
     node, parent, key = body, None, None
     for head in tokens:
         if isinstance(node, dict) and head in node:

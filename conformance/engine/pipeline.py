@@ -18,7 +18,7 @@ from ..catalogue.loader import Catalogue, load_catalogue
 from ..catalogue.model import ENGINE_STAGES, PRE_PARSE_STAGES, STAGES, Rule, Target
 from . import registry
 from .messages import EngineError, go_quote, render  # noqa: F401  (re-exported: the faces import them from here)
-from .context import Context, Site, parent_of, resolve, split_pointer
+from .context import Context, Site, parent_of, resolve, resolve_plain, split_pointer
 from .routing import family_of  # noqa: F401  (re-exported)
 from .types import (
     MISSING, Accepted, Advice, Analysis, Change, Event, Hit, Limits, Rejected, Rejection, Result,
@@ -37,6 +37,11 @@ class Step:
     #: The top-level key the target needs (None when it may act on an absent value or walks a
     #: wildcard): a body without it cannot match, so the step is skipped without resolving.
     head: str | None = None
+    #: The path's tokens when it has no wildcard (walked directly, no parsing per request).
+    tokens: tuple[str, ...] | None = None
+    fn_call: Any = None   # ``fn.fn``, looked up once per plan rather than per request
+    #: Called with one MISSING site when the path selects nothing (``when_absent``, no wildcard).
+    absent_site: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,7 +144,10 @@ def _plan(catalogue: Catalogue, revision_id: str, family: str | None, profile_id
             fn = registry.CHECKS[target.check] if target.check else registry.TRANSFORMS[target.transform or ""]
             tokens = split_pointer(target.path)
             head = tokens[0] if tokens and tokens[0] != "*" and not fn.when_absent else None
-            steps.append((STAGES.index(rule.stage), target.order, seq, Step(rule, target, fn, bool(target.check), head)))
+            plain = None if "*" in tokens else tuple(tokens)
+            steps.append((STAGES.index(rule.stage), target.order, seq,
+                          Step(rule, target, fn, bool(target.check), head, plain, fn.fn,
+                               fn.when_absent and "*" not in target.path)))
     steps.sort(key=lambda item: item[:3])
     return Plan(tuple(step for *_, step in steps), applicable, rules)
 
@@ -166,19 +174,25 @@ class _Run:
     advice: list[Advice]
 
     def execute(self, step: Step) -> None:
-        rule, target = step.rule, step.target
-        if rule.when and not all(_condition_holds(self.ctx.body, c) for c in rule.when):
+        rule, target, ctx = step.rule, step.target, self.ctx
+        body = ctx.body
+        if rule.when and not all(_condition_holds(body, c) for c in rule.when):
             return
-        sites = list(resolve(self.ctx.body, target.path)) if self.ctx.body is not None else []
-        if not sites and step.fn.when_absent and "*" not in target.path:
-            parent, key = parent_of(self.ctx.body, target.path)
-            sites = [(target.path, parent, key, MISSING)]
+        if body is None:
+            sites: Any = ()
+        elif step.tokens is not None:
+            sites = resolve_plain(body, step.tokens, target.path)
+        else:
+            sites = list(resolve(body, target.path))
+        if not sites and step.absent_site:
+            parent, key = parent_of(body, target.path)
+            sites = ((target.path, parent, key, MISSING),)
         for pointer, parent, key, value in sites:
             site = Site(pointer, parent, key, value, target.options, rule)
             try:
                 # Record each item as it is yielded, so pointers are translated with the state
                 # the function had when it made the change (messages may be dropped later).
-                for item in step.fn.fn(self.ctx, site):
+                for item in step.fn_call(ctx, site):
                     self.record(rule, target, item)
             except _Stop:
                 raise

@@ -49,7 +49,12 @@ class Hit:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+# Change and Event are built several times for every request; a frozen dataclass's generated
+# __init__ pays one object.__setattr__ per field, these fill the instance dict at once (same
+# fields, defaults, equality, hash and immutability).
+
+
+@dataclass(frozen=True, init=False)
 class Change:
     """A silent rewrite a transform made at ``pointer`` (``before``/``after`` may be MISSING)."""
 
@@ -59,11 +64,14 @@ class Change:
     detail: str = ""
     code: str = "default"
 
+    def __init__(self, pointer: str, before: Any = MISSING, after: Any = MISSING, detail: str = "", code: str = "default") -> None:
+        self.__dict__.update(pointer=pointer, before=before, after=after, detail=detail, code=code)
+
 
 # --- what the engine returns -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Event:
     """A silent change the gateway makes: strip, coerce, clamp, default, translate, force, unwrap."""
 
@@ -73,6 +81,9 @@ class Event:
     detail: str
     before: Any = MISSING
     after: Any = MISSING
+
+    def __init__(self, rule: str, kind: str, pointer: str, detail: str, before: Any = MISSING, after: Any = MISSING) -> None:
+        self.__dict__.update(rule=rule, kind=kind, pointer=pointer, detail=detail, before=before, after=after)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"rule": self.rule, "kind": self.kind, "pointer": self.pointer, "detail": self.detail}

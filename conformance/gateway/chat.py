@@ -56,17 +56,18 @@ class ChatService:
             record.update(request_id=request_id, time=time.time(), method=request.method, path=request.path,
                           revision=state.revision.id, profile=state.config.profile)
         lines: list[Line] = []
-        response = self._handle(request, request_id, record, lines)
+        token = bearer_token(request)
+        response = self._handle(request, token, record, lines)
         response.headers.append(("X-Request-Id", request_id))
         if self.debug is not None:
             record["status"] = response.status
-            self.debug.add(record, secrets=[bearer_token(request) or ""])
+            self.debug.add(record, secrets=[token or ""])
         if self.log is not None:
             self.log.request(request_id, request.method, request.path, lines, response.status,
-                             (time.monotonic() - started) * 1000, secrets=[bearer_token(request) or ""])
+                             (time.monotonic() - started) * 1000, secrets=[token or ""])
         return response
 
-    def _handle(self, request: Request, request_id: str, record: dict[str, Any], lines: list[Line]) -> Response:
+    def _handle(self, request: Request, token: str | None, record: dict[str, Any], lines: list[Line]) -> Response:
         state, settings = self.state, self.state.settings
         if request.method != "POST":
             return Response(405, [("Content-Type", TEXT_PLAIN), ("X-Content-Type-Options", "nosniff"), ("Allow", "POST")],
@@ -79,7 +80,6 @@ class ChatService:
             response.close_connection = True
             return response
         self.faults.delay()
-        token = bearer_token(request)
         admin = same_secret(token, state.config.admin_key)
         result = normalize(raw, model=state.default_model, revision=state.revision.id, limits=settings.limits,
                            admin=admin, profile=state.config.profile, catalogue=state.catalogue)
@@ -159,7 +159,7 @@ class ChatService:
             summary = ", ".join(f"{c.finish_reason} ({c.completion_tokens} tokens, {c.reasoning_tokens} reasoning)" for c in sim.choices)
             lines.append(self.log.text(f"{response_id}: {summary}"))
         if not intent.stream:
-            body = shaper.shape(upstream_completion(sim, created), streamed=False)
+            body = shaper.shape(upstream_completion(sim, created, shaper.stripped), streamed=False)
             release()
             response = compact_json(200, body, headers)
             if fault == CUT:
@@ -171,7 +171,7 @@ class ChatService:
                         on_close=release)
 
     def _sse(self, sim: Any, shaper: Shaper, created: int) -> Iterator[bytes]:
-        for chunk in upstream_chunks(sim, created):
+        for chunk in upstream_chunks(sim, created, shaper.stripped):
             shaped = shaper.shape(chunk, streamed=True)
             if shaped is not None:
                 yield sse_event(shaped)

@@ -35,6 +35,14 @@ class Deadlines:
     head_timeout: float    # request line and headers, from their first byte
     body_timeout: float    # the whole body
 
+    def of(self, phase: str) -> float | None:
+        """The deadline a phase starts (``busy`` has none beyond the per-read timeout)."""
+        if phase == IDLE:
+            return self.io_timeout
+        if phase == HEAD:
+            return self.head_timeout
+        return self.body_timeout if phase == BODY else None
+
 
 @dataclass(eq=False)
 class Slot:
@@ -98,8 +106,7 @@ class ConnectionTable:
                 return True
             now = time.monotonic()
             slot.phase, slot.since = phase, now
-            timeout = {IDLE: slot.deadlines.io_timeout, HEAD: slot.deadlines.head_timeout,
-                       BODY: slot.deadlines.body_timeout}.get(phase)
+            timeout = slot.deadlines.of(phase)
             slot.deadline = None if timeout is None else now + timeout
             return True
 

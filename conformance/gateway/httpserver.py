@@ -42,6 +42,20 @@ DRAIN_SECONDS = 5.0
 KEEPALIVE_DRAIN = 1024 * 1024    # an unread body up to this size is drained to keep the connection
 
 
+_date_cache: tuple[int, str] = (0, "")
+
+
+def http_date() -> str:
+    """The ``Date`` header value, formatted once per second rather than per response."""
+    global _date_cache
+    now = int(time.time())
+    second, text = _date_cache
+    if second != now:
+        text = formatdate(now, usegmt=True)
+        _date_cache = (now, text)
+    return text
+
+
 class BodyTooLarge(Exception):
     """The request body exceeds the limit (nothing beyond the limit was kept)."""
 
@@ -389,7 +403,7 @@ class _Handler(BaseHTTPRequestHandler):
         chunked = response.stream is not None and self.request_version != "HTTP/1.0"
         try:
             self.send_response_only(response.status)
-            self.send_header("Date", formatdate(usegmt=True))
+            self.send_header("Date", http_date())
             names = {k.lower() for k, _ in response.headers}
             for key, value in response.headers:
                 self.send_header(key, value)

@@ -31,6 +31,8 @@ STRIP_LOGPROBS = "strip-response-logprobs-unless-asked"
 STRIP_STREAM_USAGE = "strip-stream-usage-unless-asked"
 
 RESPONSE_STAGES = ("response",)
+_EXTRA_BODY = "/extra_body/"
+_INTENT_FIELDS = ("stream", "stream_options", "top_logprobs", "logprobs")
 
 
 # --- the client's intent ------------------------------------------------------------------
@@ -45,32 +47,52 @@ class ClientIntent:
     logprobs: bool
 
 
+def client_values(accepted: Accepted, fields: tuple[str, ...]) -> dict[str, Any]:
+    """Top-level fields as the client sent them (after ``extra_body`` unwrapping): the forwarded
+    values with the engine's later changes to them undone. The first change to a field holds
+    what the client had; one pass over the events serves every field."""
+    values = {name: accepted.body.get(name, MISSING) for name in fields}
+    undone: set[str] = set()
+    for event in accepted.events:
+        pointer = event.pointer
+        name = pointer[len(_EXTRA_BODY):] if pointer.startswith(_EXTRA_BODY) else pointer[1:]
+        if name in values and name not in undone and event.rule != UNWRAP_EXTRA_BODY:
+            values[name] = event.before
+            undone.add(name)
+    return values
+
+
 def client_value(accepted: Accepted, field: str) -> Any:
-    """A top-level field as the client sent it (after ``extra_body`` unwrapping): the forwarded
-    value with the engine's later changes to that field undone, newest first."""
-    value = accepted.body.get(field, MISSING)
-    pointers = ("/" + field, "/extra_body/" + field)
-    for event in reversed(accepted.events):
-        if event.pointer in pointers and event.rule != UNWRAP_EXTRA_BODY:
-            value = event.before
-    return value
+    """One top-level field as the client sent it (see :func:`client_values`)."""
+    return client_values(accepted, (field,))[field]
 
 
 def client_intent(accepted: Accepted) -> ClientIntent:
     """The client's stream / usage / logprobs intent. The newest revision forces the upstream to
     stream with usage (rule force-upstream-stream); its events carry what the client had."""
-    stream = client_value(accepted, "stream") is True
-    options = client_value(accepted, "stream_options")
+    sent = client_values(accepted, _INTENT_FIELDS)
+    stream = sent["stream"] is True
+    options = sent["stream_options"]
     for event in accepted.events:  # force-upstream-stream saw the filtered stream_options
         if event.rule == FORCE_UPSTREAM_STREAM and event.pointer.endswith("/stream_options"):
             options = event.before
     include_usage = stream and isinstance(options, dict) and options.get("include_usage") is True
-    top = client_value(accepted, "top_logprobs")
-    asked = client_value(accepted, "logprobs") is True or (isinstance(top, int) and not isinstance(top, bool) and top > 0)
+    top = sent["top_logprobs"]
+    asked = sent["logprobs"] is True or (isinstance(top, int) and not isinstance(top, bool) and top > 0)
     return ClientIntent(stream, include_usage, asked)
 
 
 # --- which response rules are in force ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shaping:
+    """The response rules in force for one model family, decided once."""
+
+    set_id: bool                       # response-id-format
+    token_id_fields: frozenset[str]    # strip-response-token-ids (empty when not in force)
+    logprob_fields: frozenset[str]     # strip-response-logprobs-unless-asked (idem)
+    strip_stream_usage: bool           # strip-stream-usage-unless-asked
 
 
 class ResponseRules:
@@ -83,10 +105,21 @@ class ResponseRules:
         self.profile = profile
         self.token_id_fields = stripped_fields(catalogue, STRIP_TOKEN_IDS)
         self.logprob_fields = stripped_fields(catalogue, STRIP_LOGPROBS)
+        self._shaping: dict[str | None, Shaping] = {}  # per family; a racing duplicate is equal
 
     def active(self, rule_id: str, family: str | None) -> bool:
         plan = _plan(self.catalogue, self.revision, family, self.profile, RESPONSE_STAGES)  # cached by the engine
         return plan.applicable.get(rule_id, False)
+
+    def shaping(self, family: str | None) -> Shaping:
+        shaping = self._shaping.get(family)
+        if shaping is None:
+            shaping = self._shaping[family] = Shaping(
+                self.active(RESPONSE_ID, family),
+                self.token_id_fields if self.active(STRIP_TOKEN_IDS, family) else frozenset(),
+                self.logprob_fields if self.active(STRIP_LOGPROBS, family) else frozenset(),
+                self.active(STRIP_STREAM_USAGE, family))
+        return shaping
 
 
 def stripped_fields(catalogue: Catalogue, rule_id: str) -> frozenset[str]:
@@ -112,26 +145,23 @@ def _strip(node: Any, names: frozenset[str]) -> None:
                 _strip(value, names)
 
 
-@dataclass
 class Shaper:
     """Applies the response rules to one answer."""
 
-    rules: ResponseRules
-    family: str | None
-    intent: ClientIntent
-    response_id: str
+    def __init__(self, rules: ResponseRules, family: str | None, intent: ClientIntent, response_id: str) -> None:
+        shaping = rules.shaping(family)
+        self.intent = intent
+        self.response_id = response_id if shaping.set_id else None
+        #: Field names removed at any depth: the host need not render them at all.
+        self.stripped = shaping.token_id_fields | (frozenset() if intent.logprobs else shaping.logprob_fields)
+        self.strip_stream_usage = shaping.strip_stream_usage and not intent.include_usage
 
     def shape(self, obj: dict[str, Any], streamed: bool) -> dict[str, Any] | None:
-        if self.rules.active(RESPONSE_ID, self.family):
+        if self.response_id is not None:
             obj["id"] = self.response_id
-        names: frozenset[str] = frozenset()
-        if self.rules.active(STRIP_TOKEN_IDS, self.family):
-            names |= self.rules.token_id_fields
-        if not self.intent.logprobs and self.rules.active(STRIP_LOGPROBS, self.family):
-            names |= self.rules.logprob_fields
-        if names:
-            _strip(obj, names)
-        if streamed and not self.intent.include_usage and self.rules.active(STRIP_STREAM_USAGE, self.family):
+        if self.stripped:
+            _strip(obj, self.stripped)
+        if streamed and self.strip_stream_usage:
             obj.pop("usage", None)
             if not obj.get("choices"):
                 return None  # a chunk left without choices is dropped
@@ -159,8 +189,9 @@ def _tool_call_json(call: Any) -> dict[str, Any]:
     return {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
 
 
-def upstream_completion(sim: Simulation, created: int) -> dict[str, Any]:
-    """The host's non-streamed ``chat.completion`` (or the gateway's fold of its stream)."""
+def upstream_completion(sim: Simulation, created: int, omit: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The host's non-streamed ``chat.completion`` (or the gateway's fold of its stream).
+    ``omit``: fields the gateway strips anyway (:attr:`Shaper.stripped`), left unrendered."""
     choices = []
     for choice in sim.choices:
         message: dict[str, Any] = {"role": "assistant", "content": None if choice.content is None else "".join(choice.content)}
@@ -170,27 +201,30 @@ def upstream_completion(sim: Simulation, created: int) -> dict[str, Any]:
             message["tool_calls"] = [_tool_call_json(c) for c in choice.tool_calls]
         item: dict[str, Any] = {
             "index": choice.index, "message": message,
-            "logprobs": _logprobs(sim, choice, choice.content or [], 0) if sim.logprobs else None,
+            "logprobs": _logprobs(sim, choice, choice.content or [], 0) if sim.logprobs and "logprobs" not in omit else None,
             "finish_reason": choice.finish_reason, "stop_reason": None,
         }
-        if sim.return_token_ids:
+        if sim.return_token_ids and "token_ids" not in omit:
             item["token_ids"] = list(map(token_id, choice.reasoning + (choice.content or [])))
         choices.append(item)
     body: dict[str, Any] = {
         "id": f"chatcmpl-{sim.prompt_seed:016x}", "object": "chat.completion", "created": created, "model": sim.model,
         "choices": choices, "usage": sim.usage, "prompt_logprobs": None,
     }
-    if sim.return_token_ids:
+    if sim.return_token_ids and "prompt_token_ids" not in omit:
         body["prompt_token_ids"] = list(range(min(sim.prompt_tokens, MAX_PROMPT_TOKEN_IDS)))
     return body
 
 
-def _choice_deltas(sim: Simulation, choice: SimChoice) -> Iterator[dict[str, Any]]:
+def _choice_deltas(sim: Simulation, choice: SimChoice, omit: frozenset[str]) -> Iterator[dict[str, Any]]:
+    logprobs = sim.logprobs and "logprobs" not in omit
+    token_ids = sim.return_token_ids and "token_ids" not in omit
+
     def delta(payload: dict[str, Any], tokens: list[str] | None = None, offset: int = 0, finish: str | None = None) -> dict[str, Any]:
         item: dict[str, Any] = {"index": choice.index, "delta": payload, "logprobs": None, "finish_reason": finish}
-        if tokens is not None and sim.logprobs:
+        if tokens is not None and logprobs:
             item["logprobs"] = _logprobs(sim, choice, tokens, offset)
-        if sim.return_token_ids:
+        if token_ids:
             item["token_ids"] = list(map(token_id, tokens or ()))
         if finish is not None:
             item["stop_reason"] = None
@@ -215,18 +249,19 @@ def _choice_deltas(sim: Simulation, choice: SimChoice) -> Iterator[dict[str, Any
     yield delta({}, finish=choice.finish_reason)
 
 
-def upstream_chunks(sim: Simulation, created: int) -> Iterator[dict[str, Any]]:
-    """The host's ``chat.completion.chunk`` events, choices interleaved as vLLM emits them."""
+def upstream_chunks(sim: Simulation, created: int, omit: frozenset[str] = frozenset()) -> Iterator[dict[str, Any]]:
+    """The host's ``chat.completion.chunk`` events, choices interleaved as vLLM emits them
+    (``omit``: as for :func:`upstream_completion`)."""
     upstream_id = f"chatcmpl-{sim.prompt_seed:016x}"
-    first = True
-    streams = [_choice_deltas(sim, choice) for choice in sim.choices]
+    first = sim.return_token_ids and "prompt_token_ids" not in omit
+    streams = [_choice_deltas(sim, choice, omit) for choice in sim.choices]
     for step in zip_longest(*streams):
         for item in step:
             if item is None:
                 continue
             chunk: dict[str, Any] = {"id": upstream_id, "object": "chat.completion.chunk", "created": created,
                                      "model": sim.model, "choices": [item]}
-            if first and sim.return_token_ids:
+            if first:
                 chunk["prompt_token_ids"] = list(range(min(sim.prompt_tokens, MAX_PROMPT_TOKEN_IDS)))
             first = False
             yield chunk

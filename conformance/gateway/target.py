@@ -37,7 +37,8 @@ class Target:
 def parse_target(target: str) -> Target:
     if not target.startswith("/"):
         raise BadTarget("the request target must be origin-form (start with /)")
-    if any(not "!" <= ch <= "~" for ch in target) or "#" in target or "\\" in target:
+    # printable ASCII without the space: "!" to "~", checked at C speed
+    if not (target.isascii() and target.isprintable()) or " " in target or "#" in target or "\\" in target:
         raise BadTarget("the request target holds a character that is not allowed")
     raw, _, query = target.partition("?")
     decoded_parts: list[str] = []
@@ -62,6 +63,8 @@ def parse_target(target: str) -> Target:
 
 
 def _decode(segment: str) -> str:
+    if "%" not in segment:  # nothing to decode; the whole target is printable ASCII, no backslash
+        return segment
     if _BAD_ESCAPE.search(segment):
         raise BadTarget("an invalid percent escape")
     try:

@@ -4,6 +4,7 @@ header shapes (contract.md §5.1, §6, §7). Route-rule texts come from the cata
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -15,6 +16,8 @@ from ..engine.pipeline import render
 TEXT_PLAIN = "text/plain; charset=utf-8"
 APPLICATION_JSON = "application/json"
 EVENT_STREAM = "text/event-stream"
+# json.dumps with these options builds a new encoder on every call; the answers reuse one
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass
@@ -53,7 +56,7 @@ def pretty_json(status: int, payload: Any, extra_headers: Iterable[tuple[str, st
 
 
 def compact_json(status: int, payload: Any, extra_headers: Iterable[tuple[str, str]] = ()) -> Response:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8", errors="surrogatepass")
+    body = _COMPACT.encode(payload).encode("utf-8", errors="surrogatepass")
     return Response(status, [("Content-Type", APPLICATION_JSON), *extra_headers], body)
 
 
@@ -71,7 +74,7 @@ def method_not_allowed(allow: str) -> Response:
 
 def sse_event(payload: Any) -> bytes:
     """One upstream SSE event: ``data: <json>\\n\\n``."""
-    return b"data: " + json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8", errors="surrogatepass") + b"\n\n"
+    return b"data: " + _COMPACT.encode(payload).encode("utf-8", errors="surrogatepass") + b"\n\n"
 
 
 SSE_DONE = b"data: [DONE]\n\n"
@@ -105,10 +108,14 @@ class RouteRules:
         """``MaxChatRequestBodySize`` as the catalogue states it."""
         return int(self.option("limit-body-size", "limit"))
 
+    @functools.cached_property
+    def _bytes_per_token(self) -> int:
+        return int(self.option("large-prompt-context", "bytes_per_token"))
+
     def estimate_input_tokens(self, body: bytes) -> int:
         """``estimatePromptTokens`` for the limiter: body bytes / bytes_per_token, at least 1. The
         ratio is the one the large-prompt advice states (the same gateway estimate)."""
-        return max(1, -(-len(body) // int(self.option("large-prompt-context", "bytes_per_token"))))
+        return max(1, -(-len(body) // self._bytes_per_token))
 
     def disabled(self, message: str | None, new_url: str) -> Response:
         """308 ``{"message","new_url","status"}`` (keys sorted, newline), JSON, no Location."""
