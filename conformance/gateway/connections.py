@@ -137,11 +137,15 @@ class DeadlineReader(io.RawIOBase):
         if self.slot.evicted:
             raise ConnectionAbortedError("the connection gave its slot to a newer one")
         left = self.slot.time_left()
-        if left <= 0:
+        if left <= 0 and self.slot.phase != IDLE:
             raise TimeoutError(f"{self.slot.phase} deadline passed")
-        self.sock.settimeout(left)
+        # An idle connection past its wait still gets what it already sent: under load its
+        # thread may start after the deadline, and a request sitting in the buffer was on time.
+        self.sock.settimeout(max(left, 0.0))
         try:
             count = self.sock.recv_into(buffer)
+        except BlockingIOError:  # (a zero timeout and nothing buffered)
+            raise TimeoutError(f"{self.slot.phase} deadline passed") from None
         finally:
             self.sock.settimeout(self.slot.deadlines.io_timeout)  # writes keep the plain timeout
         if self.slot.evicted:
