@@ -62,6 +62,8 @@ def _reject_constant(name: str) -> Any:
 def _parse_int(literal: str) -> int | Num:
     """Integers keep their exact value; one past Python's digit limit keeps its literal (as
     ``json.Number`` does) and, being no int, fails every integer check as Go's ParseInt would."""
+    if literal == "-0":  # Go keeps the sign of a json.Number it forwards untouched (and ParseInt reads 0)
+        return Num(literal)
     try:
         return int(literal)
     except ValueError:

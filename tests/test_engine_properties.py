@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import example, HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gonka_conformance.catalogue.loader import load_catalogue
@@ -51,6 +51,8 @@ settings.load_profile("engine")
 
 
 @given(bodies, st.sampled_from(MODELS), st.sampled_from(REVISIONS))
+@example({"messages": [{"role": "user", "content": "hi"}], "min_p": -0.0}, "moonshotai/Kimi-K2.6", "2026-05")
+@example({"messages": [{"role": "user", "content": "hi"}], "seed": -0.0}, "MiniMaxAI/MiniMax-M2.7", "2026-09")
 def test_normalizing_an_accepted_body_again_changes_nothing(body, model, revision) -> None:
     first = normalize(body, model=model, revision=revision)
     if first.outcome != "accepted":
@@ -117,3 +119,11 @@ def test_the_engine_never_crashes_on_wrong_types_in_known_fields(body, model, re
 @given(st.binary(max_size=200))
 def test_the_engine_never_crashes_on_arbitrary_bytes(raw) -> None:
     assert normalize(raw).outcome in ("accepted", "rejected")
+
+
+def test_a_negative_zero_literal_keeps_its_sign_as_go_forwards_it() -> None:
+    # Go keeps json.Number("-0") verbatim when it forwards a field untouched, and ParseInt reads 0.
+    body = b'{"messages":[{"role":"user","content":"hi"}],"seed":-0,"min_p":-0}'
+    result = normalize(body, model="MiniMaxAI/MiniMax-M2.7", revision="2026-09")
+    assert result.outcome == "accepted"
+    assert b'"seed":-0' in forwarded_bytes(result) and b'"min_p":-0' in forwarded_bytes(result)

@@ -14,8 +14,11 @@ UINT64_MAX = 2**64 - 1
 
 
 def is_int(value: Any) -> bool:
-    """A JSON integer literal (Go ``json.Number.Int64`` succeeds); booleans are not."""
-    return isinstance(value, int) and not isinstance(value, bool)
+    """A JSON integer literal (Go ``json.Number.Int64`` succeeds); booleans are not. ``-0``
+    is one: it is kept as a signed literal (:func:`gojson._parse_int`), and ParseInt reads 0."""
+    if isinstance(value, int):
+        return not isinstance(value, bool)
+    return getattr(value, "literal", None) == "-0"
 
 
 def is_number(value: Any) -> bool:
