@@ -646,16 +646,20 @@ _GO_WIDER = (("<", 5), (">", 5), ("&", 5), ("\u2028", 3), ("\u2029", 3))
 _LITERALS = re.compile(r"true|false|null")
 
 
-def _c_marshaled_size(value: Any) -> int | None:
-    """``len(json.Marshal(value))`` from the C encoder's text, or ``None`` where the two texts
-    differ by more than a count of characters: a float (Go keeps the number literal), ``\\b``
-    or ``\\f`` (Go writes ``\\u0008``), or anything the C encoder refuses. Map keys are sorted
-    by Go but not here, which changes no length. The tools schemas of every request go
-    through this, so it runs at C speed instead of one Python call per string."""
+def _compact_text(value: Any) -> str | None:
+    """Python's compact JSON text of a decoded value (C speed), or ``None`` where it refuses."""
     try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), check_circular=False, allow_nan=False)
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), check_circular=False, allow_nan=False)
     except (TypeError, ValueError, RecursionError):
         return None
+
+
+def _go_size_of_text(text: str) -> int | None:
+    """``len(json.Marshal(value))`` from :func:`_compact_text`, or ``None`` where the two texts
+    differ by more than a count of characters: a float (Go keeps the number literal), ``\\b``
+    or ``\\f`` (Go writes ``\\u0008``). Map keys are sorted by Go but not here, which changes
+    no length. The tools schemas of every request go through this, so it runs at C speed
+    instead of one Python call per string."""
     unescaped = text.replace("\\\\", "") if "\\" in text else text
     if "\\b" in unescaped or "\\f" in unescaped:
         return None
@@ -669,7 +673,8 @@ def _c_marshaled_size(value: Any) -> int | None:
 
 def marshaled_size(value: Any, limit: int | None = None) -> int:
     """``len(json.Marshal(value))``; with a ``limit`` it stops early and returns some size above it."""
-    fast = _c_marshaled_size(value)
+    text = _compact_text(value)
+    fast = _go_size_of_text(text) if text is not None else None
     if fast is not None:
         return fast
     total = 0
@@ -728,7 +733,9 @@ def bounded_schema(
     if not ctx.code_applies(site, "pattern-key"):
         vocab = replace(vocab, pattern_keys=())
     schema, inlined = holder[key], None
-    if options.get("refs") == "inline" and ctx.code_applies(site, "inline") and mentions_refs(schema, vocab):
+    verdict = _verdict(schema, bounds, vocab)
+    problem, size = verdict.problem, verdict.size
+    if options.get("refs") == "inline" and ctx.code_applies(site, "inline") and verdict.mentions_refs:
         try:
             schema, inlined = dereference(schema, vocab, bounds.max_nodes, options.get("ref_siblings", "ignore"))
         except RefError as exc:
@@ -737,7 +744,7 @@ def bounded_schema(
         except NodeLimit:
             yield Hit(pointer, "nodes", {"prefix": prefix, "limit": bounds.max_nodes})
             return
-    problem = walk_schema(schema, bounds, vocab)
+        problem, size = walk_schema(schema, bounds, vocab), None
     if problem is not None:
         yield Hit(_pointer(pointer, problem.path), problem.code, {"prefix": prefix, **problem.params})
         return  # a rejected inlined copy is not written back: it may nest far too deep to keep
@@ -745,8 +752,47 @@ def bounded_schema(
         holder[key] = schema
         detail = f"{inlined} local $ref inlined" if inlined else "unused definition containers removed"
         yield Change(pointer, MISSING, MISSING, detail, "inline")
-    if bounds.max_size > 0 and marshaled_size(schema, bounds.max_size) > bounds.max_size:
-        yield Hit(pointer, "size", {"prefix": prefix, "limit": bounds.max_size})
+    if bounds.max_size > 0:
+        if size is None:
+            size = marshaled_size(schema, bounds.max_size)
+        if size > bounds.max_size:
+            yield Hit(pointer, "size", {"prefix": prefix, "limit": bounds.max_size})
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    mentions_refs: bool
+    problem: Problem | None
+    size: int | None  # json.Marshal length (above the limit may be any size above it)
+
+
+_VERDICTS: dict[tuple[str, Bounds, Vocabulary], _Verdict] = {}
+_VERDICT_TEXT_LIMIT = 1 << 16  # larger schemas are judged each time, and never kept
+_VERDICTS_KEPT = 512
+
+
+def _verdict(schema: Any, bounds: Bounds, vocab: Vocabulary) -> _Verdict:
+    """Whether a schema mentions refs, the walker's first problem and its size: all three
+    depend only on the schema's JSON text (key order included) and the bounds, so they are
+    remembered by that text. Agents send the same tool definitions with every request, and
+    the linter sees thousands of requests per log."""
+    text = _compact_text(schema)
+    key = (text, bounds, vocab) if text is not None and len(text) <= _VERDICT_TEXT_LIMIT else None
+    known = _VERDICTS.get(key) if key is not None else None
+    if known is not None:
+        return known
+    problem = walk_schema(schema, bounds, vocab)
+    size = None
+    if problem is None and bounds.max_size > 0:
+        size = _go_size_of_text(text) if text is not None else None
+        if size is None:
+            size = marshaled_size(schema, bounds.max_size)
+    verdict = _Verdict(mentions_refs(schema, vocab), problem, size)
+    if key is not None:
+        if len(_VERDICTS) >= _VERDICTS_KEPT:
+            _VERDICTS.clear()  # a log with endlessly varied schemas: start over, bounded
+        _VERDICTS[key] = verdict
+    return verdict
 
 
 # =============================================================================================
