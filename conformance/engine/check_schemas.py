@@ -777,16 +777,16 @@ def _verdict(schema: Any, bounds: Bounds, vocab: Vocabulary) -> _Verdict:
     remembered by that text. Agents send the same tool definitions with every request, and
     the linter sees thousands of requests per log."""
     text = _compact_text(schema)
-    key = (text, bounds, vocab) if text is not None and len(text) <= _VERDICT_TEXT_LIMIT else None
+    text_size = _go_size_of_text(text) if text is not None else None
+    # Only a text that measures exactly is a key: Python prints the floats 1.0 and 1.00 alike.
+    key = (text, bounds, vocab) if text_size is not None and len(text) <= _VERDICT_TEXT_LIMIT else None
     known = _VERDICTS.get(key) if key is not None else None
     if known is not None:
         return known
     problem = walk_schema(schema, bounds, vocab)
     size = None
     if problem is None and bounds.max_size > 0:
-        size = _go_size_of_text(text) if text is not None else None
-        if size is None:
-            size = marshaled_size(schema, bounds.max_size)
+        size = text_size if text_size is not None else marshaled_size(schema, bounds.max_size)
     verdict = _Verdict(mentions_refs(schema, vocab), problem, size)
     if key is not None:
         if len(_VERDICTS) >= _VERDICTS_KEPT:
