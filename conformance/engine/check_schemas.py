@@ -767,8 +767,8 @@ class _Verdict:
 
 
 _VERDICTS: dict[tuple[str, Bounds, Vocabulary], _Verdict] = {}
-_VERDICT_TEXT_LIMIT = 1 << 16  # larger schemas are judged each time, and never kept
-_VERDICTS_KEPT = 512
+_VERDICT_TEXT_LIMIT = 1 << 14  # the tools size bound: larger schemas are judged each time, never kept
+_VERDICTS_KEPT = 256  # at most 4 MiB of keys, also in the reference gateway
 
 
 def _verdict(schema: Any, bounds: Bounds, vocab: Vocabulary) -> _Verdict:
