@@ -12,7 +12,10 @@ Builds its corpus in a temporary directory (nothing is downloaded):
 and prints, from one run, the best of ``--repeat`` timings of ``json.loads`` and of the lint
 (the library's ``lint()``: guards, the engine with every rule, findings, positions and fix
 offers) for the two large bodies, and requests per second for the JSONL (read line by line,
-linted, findings collected; and the whole command line with ``--format json``).
+linted, findings collected; and the whole command line with ``--format json`` in a fresh process),
+then each row of issue 12's throughput table as a ratio against its baseline from the same run
+(the 10 MiB body's whole command against a ``python -c 'json.load(...)'`` process, start-up
+included on both sides).
 
 Run: ``python benchmarks/lint_bench.py`` (add ``--repeat 5`` for steadier figures).
 """
@@ -20,21 +23,19 @@ Run: ``python benchmarks/lint_bench.py`` (add ``--repeat 5`` for steadier figure
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
 import random
+import subprocess
 import sys
 import tempfile
 import time
-from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any, Callable
 
 from gonka_conformance import load_catalogue
 from gonka_conformance.lint import lint
-from gonka_conformance.lint.cli import main as lint_main
 from gonka_conformance.lint.inputs import Source, records
 from gonka_conformance.lint.runner import Options, lint_record
 
@@ -133,6 +134,24 @@ def best(fn: Callable[[], Any], repeat: int) -> float:
     return min(times)
 
 
+def _gonka_lint() -> list[str]:
+    script = Path(sys.executable).with_name("gonka-lint")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "gonka_conformance.lint"]
+
+
+def _process(command: list[str]) -> Callable[[], None]:
+    """One fresh process (start-up included), as a user runs it; findings exit 1."""
+    def run() -> None:
+        result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600)
+        if result.returncode not in (0, 1):
+            raise SystemExit(f"{' '.join(command)} failed ({result.returncode}): {result.stderr.decode()[-500:]}")
+    return run
+
+
+def _row(what: str, value: float, baseline: float, target: str, met: bool) -> None:
+    print(f"{what:<58} {value / baseline:>7.2f}x  target {target:<34} {'met' if met else 'NOT met'}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="timings per figure; the best one is printed")
@@ -140,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     catalogue = load_catalogue()
     options = Options(catalogue)
+    lint_cmd = [*_gonka_lint(), "--isolated", "--no-ignore-file", "--format", "json"]
     print(f"gonka-lint benchmark — Python {platform.python_version()}, {os.cpu_count()} CPU(s), {platform.machine()}")
     with tempfile.TemporaryDirectory() as tmp:
         corpus = {"body-10mib.json": big_body(options.max_body), "conversation-2048.json": long_conversation(),
@@ -147,11 +167,13 @@ def main(argv: list[str] | None = None) -> int:
         for name, data in corpus.items():
             Path(tmp, name).write_bytes(data)
         print(f"{'corpus':<24} {'size':>10} {'json.loads':>12} {'lint':>10} {'ratio':>7}  findings")
+        library: dict[str, tuple[float, float]] = {}
         for name in ("body-10mib.json", "conversation-2048.json"):
             raw = corpus[name]
             lint(raw, catalogue=catalogue)  # warm the catalogue plans and the ambient baseline
             loads = best(lambda: json.loads(raw), args.repeat)
             linted = best(lambda: lint(raw, catalogue=catalogue), args.repeat)
+            library[name] = loads, linted
             found = len(lint(raw, catalogue=catalogue))
             print(f"{name:<24} {len(raw) / 2**20:>8.2f}Mi {loads * 1000:>10.1f}ms {linted * 1000:>8.1f}ms "
                   f"{linted / loads:>6.2f}x  {found}")
@@ -168,18 +190,31 @@ def main(argv: list[str] | None = None) -> int:
 
         linted = best(core, args.repeat)
         found = core()
-
-        def command() -> None:
-            with redirect_stdout(io.StringIO()):
-                lint_main([str(path), "--format", "json", "--isolated", "--no-ignore-file"])
-
-        cli = best(command, max(1, args.repeat - 1))
+        cli = best(_process([*lint_cmd, str(path)]), max(1, args.repeat - 1))
         count = len(lines)
         print(f"{'requests.jsonl':<24} {len(raw) / 2**20:>8.2f}Mi {loads * 1000:>10.1f}ms {linted * 1000:>8.1f}ms "
               f"{linted / loads:>6.2f}x  {found}")
         print(f"JSONL: {count} requests — lint {count / linted:,.0f} requests/s; "
               f"gonka-lint --format json (whole command) {count / cli:,.0f} requests/s; "
               f"json.loads {count / loads:,.0f} requests/s")
+        big = str(Path(tmp, "body-10mib.json"))
+        load_cmd = [sys.executable, "-c", "import json, sys; json.load(open(sys.argv[1], encoding='utf-8'))", big]
+        _process([*lint_cmd, big])()  # warm: bytecode and the catalogue cache, as after a first run
+        big_load = best(_process(load_cmd), args.repeat)
+        big_cli = best(_process([*lint_cmd, big]), args.repeat)
+        print(f"body-10mib.json, whole processes: python json.load {big_load * 1000:,.0f} ms, "
+              f"gonka-lint --format json {big_cli * 1000:,.0f} ms")
+
+    print("\nissue rows (ratios against a baseline measured in this run):")
+    rate = count / cli
+    _row(f"JSONL whole command: time per request / json.loads ({rate:,.0f}/s)", cli, loads,
+         f">= 2,000 requests/s (now {rate:,.0f}/s)", rate >= 2000)
+    _row("JSONL library lint() / json.loads", linted, loads, "<= 2x", linted / loads <= 2)
+    _row("2048-message conversation, library lint() / json.loads", library["conversation-2048.json"][1],
+         library["conversation-2048.json"][0], "<= 1.5x", library["conversation-2048.json"][1]
+         <= 1.5 * library["conversation-2048.json"][0])
+    _row("10 MiB body, whole command / python json.load process", big_cli, big_load, "<= 3x (start-up included)",
+         big_cli <= 3 * big_load)
     return 0
 
 

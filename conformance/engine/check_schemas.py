@@ -14,6 +14,7 @@ engine's first (applicable) hit is a faithful choice.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, replace
 from typing import Any, Iterator, Mapping
@@ -646,8 +647,43 @@ class _TooBig(Exception):
     pass
 
 
+# Where Go's json.Marshal writes more bytes than Python's compact ``ensure_ascii=False`` text:
+# the HTML-safe escapes (one byte becomes six) and U+2028/U+2029 (three bytes become six).
+_GO_WIDER = (("<", 5), (">", 5), ("&", 5), ("\u2028", 3), ("\u2029", 3))
+_LITERALS = re.compile(r"true|false|null")
+
+
+def _compact_text(value: Any) -> str | None:
+    """Python's compact JSON text of a decoded value (C speed), or ``None`` where it refuses."""
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), check_circular=False, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
+def _go_size_of_text(text: str) -> int | None:
+    """``len(json.Marshal(value))`` from :func:`_compact_text`, or ``None`` where the two texts
+    differ by more than a count of characters: a float (Go keeps the number literal), ``\\b``
+    or ``\\f`` (Go writes ``\\u0008``). Map keys are sorted by Go but not here, which changes
+    no length. The tools schemas of every request go through this, so it runs at C speed
+    instead of one Python call per string."""
+    unescaped = text.replace("\\\\", "") if "\\" in text else text
+    if "\\b" in unescaped or "\\f" in unescaped:
+        return None
+    outside = "".join(unescaped.replace('\\"', "").split('"')[::2])  # the text outside strings
+    if any(c in outside for c in ".eE"):  # a float (true and false hold an e)
+        if any(c in _LITERALS.sub("", outside) for c in ".eE"):
+            return None
+    size = len(text.encode("utf-8", errors="surrogatepass")) if not text.isascii() else len(text)
+    return size + sum(text.count(ch) * extra for ch, extra in _GO_WIDER)
+
+
 def marshaled_size(value: Any, limit: int | None = None) -> int:
     """``len(json.Marshal(value))``; with a ``limit`` it stops early and returns some size above it."""
+    text = _compact_text(value)
+    fast = _go_size_of_text(text) if text is not None else None
+    if fast is not None:
+        return fast
     total = 0
 
     def add(n: int) -> None:
@@ -704,7 +740,9 @@ def bounded_schema(
     if not ctx.code_applies(site, "pattern-key"):
         vocab = replace(vocab, pattern_keys=())
     schema, inlined = holder[key], None
-    if options.get("refs") == "inline" and ctx.code_applies(site, "inline") and mentions_refs(schema, vocab):
+    verdict = _verdict(schema, bounds, vocab)
+    problem, size = verdict.problem, verdict.size
+    if options.get("refs") == "inline" and ctx.code_applies(site, "inline") and verdict.mentions_refs:
         try:
             schema, inlined = dereference(schema, vocab, bounds.max_nodes, options.get("ref_siblings", "ignore"))
         except RefError as exc:
@@ -713,7 +751,7 @@ def bounded_schema(
         except NodeLimit:
             yield Hit(pointer, "nodes", {"prefix": prefix, "limit": bounds.max_nodes})
             return
-    problem = walk_schema(schema, bounds, vocab)
+        problem, size = walk_schema(schema, bounds, vocab), None
     if problem is not None:
         yield Hit(_pointer(pointer, problem.path), problem.code, {"prefix": prefix, **problem.params})
         return  # a rejected inlined copy is not written back: it may nest far too deep to keep
@@ -721,8 +759,47 @@ def bounded_schema(
         holder[key] = schema
         detail = f"{inlined} local $ref inlined" if inlined else "unused definition containers removed"
         yield Change(pointer, MISSING, MISSING, detail, "inline")
-    if bounds.max_size > 0 and marshaled_size(schema, bounds.max_size) > bounds.max_size:
-        yield Hit(pointer, "size", {"prefix": prefix, "limit": bounds.max_size})
+    if bounds.max_size > 0:
+        if size is None:
+            size = marshaled_size(schema, bounds.max_size)
+        if size > bounds.max_size:
+            yield Hit(pointer, "size", {"prefix": prefix, "limit": bounds.max_size})
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    mentions_refs: bool
+    problem: Problem | None
+    size: int | None  # json.Marshal length (above the limit may be any size above it)
+
+
+_VERDICTS: dict[tuple[str, Bounds, Vocabulary], _Verdict] = {}
+_VERDICT_TEXT_LIMIT = 1 << 14  # the tools size bound: larger schemas are judged each time, never kept
+_VERDICTS_KEPT = 256  # at most 4 MiB of keys, also in the reference gateway
+
+
+def _verdict(schema: Any, bounds: Bounds, vocab: Vocabulary) -> _Verdict:
+    """Whether a schema mentions refs, the walker's first problem and its size: all three
+    depend only on the schema's JSON text (key order included) and the bounds, so they are
+    remembered by that text. Agents send the same tool definitions with every request, and
+    the linter sees thousands of requests per log."""
+    text = _compact_text(schema)
+    text_size = _go_size_of_text(text) if text is not None else None
+    # Only a text that measures exactly is a key: Python prints the floats 1.0 and 1.00 alike.
+    key = (text, bounds, vocab) if text_size is not None and len(text) <= _VERDICT_TEXT_LIMIT else None
+    known = _VERDICTS.get(key) if key is not None else None
+    if known is not None:
+        return known
+    problem = walk_schema(schema, bounds, vocab)
+    size = None
+    if problem is None and bounds.max_size > 0:
+        size = text_size if text_size is not None else marshaled_size(schema, bounds.max_size)
+    verdict = _Verdict(mentions_refs(schema, vocab), problem, size)
+    if key is not None:
+        if len(_VERDICTS) >= _VERDICTS_KEPT:
+            _VERDICTS.clear()  # a log with endlessly varied schemas: start over, bounded
+        _VERDICTS[key] = verdict
+    return verdict
 
 
 # =============================================================================================

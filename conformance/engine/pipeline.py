@@ -239,12 +239,17 @@ def _condition_holds(body: dict[str, Any], condition: Mapping[str, Any]) -> bool
 
 def _json_copy(value: Any) -> Any:
     """A deep copy of decoded JSON (dicts, lists and immutable scalars): copy.deepcopy's
-    result, several times faster on the tool schemas the linter copies on every request."""
-    if isinstance(value, dict):
-        return {k: _json_copy(v) if isinstance(v, (dict, list)) else v for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_copy(v) if isinstance(v, (dict, list)) else v for v in value]
-    return copy.deepcopy(value) if not isinstance(value, (str, int, float, bool, type(None))) else value
+    result, several times faster on the tool schemas the linter copies on every request
+    (exact type tests: one set lookup per value instead of isinstance chains)."""
+    kind = type(value)
+    if kind is dict:
+        return {k: v if type(v) in _JSON_SCALARS else _json_copy(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _JSON_SCALARS else _json_copy(v) for v in value]
+    return value if kind in _JSON_SCALARS else copy.deepcopy(value)
+
+
+_JSON_SCALARS = frozenset((str, int, float, bool, type(None), gojson.Num))
 
 
 def resolve_model(body: Any, routed_model: str) -> str:
