@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Iterator
 
-from .. import gojson
+from ..goemu import json as gojson
 from .context import Context, Site, child
 from .registry import check, transform
 from .types import MISSING, Hit

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Mapping
 
-from .. import gojson
+from ..goemu import json as gojson
 from ..catalogue.loader import Catalogue, load_catalogue
 from ..catalogue.model import ENGINE_STAGES, PRE_PARSE_STAGES, STAGES, Rule, Target
 from . import registry

@@ -151,7 +151,7 @@ def wire_json(body: dict[str, Any]) -> Any:
     decoded back into plain JSON values for printing."""
     import json
 
-    from .. import gojson
+    from ..goemu import json as gojson
 
     return json.loads(gojson.dumps(body))
 

@@ -27,7 +27,7 @@ from typing import Any, Iterator
 import pytest
 
 from .guard import Bounds
-from .redact import printable
+from ..common.redact import printable
 from .session import LiveSession, SessionOptions, missing_key
 
 SUITE_FILE = Path(__file__).with_name("test_conformance.py").resolve()

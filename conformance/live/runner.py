@@ -20,7 +20,7 @@ from . import disputed
 from .cases import LiveCase, LiveRequest, build_request, live_cases
 from .judge import Expectation, expect, judge
 from .observe import Observation, Target, send
-from .redact import Redactor
+from ..common.redact import Redactor
 from .transport import bounded_client
 
 

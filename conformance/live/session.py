@@ -23,7 +23,7 @@ from ..reports.model import OUTCOMES
 from .cases import LiveCase
 from .guard import Bounds, RunGuard, authentication_failed
 from .observe import Target, Unreadable, fetch_json
-from .redact import Redactor, printable_data
+from ..common.redact import Redactor, printable_data
 from .runner import CaseResult, LiveRun, RunConfig, resolve_api_key
 from .transport import bounded_client
 
