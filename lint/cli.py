@@ -204,7 +204,7 @@ class Run:
 def _summary(outcome: Outcome) -> RecordSummary:
     """What the gateway does with one body, with every secret-shaped value masked: the events'
     ``before`` carries the client's headers (Authorization) and forwarded bodies may hold tokens."""
-    from gonka_conformance.live.redact import Redactor  # (httpx) only for --show-normalized
+    from gonka_conformance.common.redact import Redactor  # (httpx) only for --show-normalized
 
     from .masking import mask_event, mask_fields, secrets_in
 
