@@ -17,7 +17,8 @@ import logging
 from typing import Any, Mapping
 
 from gonka_conformance.catalogue.loader import Catalogue, load_catalogue
-from gonka_conformance.cli import UsageError, check_profile, check_revision
+from gonka_conformance.catalogue.choices import check_profile, check_revision
+from gonka_conformance.common.errors import UsageError
 from gonka_conformance.engine.types import Limits
 
 from .findings import Finding, FixInfo, sort_key

@@ -15,8 +15,9 @@ from typing import Any, Callable, Iterator, Sequence, TextIO
 
 from gonka_conformance import __version__
 from gonka_conformance.catalogue.loader import Catalogue, load_catalogue
-from gonka_conformance.cli import (EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, check_profile, check_revision,
-                                   run_guarded)
+from gonka_conformance.catalogue.choices import check_profile, check_revision
+from gonka_conformance.commandline import run_guarded
+from gonka_conformance.common.errors import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
 
 from . import agentconfig, explain
 from .config import FORMATS, IGNORE_FILE, Config, ConfigError, IgnoreFile, Selector, find_pyproject, load_config

@@ -18,7 +18,7 @@ import httpx
 
 from .. import __version__
 from ..catalogue.loader import load_catalogue
-from ..cli import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
+from ..common.errors import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
 from ..reports.model import OUTCOMES
 from .cases import LiveCase
 from .guard import Bounds, RunGuard, authentication_failed
