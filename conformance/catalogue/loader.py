@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from . import cache as catalogue_cache
+from .extensions import rule_checks
 from .files import FileProblem, read_file
 from .model import (
     TROUBLESHOOTING_URL, Alternative, BrokerProfile, Divergence, Evidence, Family, Revision, RevisionRange, Rule,
@@ -366,11 +367,8 @@ def _cross_check(
     rules: list[Rule], revisions: list[Revision], families: list[Family],
     brokers: dict[str, BrokerProfile], broker_files: dict[str, str], root: Path,
 ) -> list[str]:
-    """Checks JSON Schema cannot express: unique ids, known names, registered functions."""
-    from ..engine import registry  # late import: the engine depends on the catalogue model
-
-    registry.load_builtin_functions()
-
+    """Checks JSON Schema cannot express: unique ids, known names, and the registered rule checks
+    (:mod:`.extensions`: the engine's verbs)."""
     problems: list[str] = []
     seen: dict[str, Rule] = {}
     revision_ids = {r.id for r in revisions}
@@ -406,10 +404,8 @@ def _cross_check(
             for code, delegate in (target.options.get("delegate") or {}).items():
                 if delegate not in {r.id for r in rules}:
                     problems.append(f"{where}: {rule.id}: delegate for {code!r} names unknown rule {delegate!r}")
-            if target.check and target.check not in registry.CHECKS:
-                problems.append(f"{where}: {rule.id}: unknown check {target.check!r}")
-            if target.transform and target.transform not in registry.TRANSFORMS:
-                problems.append(f"{where}: {rule.id}: unknown transform {target.transform!r}")
+        for extra in rule_checks():  # e.g. the engine's: every verb a rule names exists
+            problems.extend(f"{where}: {rule.id}: {problem}" for problem in extra(rule))
         problems.extend(f"{where}: {rule.id}: {problem}" for problem in _template_problems(rule))
         has_check = any(t.check for t in rule.targets)
         if has_check and rule.kind != "advise" and rule.status is None:
@@ -444,3 +440,14 @@ def _template_problems(rule: Rule) -> list[str]:
         except ValueError as exc:
             problems.append(f"message {code!r} is not a valid template: {exc}")
     return problems
+
+
+def read_data_file(path: Path, root: Path, schema_name: str | None = None) -> Any:
+    """A catalogue data file besides rules and profiles (e.g. ``coverage.yaml``), validated
+    against ``schema/<schema_name>`` when given; problems raise :class:`CatalogueError` as
+    ``file:line: …``."""
+    data, lines, filename = _read_yaml(path, root)
+    problems = _validate(data, _schema(schema_name), lines, filename) if schema_name else []
+    if problems:
+        raise CatalogueError(problems)
+    return data

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from ..goemu import json as gojson
 from ..catalogue.loader import Catalogue, load_catalogue
 from ..catalogue.model import ENGINE_STAGES, PRE_PARSE_STAGES, STAGES, Rule, Target
-from . import registry
+from . import builtins, registry  # noqa: F401  (builtins: the verbs are registered before any plan)
 from .messages import EngineError, go_quote, render  # noqa: F401  (re-exported: the faces import them from here)
 from .context import Context, Site, parent_of, resolve, split_pointer
 from .routing import family_of  # noqa: F401  (re-exported)
@@ -107,7 +107,6 @@ def _followed(catalogue: Catalogue, sides: tuple[tuple[str, str], ...]) -> _Foll
 @lru_cache(maxsize=256)
 def _plan(catalogue: Catalogue, revision_id: str, family: str | None, profile_id: str | None, stages: tuple[str, ...],
           sides: tuple[tuple[str, str], ...] = ()) -> Plan:
-    registry.load_builtin_functions()
     profile = catalogue.broker(profile_id) if profile_id else None
     followed = _followed(catalogue, sides)
     rules: dict[str, Rule] = {}

@@ -45,11 +45,3 @@ def transform(name: str, *, when_absent: bool = False) -> Callable[[Fn], Fn]:
         return fn
 
     return register
-
-
-def load_builtin_functions() -> None:
-    """Import the modules that register the built-in functions (idempotent)."""
-    from . import (  # noqa: F401
-        check_basic, check_messages, check_schemas, transform_basic, transform_messages, transform_tokens,
-        advice, transform_schemas,
-    )
