@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from .catalogue.loader import CatalogueError
 from .common.errors import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, UsageError
-from .engine.messages import EngineError
+from .engine.pipeline import EngineError
 
 PROG = "gonka-conformance"
 

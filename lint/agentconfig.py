@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator
 
-from gonka_conformance.engine.context import escape, join_pointer, split_pointer
+from gonka_conformance.common.pointers import escape, join_pointer, split_pointer
 from gonka_conformance.engine.pipeline import family_of
 from gonka_conformance.engine.types import MISSING
 

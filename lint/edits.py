@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from json.decoder import scanstring
 from typing import Any, Iterable
 
-from gonka_conformance.engine.context import join_pointer, split_pointer
+from gonka_conformance.common.pointers import join_pointer, split_pointer
 
 from .locate import Container, Member, SourceIndex
 

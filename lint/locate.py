@@ -13,7 +13,7 @@ import json
 import re
 from bisect import bisect_right
 from json.decoder import scanstring
-from gonka_conformance.engine.context import join_pointer, split_pointer
+from gonka_conformance.common.pointers import join_pointer, split_pointer
 
 _WS = re.compile(r"[ \t\n\r]*")
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_.\-]+")

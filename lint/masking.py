@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from gonka_conformance.engine.context import split_pointer
+from gonka_conformance.common.pointers import split_pointer
 from gonka_conformance.common.redact import MASK
 
 # Field names (lower case, without "-" and "_") that hold credentials. ``max_tokens`` and

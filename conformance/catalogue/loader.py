@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..common.version import __version__
 from . import cache as catalogue_cache
 from .extensions import rule_checks
 from .files import FileProblem, read_file
@@ -218,8 +219,6 @@ def _read_files(root: Path, paths: list[tuple[str, Path]]) -> tuple[list[_File],
 
 
 def _cache_key(files: list[_File]) -> str:
-    from .. import __version__
-
     schemas = [_schema_path(name).read_bytes() for name in sorted(set(_SCHEMAS.values()))]
     return catalogue_cache.key(__version__, [(f.filename, f.text.encode("utf-8")) for f in files], schemas)
 

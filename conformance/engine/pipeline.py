@@ -371,3 +371,10 @@ def analyse(
 def forwarded_bytes(result: Accepted) -> bytes:
     """The exact bytes upstream would forward (Go ``json.Marshal``)."""
     return gojson.dumps(result.body).encode("utf-8", errors="surrogatepass")
+
+
+def plan(catalogue: Catalogue, revision_id: str, family: str | None, profile_id: str | None,
+         stages: tuple[str, ...]) -> Plan:
+    """The cached plan for ``stages``: the applicable rules' steps in run order (public for the
+    reference gateway, which runs the response-side stages on its simulated answers)."""
+    return _plan(catalogue, revision_id, family, profile_id, stages)
