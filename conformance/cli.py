@@ -10,12 +10,15 @@ from typing import Any, Callable, Sequence
 
 from . import __version__
 from .catalogue.choices import check_profile, check_revision
+from .catalogue.coverage import load_coverage, load_upstream_tests, render_markdown
 from .catalogue.loader import Catalogue, load_catalogue
 from .catalogue.summary import rule_summary
 from .commandline import PROG, StrictParser, positive_int, print_json, report_invalid_catalogue, run_guarded  # noqa: F401
 from .common.errors import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, UsageError  # noqa: F401  (re-exported until callers are updated)
 from .common.inputs import read_input
 from .engine.pipeline import limits_for, normalize
+from .gateway.cli import register as serve_register
+from .live import commands as live_commands
 
 
 def _catalogue(args: argparse.Namespace) -> Catalogue:
@@ -73,8 +76,6 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
-    from .catalogue.coverage import load_coverage, load_upstream_tests, render_markdown
-
     catalogue = _catalogue(args)
     items, unknown = load_coverage(catalogue)
     text = render_markdown(items, load_upstream_tests(catalogue))
@@ -131,9 +132,6 @@ EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 
 
 def _register_faces() -> None:
-    from .gateway.cli import register as serve_register
-    from .live import commands as live_commands
-
     for register in (live_commands.register, serve_register):
         if register not in EXTRA_COMMANDS:
             EXTRA_COMMANDS.append(register)
