@@ -57,9 +57,10 @@ class StrictParser(argparse.ArgumentParser):
 def run_guarded(prog: str, command: Callable[[], int], usage_errors: tuple[type[Exception], ...] = ()) -> int:
     """Run a command so that every failure a user can cause is one line and an exit code
     (shared by gonka-conformance and gonka-lint)."""
+    usage: tuple[type[Exception], ...] = (UsageError, *usage_errors)
     try:
         return int(command())
-    except (UsageError, *usage_errors) as exc:
+    except usage as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except CatalogueError as exc:

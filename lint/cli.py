@@ -442,8 +442,8 @@ def _main(args: argparse.Namespace) -> int:
     available = [f for f in run.findings if f.fix and f.fix.available]
     report = Report(run.findings, run.errors, run.files, s.catalogue, s.catalogue.revision(s.options.revision).id,
                     s.options.profile, records=run.records, skipped=run.skipped, ignored=run.ignored,
-                    fixed=run.fixed, fixable=sum(1 for f in available if f.fix.safe or s.unsafe),  # type: ignore[union-attr]
-                    unsafe_fixable=0 if s.unsafe else sum(1 for f in available if not f.fix.safe),  # type: ignore[union-attr]
+                    fixed=run.fixed, fixable=sum(1 for f in available if f.fix and (f.fix.safe or s.unsafe)),
+                    unsafe_fixable=0 if s.unsafe else sum(1 for f in available if f.fix and not f.fix.safe),
                     stale=stale, normalized=run.normalized if args.show_normalized else None, strict=s.strict)
     _report_errors(run)
     for file, rule, pointer in stale:

@@ -417,11 +417,11 @@ def _cross_check(
                 owner = seen.get(delegate)
                 if owner and owner.kind != "advise" and owner.messages and code not in owner.messages and "default" not in owner.messages:
                     problems.append(f"{rule.source_file}:{rule.line}: {rule.id}: delegate {delegate!r} has no message for code {code!r}")
-    for rule in (r for r in rules if r.evidence):  # a disputed rule's default and overrides must resolve
-        names = [a.name for a in rule.evidence.alternatives]
-        if rule.evidence.default not in names:
-            problems.append(f"{rule.source_file}:{rule.line}: {rule.id}: evidence default {rule.evidence.default!r} is not an alternative")
-        for unknown in sorted({r for a in rule.evidence.alternatives for r in a.options} - set(seen)):
+    for rule, evidence in ((r, r.evidence) for r in rules if r.evidence):  # a disputed rule's default and overrides must resolve
+        names = [a.name for a in evidence.alternatives]
+        if evidence.default not in names:
+            problems.append(f"{rule.source_file}:{rule.line}: {rule.id}: evidence default {evidence.default!r} is not an alternative")
+        for unknown in sorted({r for a in evidence.alternatives for r in a.options} - set(seen)):
             problems.append(f"{rule.source_file}:{rule.line}: {rule.id}: evidence overrides unknown rule {unknown!r}")
     for broker in brokers.values():
         for divergence in broker.divergences:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator
+from typing import Any, Iterator, TypeGuard
 
 from ..goemu import json as gojson
 from .context import Context, Site, child
@@ -13,7 +13,7 @@ from .types import MISSING, Hit
 UINT64_MAX = 2**64 - 1
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: Any) -> TypeGuard[int]:
     """A JSON integer literal (Go ``json.Number.Int64`` succeeds); booleans are not."""
     return isinstance(value, int) and not isinstance(value, bool)
 

@@ -434,7 +434,7 @@ def field_conflict(ctx: Context, site: Site) -> Iterator[Hit]:
 
 
 @check("structured-outputs")
-def structured_outputs(ctx: Context, site: Site) -> Iterator[Hit]:
+def structured_outputs(ctx: Context, site: Site) -> Iterator[Hit | Change]:
     """``StructuredOutputsValidator`` after the route gate, shape and conflict checks: closed
     sub-key set, exactly one constraint, then each constraint and modifier in upstream order."""
     value, options = site.value, site.options
@@ -455,7 +455,7 @@ def structured_outputs(ctx: Context, site: Site) -> Iterator[Hit]:
             yield from _structured_field(ctx, site, value, name, item, child(site.pointer, name))
 
 
-def _structured_field(ctx: Context, site: Site, holder: dict[str, Any], name: str, item: Any, pointer: str) -> Iterator[Hit]:
+def _structured_field(ctx: Context, site: Site, holder: dict[str, Any], name: str, item: Any, pointer: str) -> Iterator[Hit | Change]:
     options = site.options
     if name == "json":
         if not isinstance(item, dict):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from ..common.pointers import child, escape, join_pointer, pointer_tokens, split_pointer, unescape  # noqa: F401  (the verbs import them from here)
 from .types import Limits
@@ -26,7 +26,7 @@ class Site:
     rule: "Rule"
 
 
-def resolve(body: Any, path: str) -> Iterator[tuple[str, Any, Any, Any]]:
+def resolve(body: Any, path: str) -> Iterable[tuple[str, Any, Any, Any]]:
     """Yield ``(pointer, parent, key, value)`` for every value ``path`` selects.
 
     A ``*`` token matches every member of an object or element of an array. For a path with
@@ -44,7 +44,7 @@ def _canonical(path: str) -> str:
 
 
 def _resolve_plain(body: Any, tokens: tuple[str, ...], path: str) -> tuple[tuple[str, Any, Any, Any], ...]:
-    node, parent, key = body, None, None
+    node, parent, key = body, None, None  # type: Any, Any, Any
     for head in tokens:
         if isinstance(node, dict) and head in node:
             parent, key, node = node, head, node[head]

@@ -199,10 +199,10 @@ class _Run:
             template = owner.advice or owner.messages.get(item.code) or owner.messages.get("default", "")
             self.advice.append(Advice(owner.id, pointer, render(template, item.params)))
             return
-        template = owner.messages.get(item.code) or owner.messages.get("default")
-        if template is None:
+        message = owner.messages.get(item.code) or owner.messages.get("default")
+        if message is None:
             raise EngineError(f"rule {owner.id} has no message for code {item.code!r}")
-        rejection = Rejection(owner.id, owner.status or 400, render(template, item.params), pointer)
+        rejection = Rejection(owner.id, owner.status or 400, render(message, item.params), pointer)
         self.rejections.append(rejection)
         if not self.ctx.collect or owner.stage in PRE_PARSE_STAGES:
             raise _Stop()

@@ -218,10 +218,10 @@ class _GoRegexpParser:
             if nxt == "C":
                 raise GoRegexpError("invalid escape sequence", t[:2])
             if nxt == "Q":
-                lit, sep, rest = t[2:].partition("\\E")
+                lit, sep, quoted_rest = t[2:].partition("\\E")
                 for _ in lit:
                     self.push("lit")
-                return rest if sep else ""
+                return quoted_rest if sep else ""
         rest = _unicode_class(t)
         if rest is None and t[:2] in _PERL_CLASSES:
             rest = t[2:]
