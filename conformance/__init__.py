@@ -6,8 +6,7 @@ Public API::
     result = normalize(b'{"messages": [...]}', model="moonshotai/Kimi-K2.6")
 """
 
-__version__ = "0.1.0"
-
+from .common.version import __version__  # noqa: E402
 from .catalogue.loader import Catalogue, CatalogueError, load_catalogue  # noqa: E402
 from .engine.pipeline import analyse, normalize  # noqa: E402
 from .engine.types import (  # noqa: E402

@@ -4,81 +4,25 @@ every user-facing failure is one clear line on stderr and a documented exit code
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import __version__
-from .catalogue.loader import Catalogue, CatalogueError, load_catalogue
-from .engine.pipeline import EngineError, limits_for, normalize
-
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-PROG = "gonka-conformance"
-
-
-class UsageError(Exception):
-    """A problem with the command line or its input files: exit 2."""
-
-
-def read_input(path: str, limit: int | None = None) -> bytes:
-    """Read a file or stdin ('-'); ``limit`` bounds memory (read at most limit+1 bytes)."""
-    try:
-        if path == "-":
-            stream = sys.stdin.buffer
-            return stream.read(limit + 1) if limit is not None else stream.read()
-        with open(path, "rb") as handle:
-            return handle.read(limit + 1) if limit is not None else handle.read()
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory") from None
-    except PermissionError:
-        raise UsageError(f"{path}: permission denied") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+from .catalogue.choices import check_profile, check_revision
+from .catalogue.coverage import load_coverage, load_upstream_tests, render_markdown
+from .catalogue.loader import Catalogue, load_catalogue
+from .catalogue.summary import rule_summary
+from .commandline import PROG, StrictParser, positive_int, print_json, report_invalid_catalogue, run_guarded  # noqa: F401
+from .common.errors import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, UsageError  # noqa: F401  (re-exported until callers are updated)
+from .common.inputs import read_input
+from .engine.pipeline import limits_for, normalize
+from .gateway.cli import register as serve_register
+from .live import commands as live_commands
 
 
 def _catalogue(args: argparse.Namespace) -> Catalogue:
     return load_catalogue(args.catalogue)
-
-
-def check_revision(catalogue: Catalogue, revision: str | None) -> None:
-    if revision is not None:
-        _known(catalogue.revision, revision)
-
-
-def check_profile(catalogue: Catalogue, profile: str | None) -> None:
-    if profile is not None:
-        _known(catalogue.broker, profile)
-
-
-def _known(lookup: Callable[[str], Any], name: str) -> None:
-    try:
-        lookup(name)
-    except KeyError as exc:
-        raise UsageError(str(exc.args[0])) from None
-
-
-def positive_int(text: str) -> int:
-    """argparse type: a whole number of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
-
-
-def print_json(data: Any, indent: int | None = 2) -> None:
-    """JSON on stdout; non-ASCII stays readable, a lone surrogate from the input is escaped."""
-    text = json.dumps(data, ensure_ascii=False, indent=indent)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = json.dumps(data, ensure_ascii=True, indent=indent)
-    print(text)
 
 
 # --- normalize ----------------------------------------------------------------------------
@@ -99,35 +43,6 @@ def cmd_normalize(args: argparse.Namespace) -> int:
 
 
 # --- rules --------------------------------------------------------------------------------
-
-
-def rule_summary(catalogue: Catalogue, rule: Any) -> dict[str, Any]:
-    divergences = [
-        {"broker": broker.id, "behaviour": d.behaviour, "status": d.status, "message": d.message,
-         "observed": d.observed, "source": d.source, "note": d.note}
-        for broker in catalogue.brokers.values() for d in broker.divergences if d.rule == rule.id
-    ]
-    return {
-        "id": rule.id, "title": rule.title, "kind": rule.kind, "level": rule.level, "stage": rule.stage,
-        "severity": rule.severity, "families": list(rule.families) if rule.families else ["all"],
-        "except": list(rule.except_families),
-        "revisions": {"from": rule.revisions.start or catalogue.revisions[0].id,
-                      "until": rule.revisions.until or catalogue.revisions[-1].id},
-        "anchor": rule.anchor, "status": rule.status, "messages": dict(rule.messages),
-        "docs": dict(rule.docs), "fix": dict(rule.lint.get("fix") or {}) or None,
-        "live": [dict(case) for case in rule.live], "divergences": divergences,
-        "evidence": _evidence_summary(rule),
-        "source": f"{rule.source_file}:{rule.line}",
-    }
-
-
-def _evidence_summary(rule: Any) -> dict[str, Any] | None:
-    """A disputed rule's sides (``evidence: disputed``), or None."""
-    if rule.evidence is None:
-        return None
-    return {"status": "disputed", "default": rule.evidence.default, "alternatives": [
-        {"name": a.name, "says": a.says, "sources": list(a.sources), "engine_follows": a.executable}
-        for a in rule.evidence.alternatives]}
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
@@ -173,8 +88,6 @@ def _print_verbs(catalogue: Catalogue, fmt: str) -> int:
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
-    from .catalogue.coverage import load_coverage, load_upstream_tests, render_markdown
-
     catalogue = _catalogue(args)
     items, unknown = load_coverage(catalogue)
     text = render_markdown(items, load_upstream_tests(catalogue))
@@ -191,24 +104,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if problems else EXIT_OK
 
 
-def report_invalid_catalogue(prog: str, exc: CatalogueError) -> int:
-    """Every problem as ``file:line: what``, and the usage exit code (shared by every CLI)."""
-    print(f"{prog}: invalid catalogue:", file=sys.stderr)
-    for problem in exc.problems:
-        print(f"  {problem}", file=sys.stderr)
-    return EXIT_USAGE
-
-
 # --- entry point --------------------------------------------------------------------------
-
-
-class StrictParser(argparse.ArgumentParser):
-    """No abbreviated options (``--co`` must not quietly mean ``--concurrency``); subcommand
-    parsers are of the parser's own class, so every subcommand inherits this."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("allow_abbrev", False)
-        super().__init__(*args, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -250,9 +146,6 @@ EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 
 
 def _register_faces() -> None:
-    from .gateway.cli import register as serve_register
-    from .live import commands as live_commands
-
     for register in (live_commands.register, serve_register):
         if register not in EXTRA_COMMANDS:
             EXTRA_COMMANDS.append(register)
@@ -265,26 +158,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     return run_guarded(PROG, lambda: args.handler(args))
-
-
-def run_guarded(prog: str, command: Callable[[], int], usage_errors: tuple[type[Exception], ...] = ()) -> int:
-    """Run a command so that every failure a user can cause is one line and an exit code
-    (shared by gonka-conformance and gonka-lint)."""
-    try:
-        return int(command())
-    except (UsageError, *usage_errors) as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except CatalogueError as exc:
-        return report_invalid_catalogue(prog, exc)
-    except EngineError as exc:
-        print(f"{prog}: internal error: {exc}", file=sys.stderr)
-        return EXIT_INTERNAL
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator
 
-from gonka_conformance.engine.context import escape, join_pointer, split_pointer
+from gonka_conformance.common.pointers import escape, join_pointer, split_pointer
 from gonka_conformance.engine.pipeline import family_of
 from gonka_conformance.engine.types import MISSING
 
@@ -344,7 +344,7 @@ def _profile_for(options: Options, base_url: Any) -> str | None:
 def targets(spec: dict[str, Any], document: ConfigDocument, options: Options) -> list[Target]:
     """The payload the client sends for each model entry it can call on a Gonka gateway (a
     broker's base URL, or a model id of a Gonka family)."""
-    found = []
+    found: list[Target] = []
     for target in spec["targets"]:
         for variables in _expand(target["each"], document.data):
             model = _model_id(target["model"], variables, document)

@@ -15,8 +15,9 @@ from typing import Any, Callable, Iterator, Sequence, TextIO
 
 from gonka_conformance import __version__
 from gonka_conformance.catalogue.loader import Catalogue, load_catalogue
-from gonka_conformance.cli import (EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, check_profile, check_revision,
-                                   run_guarded)
+from gonka_conformance.catalogue.choices import check_profile, check_revision
+from gonka_conformance.commandline import run_guarded
+from gonka_conformance.common.errors import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
 
 from . import agentconfig, explain
 from .config import FORMATS, IGNORE_FILE, Config, ConfigError, IgnoreFile, Selector, find_pyproject, load_config
@@ -204,7 +205,7 @@ class Run:
 def _summary(outcome: Outcome) -> RecordSummary:
     """What the gateway does with one body, with every secret-shaped value masked: the events'
     ``before`` carries the client's headers (Authorization) and forwarded bodies may hold tokens."""
-    from gonka_conformance.live.redact import Redactor  # (httpx) only for --show-normalized
+    from gonka_conformance.common.redact import Redactor  # (httpx) only for --show-normalized
 
     from .masking import mask_event, mask_fields, secrets_in
 
@@ -441,8 +442,8 @@ def _main(args: argparse.Namespace) -> int:
     available = [f for f in run.findings if f.fix and f.fix.available]
     report = Report(run.findings, run.errors, run.files, s.catalogue, s.catalogue.revision(s.options.revision).id,
                     s.options.profile, records=run.records, skipped=run.skipped, ignored=run.ignored,
-                    fixed=run.fixed, fixable=sum(1 for f in available if f.fix.safe or s.unsafe),  # type: ignore[union-attr]
-                    unsafe_fixable=0 if s.unsafe else sum(1 for f in available if not f.fix.safe),  # type: ignore[union-attr]
+                    fixed=run.fixed, fixable=sum(1 for f in available if f.fix and (f.fix.safe or s.unsafe)),
+                    unsafe_fixable=0 if s.unsafe else sum(1 for f in available if f.fix and not f.fix.safe),
                     stale=stale, normalized=run.normalized if args.show_normalized else None, strict=s.strict)
     _report_errors(run)
     for file, rule, pointer in stale:

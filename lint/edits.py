@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from json.decoder import scanstring
+from json.decoder import scanstring  # type: ignore[attr-defined]  # defined at runtime; typeshed omits it
 from typing import Any, Iterable
 
-from gonka_conformance.engine.context import join_pointer, split_pointer
+from gonka_conformance.common.pointers import join_pointer, split_pointer
 
 from .locate import Container, Member, SourceIndex
 

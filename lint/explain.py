@@ -7,7 +7,7 @@ import json
 import textwrap
 from typing import TYPE_CHECKING, Any
 
-from gonka_conformance.cli import rule_summary
+from gonka_conformance.catalogue.summary import rule_summary
 
 from .config import ConfigError
 from .fixes import MANUAL, OPS

@@ -20,8 +20,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from gonka_conformance.catalogue.model import Rule
-from gonka_conformance.engine.check_schemas import Bounds
-from gonka_conformance.engine.context import child, split_pointer
+from gonka_conformance.common.pointers import child, split_pointer
+from gonka_conformance.engine.schemas import Bounds, NodeLimit, RefError, Vocabulary, dereference
 from gonka_conformance.engine.types import MISSING, Analysis, Limits
 
 from .edits import Add, Change, Raw, Remove, Rename, Replace
@@ -515,8 +515,6 @@ def _site_pattern(path: str, prefix: str) -> "re.Pattern[str]":
 def inline_schema_refs(ctx: FixContext) -> list[Change] | None:
     """Inline local ``$ref``s (and drop ``$defs``/``definitions``) with the engine's own
     dereferencer: refs it cannot inline (remote, recursive, unresolved) get no fix."""
-    from gonka_conformance.engine.transform_schemas import NodeLimit, RefError, Vocabulary, dereference
-
     pointer = ctx.finding.pointer
     for site in _schema_sites(ctx.catalogue, ctx.finding.rule):
         match = site.pattern.match(pointer)

@@ -20,7 +20,7 @@ from gonka_conformance.catalogue.loader import Catalogue
 from gonka_conformance.engine.types import Limits
 
 from .findings import Finding
-from .sdk import Linter
+from .sdk import Linter, wrap
 
 
 class GonkaLintError(Exception):
@@ -104,8 +104,6 @@ def install(client: Any, **options: Any) -> Any:
     OpenAI SDK client (which builds its own HTTP client) is wrapped instead: see
     :func:`gonka_conformance.lint.wrap`, whose linter is returned."""
     if not hasattr(client, "event_hooks") and hasattr(client, "_client"):
-        from .sdk import wrap
-
         return wrap(client, **{k: v for k, v in options.items() if k != "on_error"}).gonka_lint
     hook = LintHook(**options)
     hooks = dict(client.event_hooks)

@@ -28,7 +28,8 @@ from typing import IO, Iterator
 from urllib.parse import urlsplit
 
 from gonka_conformance.catalogue.files import kind_of
-from gonka_conformance.cli import UsageError, read_input
+from gonka_conformance.common.errors import UsageError
+from gonka_conformance.common.inputs import read_input
 
 MAX_CONTAINER = 256 * 1024 * 1024  # a HAR file or stdin is read whole, up to this size
 EXTENSIONS = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".har": "har"}

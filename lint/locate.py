@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import re
 from bisect import bisect_right
-from json.decoder import scanstring
-from gonka_conformance.engine.context import join_pointer, split_pointer
+from json.decoder import scanstring  # type: ignore[attr-defined]  # defined at runtime; typeshed omits it
+from gonka_conformance.common.pointers import join_pointer, split_pointer
 
 _WS = re.compile(r"[ \t\n\r]*")
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_.\-]+")

@@ -2,7 +2,7 @@
 up in ``--show-normalized``: an ``extra_body.api_key`` lifted to the top level reappears as an
 event's ``after`` and in the forwarded body, under names no key list would catch.
 
-The masking itself is the project's one redactor (:mod:`gonka_conformance.live.redact`); this
+The masking itself is the project's one redactor (:mod:`gonka_conformance.common.redact`); this
 module only says which values are secrets and which places hold one.
 """
 
@@ -12,8 +12,8 @@ import json
 import re
 from typing import Any
 
-from gonka_conformance.engine.context import split_pointer
-from gonka_conformance.live.redact import MASK
+from gonka_conformance.common.pointers import split_pointer
+from gonka_conformance.common.redact import MASK
 
 # Field names (lower case, without "-" and "_") that hold credentials. ``max_tokens`` and
 # ``prompt_cache_key`` are not secrets: a name must end in one of these words exactly.

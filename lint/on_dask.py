@@ -33,7 +33,7 @@ def lint_lines(lines: Iterable[str | bytes], **target: Any) -> list[dict[str, An
     """Lint JSON Lines records in this process: one result per non-blank record,
     ``{"findings": [...], "error": None}`` or ``{"findings": [], "error": "why"}``.
     ``target`` takes :func:`gonka_conformance.lint.lint`'s keywords (model, revision, profile…)."""
-    results = []
+    results: list[dict[str, Any]] = []
     for line in lines:
         text = line.decode("utf-8", errors="surrogateescape") if isinstance(line, bytes) else line
         if not text.strip():

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from gonka_conformance import gojson
+from gonka_conformance.goemu import json as gojson
 from gonka_conformance.engine.pipeline import EngineError, analyse, limits_for
 from gonka_conformance.engine.types import Analysis, Limits
 

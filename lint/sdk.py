@@ -30,7 +30,7 @@ from typing import Any, Literal
 from gonka_conformance.catalogue.loader import Catalogue, load_catalogue
 from gonka_conformance.engine.types import Limits
 
-from . import PayloadError, check_target, lint
+from .library import PayloadError, check_target, lint
 from .findings import SEVERITY_RANK, Finding
 
 LOG = logging.getLogger("gonka_conformance.lint")

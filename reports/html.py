@@ -56,7 +56,7 @@ SCRIPT = """
 
 
 def _badge(outcome: str) -> str:
-    fg, bg = COLOURS.get(outcome, ("#1f2328", "#fff"))
+    fg, bg = COLOURS.get(outcome, ("#1f2328", "#fff"))  # type: ignore[call-overload]  # (an outcome word; StrEnum keys)
     return f'<span class="badge" style="color:{fg};background:{bg}">{escape(outcome)}</span>'
 
 

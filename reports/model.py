@@ -6,36 +6,17 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
+
+# The outcome words belong to the live suite (a face); the report model builds on them.
+from ..live.outcomes import BASELINED, FAILING, OUTCOMES, WORST_FIRST, Outcome  # noqa: F401
 
 REPORT_SCHEMA_ID = "https://gonka-conformance.invalid/schema/report.schema.json"
 REPORT_VERSION = 1
 
 
-class Outcome(StrEnum):
-    """A live case's verdict: the one list of outcome words (report.json, every renderer, the
-    pytest plugin and the exit code use these names)."""
-
-    PASS = "pass"
-    FAIL = "fail"
-    DIVERGENT = "divergent"  # fails upstream's contract, matches the chosen broker profile
-    UNOBSERVABLE = "unobservable"
-    XFAIL = "xfail"  # a failure the baseline expects
-    XPASS = "xpass"  # a baselined case that now passes (the baseline is stale)
-    ERROR = "error"  # the harness could not judge (transport, 5xx, budget)
-
-
-OUTCOMES: tuple[str, ...] = tuple(o.value for o in Outcome)  # the report summary's order
-#: Outcomes that make a run fail (a regression in a diff).
-FAILING: frozenset[Outcome] = frozenset({Outcome.FAIL, Outcome.ERROR, Outcome.XPASS})
-#: Worst first: the order renderers sort and summarise in.
-WORST_FIRST: tuple[Outcome, ...] = (Outcome.ERROR, Outcome.FAIL, Outcome.XPASS, Outcome.DIVERGENT, Outcome.XFAIL,
-                                    Outcome.UNOBSERVABLE, Outcome.PASS)
-#: Outcomes a baseline records (a failure to expect next time).
-BASELINED: tuple[Outcome, ...] = (Outcome.FAIL, Outcome.XFAIL)
 
 
 def schema() -> dict[str, Any]:

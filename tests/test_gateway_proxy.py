@@ -17,7 +17,7 @@ from openai import OpenAI
 from gonka_conformance.engine.pipeline import normalize
 from gonka_conformance.gateway import ReferenceGateway
 from gateways import serve
-from gonka_conformance.live.redact import Redactor
+from gonka_conformance.common.redact import Redactor
 
 PLANTED = "sk-planted-7f3a9c1e5b2d4f60aa81"   # the broker key: must never appear in any output
 ADMIN = "sk-admin-planted-0c4e2b"

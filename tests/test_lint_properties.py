@@ -11,7 +11,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gonka_conformance import gojson, load_catalogue
+from gonka_conformance import load_catalogue
+from gonka_conformance.goemu import json as gojson
 from gonka_conformance.engine.context import child
 from gonka_conformance.lint import PayloadError, lint
 from gonka_conformance.lint.cli import main

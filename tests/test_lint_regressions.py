@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gonka_conformance import gojson, load_catalogue
+from gonka_conformance import load_catalogue
+from gonka_conformance.goemu import json as gojson
 from gonka_conformance.lint import PayloadError, lint
 from gonka_conformance.lint.cli import main
 from gonka_conformance.lint.config import ConfigError, IgnoreFile, find_pyproject, load_config

@@ -143,7 +143,7 @@ def test_url_credentials_and_query_values_appear_nowhere(tmp_path) -> None:
 
 
 def test_clip_redacts_before_it_cuts_and_leaves_no_prefix_at_the_cut() -> None:
-    from gonka_conformance.live.redact import Redactor
+    from gonka_conformance.common.redact import Redactor
 
     redactor = Redactor(fragments=True)
     redactor.add(KEY)
@@ -155,7 +155,7 @@ def test_clip_redacts_before_it_cuts_and_leaves_no_prefix_at_the_cut() -> None:
 
 
 def test_every_credential_of_a_base_url_is_a_known_secret() -> None:
-    from gonka_conformance.live.redact import Redactor
+    from gonka_conformance.common.redact import Redactor
 
     redactor = Redactor()
     redactor.add_url(f"http://{URL_TOKEN}@h.example/v1?sig={SIG}&region=euWest42#frag1234")
@@ -165,7 +165,7 @@ def test_every_credential_of_a_base_url_is_a_known_secret() -> None:
 
 
 def test_safe_model_ids_are_stable_distinct_and_redacted() -> None:
-    from gonka_conformance.live.redact import Redactor
+    from gonka_conformance.common.redact import Redactor
     from gonka_conformance.live.runner import safe_model_id
 
     redactor = Redactor()

@@ -12,7 +12,7 @@ import pytest
 
 from gateways import serve
 from gonka_conformance.live.observe import Target, endpoint, send
-from gonka_conformance.live.redact import Redactor
+from gonka_conformance.common.redact import Redactor
 from gonka_conformance.live.cases import LiveRequest
 from gonka_conformance.live.runner import curl_command
 from gonka_conformance.live.session import LiveSession, SessionOptions, TargetUnreachable, discover_models

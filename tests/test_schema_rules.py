@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from goldens import ROOT, load_goldens
-from gonka_conformance import gojson
+from gonka_conformance.goemu import json as gojson
 from gonka_conformance.catalogue.loader import load_catalogue
 from gonka_conformance.engine.check_schemas import Bounds, go_regexp_error, marshaled_size, walk_schema
 from gonka_conformance.engine.transform_schemas import Vocabulary

@@ -14,7 +14,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gonka_conformance import gojson
+from gonka_conformance.goemu import json as gojson
 from gonka_conformance.engine import check_schemas
 from gonka_conformance.engine.check_schemas import marshaled_size
 from gonka_conformance.engine.pipeline import analyse, normalize

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .loader import Catalogue, CatalogueError, _read_yaml, _schema, _validate
+from .loader import Catalogue, read_data_file
 
 
 @dataclass(frozen=True)
@@ -23,11 +23,7 @@ class CoverageItem:
 
 def load_coverage(catalogue: Catalogue) -> tuple[list[CoverageItem], list[str]]:
     """The coverage items with their rules, and the ``covers`` keys no item defines (typos)."""
-    path = catalogue.root / "coverage.yaml"
-    data, lines, filename = _read_yaml(path, catalogue.root)
-    problems = _validate(data, _schema("coverage.schema.json"), lines, filename)
-    if problems:
-        raise CatalogueError(problems)
+    data = read_data_file(catalogue.root / "coverage.yaml", catalogue.root, "coverage.schema.json")
     by_key: dict[str, list[str]] = {}
     for rule in catalogue.rules:
         for key in rule.docs.get("covers") or ():
@@ -44,7 +40,7 @@ def load_coverage(catalogue: Catalogue) -> tuple[list[CoverageItem], list[str]]:
 
 def load_upstream_tests(catalogue: Catalogue) -> dict | None:
     """The record of the vendored upstream unit-test cases (coverage.yaml ``upstream_tests``)."""
-    data, _lines, _filename = _read_yaml(catalogue.root / "coverage.yaml", catalogue.root)
+    data = read_data_file(catalogue.root / "coverage.yaml", catalogue.root)
     return data.get("upstream_tests")
 
 

@@ -10,7 +10,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from ..common.version import __version__
 from . import cache as catalogue_cache
+from .extensions import option_schemas, rule_checks
 from .files import FileProblem, read_file
 from .model import (
     TROUBLESHOOTING_URL, Alternative, BrokerProfile, Divergence, Evidence, Family, Revision, RevisionRange, Rule,
@@ -217,8 +219,6 @@ def _read_files(root: Path, paths: list[tuple[str, Path]]) -> tuple[list[_File],
 
 
 def _cache_key(files: list[_File]) -> str:
-    from .. import __version__
-
     schemas = [_schema_path(name).read_bytes() for name in sorted(set(_SCHEMAS.values()))]
     return catalogue_cache.key(__version__, [(f.filename, f.text.encode("utf-8")) for f in files], schemas)
 
@@ -243,13 +243,11 @@ def _parse(item: _File) -> None:
 # --- verb options -------------------------------------------------------------------------
 
 
-def _verb_options() -> dict[tuple[str, str], Any]:
+def _verb_options() -> Mapping[tuple[str, str], Any]:
     """(kind, verb) -> the JSON Schema its ``with:`` must satisfy, declared where the engine
-    registers the verb. (The one place the catalogue asks the engine something: only on a
-    cache miss or for a user's catalogue.)"""
-    from ..engine import registry
-
-    return registry.option_schemas()
+    registers the verb and handed to the catalogue through :mod:`.extensions` (the catalogue
+    never imports the engine). Asked only on a cache miss or for a user's catalogue."""
+    return option_schemas()
 
 
 def _option_problems(item: _File) -> list[str]:
@@ -415,11 +413,8 @@ def _cross_check(
     rules: list[Rule], revisions: list[Revision], families: list[Family],
     brokers: dict[str, BrokerProfile], broker_files: dict[str, str], root: Path,
 ) -> list[str]:
-    """Checks JSON Schema cannot express: unique ids, known names, registered functions."""
-    from ..engine import registry  # late import: the engine depends on the catalogue model
-
-    registry.load_builtin_functions()
-
+    """Checks JSON Schema cannot express: unique ids, known names, and the registered rule checks
+    (:mod:`.extensions`: the engine's verbs)."""
     problems: list[str] = []
     seen: dict[str, Rule] = {}
     revision_ids = {r.id for r in revisions}
@@ -455,10 +450,8 @@ def _cross_check(
             for code, delegate in (target.options.get("delegate") or {}).items():
                 if delegate not in {r.id for r in rules}:
                     problems.append(f"{where}: {rule.id}: delegate for {code!r} names unknown rule {delegate!r}")
-            if target.check and target.check not in registry.CHECKS:
-                problems.append(f"{where}: {rule.id}: unknown check {target.check!r}")
-            if target.transform and target.transform not in registry.TRANSFORMS:
-                problems.append(f"{where}: {rule.id}: unknown transform {target.transform!r}")
+        for extra in rule_checks():  # e.g. the engine's: every verb a rule names exists
+            problems.extend(f"{where}: {rule.id}: {problem}" for problem in extra(rule))
         problems.extend(f"{where}: {rule.id}: {problem}" for problem in _template_problems(rule))
         has_check = any(t.check for t in rule.targets)
         if has_check and rule.kind != "advise" and rule.status is None:
@@ -471,11 +464,11 @@ def _cross_check(
                 owner = seen.get(delegate)
                 if owner and owner.kind != "advise" and owner.messages and code not in owner.messages and "default" not in owner.messages:
                     problems.append(f"{rule.source_file}:{rule.line}: {rule.id}: delegate {delegate!r} has no message for code {code!r}")
-    for rule in (r for r in rules if r.evidence):  # a disputed rule's default and overrides must resolve
-        names = [a.name for a in rule.evidence.alternatives]
-        if rule.evidence.default not in names:
-            problems.append(f"{rule.source_file}:{rule.line}: {rule.id}: evidence default {rule.evidence.default!r} is not an alternative")
-        for unknown in sorted({r for a in rule.evidence.alternatives for r in a.options} - set(seen)):
+    for rule, evidence in ((r, r.evidence) for r in rules if r.evidence):  # a disputed rule's default and overrides must resolve
+        names = [a.name for a in evidence.alternatives]
+        if evidence.default not in names:
+            problems.append(f"{rule.source_file}:{rule.line}: {rule.id}: evidence default {evidence.default!r} is not an alternative")
+        for unknown in sorted({r for a in evidence.alternatives for r in a.options} - set(seen)):
             problems.append(f"{rule.source_file}:{rule.line}: {rule.id}: evidence overrides unknown rule {unknown!r}")
     for rule in rules:
         for example in rule.live:
@@ -515,8 +508,10 @@ def _override_problems(rules: list[Rule], by_id: dict[str, Rule]) -> list[str]:
     targets): every key must be an option of one of those targets' verbs, and the result must
     still fit each verb that takes it."""
     schemas = _verb_options()
-    problems = []
-    for rule in (r for r in rules if r.evidence):
+    problems: list[str] = []
+    for rule in rules:
+        if rule.evidence is None:
+            continue
         for side in rule.evidence.alternatives:
             for target_rule, values in side.options.items():
                 if target_rule not in by_id:
@@ -542,3 +537,14 @@ def _template_problems(rule: Rule) -> list[str]:
         except ValueError as exc:
             problems.append(f"message {code!r} is not a valid template: {exc}")
     return problems
+
+
+def read_data_file(path: Path, root: Path, schema_name: str | None = None) -> Any:
+    """A catalogue data file besides rules and profiles (e.g. ``coverage.yaml``), validated
+    against ``schema/<schema_name>`` when given; problems raise :class:`CatalogueError` as
+    ``file:line: …``."""
+    data, lines, filename = _read_yaml(path, root)
+    problems = _validate(data, _schema(schema_name), lines, filename) if schema_name else []
+    if problems:
+        raise CatalogueError(problems)
+    return data

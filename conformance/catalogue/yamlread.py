@@ -182,7 +182,7 @@ class _Builder:
 
     def scalar_or_alias(self, event: Any, line: int) -> tuple[Any, int]:
         if isinstance(event, yaml.AliasEvent):
-            found = self.anchors.get(event.anchor)
+            found = self.anchors.get(event.anchor or "")
             if found is None:
                 raise self.problem(line, f"invalid YAML: found undefined alias {event.anchor!r}")
             if found is _OPEN:
@@ -198,7 +198,8 @@ class _Builder:
             tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
         if tag not in _JSON_SCALARS:
             raise self.problem(line, f"invalid YAML: could not determine a constructor for the tag {tag!r}")
-        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        # (ignored arg-type: the C parser's Mark is accepted at runtime; the stubs type only the pure-Python one)
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)  # type: ignore[arg-type]
         value = self.loader.yaml_constructors[tag](self.loader, node)
         if event.anchor is not None:
             self.anchors[event.anchor] = (value, 1)

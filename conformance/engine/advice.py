@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator
 
-from ..gojson import go_trim_space
+from ..goemu.json import go_trim_space
 from .check_basic import is_int
 from .context import Context, Site, child
 from .registry import NO_OPTIONS, check, options

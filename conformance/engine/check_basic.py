@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator
+from typing import Any, Iterator, TypeGuard
 
-from .. import gojson
+from ..goemu import json as gojson
 from .context import Context, Site, child
 from .registry import NO_OPTIONS, check, options, transform
 from .types import MISSING, Hit
@@ -13,9 +13,9 @@ from .types import MISSING, Hit
 UINT64_MAX = 2**64 - 1
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: Any) -> TypeGuard[int]:
     """A JSON integer literal (Go ``json.Number.Int64`` succeeds); booleans are not. ``-0``
-    is one: it is kept as a signed literal (:func:`gojson._parse_int`), and ParseInt reads 0."""
+    is one: it is kept as a signed literal (:func:`goemu.json._parse_int`), and ParseInt reads 0."""
     if isinstance(value, int):
         return not isinstance(value, bool)
     return getattr(value, "literal", None) == "-0"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
-from ..gojson import go_trim_space
+from ..goemu.json import go_trim_space
 from .context import Context, Site, child
 from .registry import check, options
 from .types import MISSING, Hit

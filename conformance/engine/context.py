@@ -1,49 +1,17 @@
-"""Per-request state the rule functions share, and JSON-pointer helpers."""
+"""Per-request state the rule functions share (the JSON-pointer helpers are in common.pointers)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
+from ..common.pointers import child, escape, join_pointer, pointer_tokens, split_pointer, unescape  # noqa: F401  (the verbs import them from here)
 from .types import Limits
 
 if TYPE_CHECKING:
     from ..catalogue.loader import Catalogue
     from ..catalogue.model import Revision, Rule
-
-
-def escape(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
-
-
-def unescape(token: str) -> str:
-    return token.replace("~1", "/").replace("~0", "~")
-
-
-@lru_cache(maxsize=4096)
-def _split_cached(pointer: str) -> tuple[str, ...]:
-    if pointer == "":
-        return ()
-    if not pointer.startswith("/"):
-        raise ValueError(f"not a JSON pointer: {pointer!r}")
-    return tuple(unescape(t) for t in pointer[1:].split("/"))
-
-
-def split_pointer(pointer: str) -> list[str]:
-    return list(_split_cached(pointer))
-
-
-def join_pointer(*tokens: Any) -> str:
-    parts = []
-    for token in tokens:
-        text = str(token)
-        parts.append("/" + (escape(text) if "~" in text or "/" in text else text))
-    return "".join(parts)
-
-
-def child(pointer: str, *tokens: Any) -> str:
-    return pointer + join_pointer(*tokens)
 
 
 @dataclass
@@ -58,13 +26,13 @@ class Site:
     rule: "Rule"
 
 
-def resolve(body: Any, path: str) -> Iterator[tuple[str, Any, Any, Any]]:
+def resolve(body: Any, path: str) -> Iterable[tuple[str, Any, Any, Any]]:
     """Yield ``(pointer, parent, key, value)`` for every value ``path`` selects.
 
     A ``*`` token matches every member of an object or element of an array. For a path with
     no wildcard whose last value is absent, nothing is yielded.
     """
-    tokens = _split_cached(path)
+    tokens = pointer_tokens(path)
     if "*" not in tokens:  # the common case, walked without recursion or generators
         return resolve_plain(body, tokens, path)
     return _walk(body, list(tokens), "", None, None)
@@ -72,12 +40,12 @@ def resolve(body: Any, path: str) -> Iterator[tuple[str, Any, Any, Any]]:
 
 @lru_cache(maxsize=4096)
 def _canonical(path: str) -> str:
-    return join_pointer(*_split_cached(path))
+    return join_pointer(*pointer_tokens(path))
 
 
 def resolve_plain(body: Any, tokens: tuple[str, ...], path: str) -> tuple[tuple[str, Any, Any, Any], ...]:
     """:func:`resolve` for a wildcard-free ``path`` already split into ``tokens``."""
-    node, parent, key = body, None, None
+    node, parent, key = body, None, None  # type: Any, Any, Any
     for head in tokens:
         if isinstance(node, dict) and head in node:
             parent, key, node = node, head, node[head]

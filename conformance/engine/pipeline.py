@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Mapping
 
-from .. import gojson
+from ..goemu import json as gojson
 from ..catalogue.loader import Catalogue, load_catalogue
 from ..catalogue.model import ENGINE_STAGES, PRE_PARSE_STAGES, STAGES, Rule, Target
-from . import registry
+from . import builtins, registry  # noqa: F401  (builtins: the verbs are registered before any plan)
 from .messages import EngineError, go_quote, render  # noqa: F401  (re-exported: the faces import them from here)
 from .context import Context, Site, parent_of, resolve, resolve_plain, split_pointer
 from .routing import family_of  # noqa: F401  (re-exported)
@@ -112,7 +112,6 @@ def _followed(catalogue: Catalogue, sides: tuple[tuple[str, str], ...]) -> _Foll
 @lru_cache(maxsize=256)
 def _plan(catalogue: Catalogue, revision_id: str, family: str | None, profile_id: str | None, stages: tuple[str, ...],
           sides: tuple[tuple[str, str], ...] = ()) -> Plan:
-    registry.load_builtin_functions()
     profile = catalogue.broker(profile_id) if profile_id else None
     followed = _followed(catalogue, sides)
     rules: dict[str, Rule] = {}
@@ -214,10 +213,10 @@ class _Run:
             template = owner.advice or owner.messages.get(item.code) or owner.messages.get("default", "")
             self.advice.append(Advice(owner.id, pointer, render(template, item.params)))
             return
-        template = owner.messages.get(item.code) or owner.messages.get("default")
-        if template is None:
+        message = owner.messages.get(item.code) or owner.messages.get("default")
+        if message is None:
             raise EngineError(f"rule {owner.id} has no message for code {item.code!r}")
-        rejection = Rejection(owner.id, owner.status or 400, render(template, item.params), pointer)
+        rejection = Rejection(owner.id, owner.status or 400, render(message, item.params), pointer)
         self.rejections.append(rejection)
         if not self.ctx.collect or owner.stage in PRE_PARSE_STAGES:
             raise _Stop()
@@ -391,3 +390,10 @@ def analyse(
 def forwarded_bytes(result: Accepted) -> bytes:
     """The exact bytes upstream would forward (Go ``json.Marshal``)."""
     return gojson.dumps(result.body).encode("utf-8", errors="surrogatepass")
+
+
+def plan(catalogue: Catalogue, revision_id: str, family: str | None, profile_id: str | None,
+         stages: tuple[str, ...]) -> Plan:
+    """The cached plan for ``stages``: the applicable rules' steps in run order (public for the
+    reference gateway, which runs the response-side stages on its simulated answers)."""
+    return _plan(catalogue, revision_id, family, profile_id, stages)

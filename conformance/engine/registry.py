@@ -88,18 +88,3 @@ def check(name: str, *, options: Mapping[str, Any], when_absent: bool = False) -
 
 def transform(name: str, *, options: Mapping[str, Any], when_absent: bool = False) -> Callable[[Fn], Fn]:
     return _registrar("transform", name, options, when_absent)
-
-
-def load_builtin_functions() -> None:
-    """Import the modules that register the built-in functions (idempotent)."""
-    from . import (  # noqa: F401
-        check_basic, check_messages, check_schemas, transform_basic, transform_messages, transform_tokens,
-        advice, transform_schemas,
-    )
-
-
-def option_schemas() -> dict[tuple[str, str], Mapping[str, Any]]:
-    """(kind, verb name) -> the JSON Schema of its options, for every built-in verb: what the
-    catalogue loader validates ``with:`` against."""
-    load_builtin_functions()
-    return {(kind, name): entry.options for kind, table in VERB_KINDS.items() for name, entry in table.items()}

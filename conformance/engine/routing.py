@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ..gojson import go_trim_space
+from ..goemu.json import go_trim_space
 from .messages import render
 from .types import Rejection
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Iterator
 
-from .. import gojson
+from ..goemu import json as gojson
 from .check_basic import finite_number, is_int, is_number
 from .context import Context, Site, child
 from .registry import NO_OPTIONS, check, options, transform

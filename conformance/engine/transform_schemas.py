@@ -17,12 +17,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Generator, Iterator, Mapping
 
-from .. import gojson
+from ..goemu import json as gojson
 from .context import Context, Site, child, unescape
 from .registry import options, transform
 from .types import MISSING, Change
 
-from ..gojson import go_trim_space
+from ..goemu.json import go_trim_space
 
 
 # --- tools / tool_choice ----------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Iterator, TypeGuard
 
 from .check_basic import is_int
 from .context import Context, Site
@@ -10,7 +10,7 @@ from .registry import NO_OPTIONS, options, transform
 from .types import MISSING, Change
 
 
-def _given(value: Any) -> bool:
+def _given(value: Any) -> TypeGuard[int]:
     """A usable token count: a positive integer (0 and null count as not given)."""
     return is_int(value) and value > 0
 
@@ -47,7 +47,7 @@ def output_token_limits(ctx: Context, site: Site) -> Iterator[Change]:
         body["max_tokens"] = value
         yield Change("/max_tokens", MISSING, value, "max_completion_tokens mirrored into max_tokens", "mirror")
         return
-    value = capped(max_tokens)
+    value = capped(max_tokens)  # type: ignore[arg-type]  # an int here: the branches above returned otherwise
     if value != max_tokens:
         body["max_tokens"] = value
         yield Change("/max_tokens", max_tokens, value, f"max_tokens capped at {cap}", "cap")

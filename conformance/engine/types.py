@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
+
+from ..goemu import json as gojson
 
 
 class _Missing:
@@ -160,10 +163,6 @@ Result = Accepted | Rejected
 def wire_json(body: dict[str, Any]) -> Any:
     """The forwarded body as upstream puts it on the wire (sorted keys, Go number text),
     decoded back into plain JSON values for printing."""
-    import json
-
-    from .. import gojson
-
     return json.loads(gojson.dumps(body))
 
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..catalogue.loader import Catalogue
-from .registry import VERB_KINDS, Registered, load_builtin_functions
+from . import builtins  # noqa: F401  (registers every built-in verb)
+from .registry import VERB_KINDS, Registered
 
 
 def verb_table(catalogue: Catalogue) -> list[dict[str, Any]]:
     """One entry per verb (kind, name order): its summary, options and the rules using it."""
-    load_builtin_functions()
     users: dict[tuple[str, str], list[str]] = {}
     for rule in catalogue.rules:
         for target in rule.targets:

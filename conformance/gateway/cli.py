@@ -11,6 +11,8 @@ import sys
 import threading
 from typing import Any
 
+from ..common.errors import EXIT_OK, UsageError  # (cheap: the heavy imports stay in the functions)
+
 EPILOG = """\
 examples:
   gonka-conformance serve --port 8080                      # offline dev target, any Bearer key
@@ -82,8 +84,6 @@ def register(commands: Any) -> None:
 
 def _key_from(value: str | None, env: str | None, what: str) -> str | None:
     if env:
-        from ..cli import UsageError
-
         secret = os.environ.get(env)
         if not secret:
             raise UsageError(f"--{what}-env: environment variable {env} is not set or empty")
@@ -98,8 +98,8 @@ def _limits(args: argparse.Namespace) -> Any:
                                                  ("max_tokens_cap", args.max_tokens_cap)) if value is not None}
     if not overrides:
         return None
+    from ..catalogue.choices import check_profile
     from ..catalogue.loader import load_catalogue
-    from ..cli import UsageError, check_profile
     from ..engine.pipeline import limits_for
 
     for name, value in overrides.items():
@@ -169,7 +169,6 @@ def banner(gateway: Any) -> list[str]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ..cli import EXIT_OK, UsageError
     from .server import ReferenceGateway
 
     try:

@@ -8,6 +8,7 @@ from typing import TextIO
 
 import httpx
 
+from ..common.urls import check_http_url  # noqa: F401  (re-exported for the gateway's callers)
 from ..engine.types import Limits
 
 #: Upstream access modes (contract.md §5.3) and their aliases.
@@ -16,19 +17,6 @@ ACCESS_MODES = {
     "api_key": "api_key", "apikey": "api_key", "api": "api_key", "key": "api_key", "api_keys": "api_key",
     "admin_only": "admin_only", "admin": "admin_only", "admin_key": "admin_only",
 }
-
-
-def check_http_url(url: str, option: str) -> None:
-    """An http(s) URL with a host and a valid port; raises ValueError naming ``option`` (never the
-    URL itself, which may carry credentials)."""
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError, ValueError):
-        raise ValueError(f"{option} is not a valid URL (check the host and port)") from None
-    if parsed.port is not None and not 1 <= parsed.port <= 65535:
-        raise ValueError(f"{option} has a port outside 1-65535")
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ValueError(f"{option} must be an http:// or https:// URL with a host")
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from collections import OrderedDict
 from typing import Any, Iterable
 from urllib.parse import parse_qs
 
-from .. import gojson
-from ..live.redact import MASK, Redactor
+from ..goemu import json as gojson
+from ..common.redact import MASK, Redactor
 
 from .wire import Response, not_found, pretty_json
 

@@ -23,7 +23,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from ..engine.context import split_pointer
+from ..common.pointers import split_pointer
 
 _FORMATS = {
     "date-time": "2026-01-02T03:04:05Z", "date": "2026-01-02", "time": "03:04:05Z", "email": "user@example.com",

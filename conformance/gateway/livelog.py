@@ -11,7 +11,7 @@ from rich.text import Text
 
 from ..catalogue.loader import Catalogue
 from ..engine.types import Analysis, Event, Rejected, Result
-from ..live.redact import Redactor
+from ..common.redact import Redactor
 
 STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan", "advice": "magenta"}
 Line = list[tuple[str, str]]  # (text, rich style) segments; every text is redacted when printed

@@ -24,7 +24,7 @@ import httpx
 
 from ..engine.pipeline import analyse, forwarded_bytes
 from ..engine.types import Accepted, Rejected
-from ..live.redact import MASK, Redactor
+from ..common.redact import MASK, Redactor
 from .chat import bearer_token, same_secret
 from .debug import DebugLog, body_for_record, body_secrets
 from .httpserver import AbortStream, BodyTooLarge, Request

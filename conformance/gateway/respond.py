@@ -15,7 +15,7 @@ from itertools import zip_longest
 from typing import Any, Iterator
 
 from ..catalogue.loader import Catalogue
-from ..engine.pipeline import _plan
+from ..engine.pipeline import plan as engine_plan
 from ..engine.types import MISSING, Accepted
 from .simulate import SimChoice, Simulation, token_id
 
@@ -108,7 +108,7 @@ class ResponseRules:
         self._shaping: dict[str | None, Shaping] = {}  # per family; a racing duplicate is equal
 
     def active(self, rule_id: str, family: str | None) -> bool:
-        plan = _plan(self.catalogue, self.revision, family, self.profile, RESPONSE_STAGES)  # cached by the engine
+        plan = engine_plan(self.catalogue, self.revision, family, self.profile, RESPONSE_STAGES)  # cached by the engine
         return plan.applicable.get(rule_id, False)
 
     def shaping(self, family: str | None) -> Shaping:

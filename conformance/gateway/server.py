@@ -17,7 +17,7 @@ from .config import GatewayConfig
 from .debug import DEBUG_PREFIX, DebugLog
 from .faults import FaultPicker
 from .httpserver import GatewayHTTPServer
-from ..live.redact import Redactor
+from ..common.redact import Redactor
 from .livelog import LiveLog
 from .proxy import ProxyService
 from .respond import ResponseRules

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from .. import gojson
+from ..goemu import json as gojson
 from ..catalogue.loader import Catalogue
 from ..engine.pipeline import render
 

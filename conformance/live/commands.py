@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, PROG, UsageError
+from ..commandline import PROG
+from ..common.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
 from .guard import Bounds
 
 SUITE = Path(__file__).with_name("test_conformance.py")

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..catalogue.loader import Catalogue
 from ..catalogue.model import Rule
-from ..engine.context import split_pointer
+from ..common.pointers import split_pointer
 from ..engine.pipeline import EngineError, forwarded_bytes, normalize, render
 from .cases import LiveCase, LiveRequest
 from .observe import Observation

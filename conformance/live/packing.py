@@ -77,7 +77,7 @@ def _fields(case: LiveCase) -> dict[str, Any]:
     lifted = request.get("extra_body")
     if isinstance(lifted, Mapping):  # keys lifted out of extra_body become top-level fields
         request.update({f"extra_body.{k}": v for k, v in lifted.items()})
-    return {SAME_FIELD.get(k, k): v for k, v in request.items()}
+    return {SAME_FIELD.get(k) or k: v for k, v in request.items()}
 
 
 class Planner:

@@ -26,9 +26,9 @@ from typing import Any, Iterator
 
 import pytest
 
-from ..reports.model import Outcome
+from .outcomes import Outcome
 from .guard import Bounds
-from .redact import printable
+from ..common.redact import printable
 from .session import LiveSession, SessionOptions, missing_key
 
 SUITE_FILE = Path(__file__).with_name("test_conformance.py").resolve()
@@ -69,7 +69,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def _validate(config: pytest.Config) -> None:
     """Every gonka option is checked here, once, before anything starts: a bad one is a
     pytest usage error (exit 4, which ``gonka-conformance run`` maps to 2)."""
-    from ..cli import UsageError  # here, not at import: the plugin stays inert in other projects
+    from ..common.errors import UsageError  # here, not at import: the plugin stays inert in other projects
 
     try:
         _check_numbers(config)
@@ -110,7 +110,7 @@ def _check_api_key(config: pytest.Config) -> None:
 
 
 def _check_urls(config: pytest.Config) -> None:
-    from ..gateway.config import check_http_url
+    from ..common.urls import check_http_url  # (httpx) only when the suite is configured
 
     for option, name in (("--base-url", "gonka_base_url"), ("--whitebox-url", "gonka_whitebox_url")):
         value = config.getoption(name)
@@ -120,7 +120,7 @@ def _check_urls(config: pytest.Config) -> None:
 
 def _check_catalogue(config: pytest.Config) -> None:
     from ..catalogue.loader import CatalogueError, load_catalogue
-    from ..cli import check_profile, check_revision
+    from ..catalogue.choices import check_profile, check_revision
 
     if not any(config.getoption(n) for n in ("gonka_catalogue", "gonka_revision", "gonka_profile")):
         return  # the packaged catalogue, loaded when (if) the suite runs

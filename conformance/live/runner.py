@@ -16,13 +16,13 @@ import httpx
 
 from ..catalogue.loader import Catalogue
 from ..engine.pipeline import family_of, limits_for
-from ..reports.model import Outcome
+from .outcomes import Outcome
 from . import disputed
 from .cases import LiveCase, LiveRequest, build_packed_request, build_request, live_cases
 from .judge import Expectation, expect, judge
 from .observe import Observation, Target, send
 from .packing import PLAN_NONCE, Pack, Planner, packable, token_shares
-from .redact import Redactor
+from ..common.redact import Redactor
 from .transport import bounded_client
 
 

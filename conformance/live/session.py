@@ -18,12 +18,12 @@ import httpx
 
 from .. import __version__
 from ..catalogue.loader import load_catalogue
-from ..cli import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
-from ..reports.model import OUTCOMES, Outcome
+from ..common.errors import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
+from .outcomes import OUTCOMES, Outcome
 from .cases import LiveCase
 from .guard import Bounds, RunGuard, authentication_failed
 from .observe import Target, Unreadable, fetch_json
-from .redact import Redactor, printable_data
+from ..common.redact import Redactor, printable_data
 from .runner import CaseResult, LiveRun, RunConfig, resolve_api_key
 from .transport import bounded_client
 

@@ -21,7 +21,7 @@ def line(finding_file: str, line_no: int | None, column: int | None, rule: str, 
 
 def render(report: Report, stream: TextIO) -> None:
     order = {file: position for position, file in enumerate(report.files)}
-    ordered = sorted(report.findings, key=lambda f: (order.get(f.file, 0), f.line or 0, f.column or 0, f.rule))
+    ordered = sorted(report.findings, key=lambda f: (order.get(f.file or "", 0), f.line or 0, f.column or 0, f.rule))
     for finding in ordered:
         stream.write(line(finding.file or "-", finding.line, finding.column, finding.rule, finding.message,
                           fix_marker(finding)) + "\n")

@@ -104,7 +104,7 @@ def fix_marker(finding: Finding) -> str:
 def render(report: Report, stream: TextIO) -> None:
     console = _console(stream)
     order = {file: position for position, file in enumerate(report.files)}
-    ordered = sorted(report.findings, key=lambda f: (order.get(f.file, 0), f.record or 0, f.line or 0, f.column or 0))
+    ordered = sorted(report.findings, key=lambda f: (order.get(f.file or "", 0), f.record or 0, f.line or 0, f.column or 0))
     for file, group in groupby(ordered, key=lambda f: f.file or "-"):
         console.print(Text(file, style="bold"))
         for finding in group:

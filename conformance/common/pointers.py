@@ -1,0 +1,40 @@
+"""JSON pointers (RFC 6901): split, join, escape."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+
+def escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def unescape(token: str) -> str:
+    return token.replace("~1", "/").replace("~0", "~")
+
+
+@lru_cache(maxsize=4096)
+def pointer_tokens(pointer: str) -> tuple[str, ...]:
+    """The unescaped tokens of ``pointer`` (cached: the engine resolves the same paths per request)."""
+    if pointer == "":
+        return ()
+    if not pointer.startswith("/"):
+        raise ValueError(f"not a JSON pointer: {pointer!r}")
+    return tuple(unescape(t) for t in pointer[1:].split("/"))
+
+
+def split_pointer(pointer: str) -> list[str]:
+    return list(pointer_tokens(pointer))
+
+
+def join_pointer(*tokens: Any) -> str:
+    parts = []
+    for token in tokens:
+        text = str(token)
+        parts.append("/" + (escape(text) if "~" in text or "/" in text else text))
+    return "".join(parts)
+
+
+def child(pointer: str, *tokens: Any) -> str:
+    return pointer + join_pointer(*tokens)
