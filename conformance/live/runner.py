@@ -293,32 +293,10 @@ class LiveRun:
     # -- fingerprint --------------------------------------------------------------------------
 
     def fingerprint(self) -> dict[str, Any]:
-        """Which revision and broker profile best explain the observations."""
-        candidates = []
-        cases = {case.id: case for case in live_cases(self.catalogue, "full")}
-        for revision in self.catalogue.revisions:
-            for profile in [None, *sorted(self.catalogue.brokers)]:
-                contradictions = []
-                compared = 0
-                for key, runs in self.observations.items():
-                    result = self.results.get(key)
-                    if result is None or result.outcome in ("error", "unobservable"):
-                        continue
-                    case = cases[result.case_id]
-                    if not case.applies_to(self.catalogue, result.model, revision.id):
-                        continue
-                    request, obs = runs[-1]
-                    if case.observable == "reference-only" and not self.whitebox:
-                        continue
-                    forwarded = self._forwarded(request, obs) if case.observable == "reference-only" else None
-                    expectation: Expectation = expect(self.catalogue, case, request, result.model, revision.id, profile=profile)
-                    compared += 1
-                    if judge(case, expectation, obs, forwarded):
-                        contradictions.append(key)
-                candidates.append({"revision": revision.id, "profile": profile, "compared": compared,
-                                   "contradictions": contradictions})
-        candidates.sort(key=lambda c: (len(c["contradictions"]), c["profile"] is not None, c["revision"] != self.revision))
-        return {"best": candidates[0] if candidates else None, "candidates": candidates}
+        """Which revision and broker profile best explain the observations (fingerprint.py)."""
+        from .fingerprint import fingerprint
+
+        return fingerprint(self)
 
 
 def curl_command(target: Target, request: LiveRequest) -> str:
