@@ -19,8 +19,8 @@ import httpx
 from .. import __version__
 from ..catalogue.loader import load_catalogue
 from ..cli import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK
-from ..reports.model import OUTCOMES
 from .cases import LiveCase
+from .fingerprint import rerun_command
 from .observe import Target
 from .redact import Redactor, printable_data
 from .runner import CaseResult, LiveRun, RunConfig, TargetUnreachable, discover_models, resolve_api_key
@@ -175,21 +175,8 @@ class LiveSession:
     def fingerprint(self) -> dict[str, Any] | None:
         if self._fingerprint is None and self.run and self.run.results:
             self._fingerprint = self.run.fingerprint()
+            self._fingerprint["rerun"] = rerun_command(self._fingerprint, self.options, self.run.revision, self.embedded)
         return self._fingerprint
-
-    def summary_lines(self) -> list[str]:
-        counts = Counter(result.outcome for result in self.results())
-        spent = self.run.tokens_spent if self.run else 0
-        lines = ["gonka-conformance: " + ", ".join(f"{counts.get(o, 0)} {o}" for o in OUTCOMES) + f"; tokens spent {spent}"]
-        if self.error:
-            lines.append(f"gonka-conformance: {self.error}")
-        best = (self.fingerprint() or {}).get("best")
-        if best:
-            lines.append(f"gonka-conformance: best explained by revision {best['revision']}, profile "
-                         f"{best['profile'] or 'upstream'} ({len(best['contradictions'])} of {best['compared']} observations contradict it)")
-        if self.options.report_dir:
-            lines.append(f"gonka-conformance: reports in {self.options.report_dir}/ (report.html, report.json, summary.md)")
-        return lines
 
 
 def _whitebox_reader(debug_url: str, admin_key: str | None) -> Callable[[str, str | None], Any]:
