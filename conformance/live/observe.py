@@ -162,7 +162,7 @@ def _read_sse(response: httpx.Response, obs: Observation) -> None:
                 obs.error = f"unparsable stream event: {data[:1000]!r}"
                 return
     except httpx.HTTPError as exc:
-        obs.error = f"stream cut: {type(exc).__name__}"
+        obs.error = f"stream cut: connection closed after {response.num_bytes_downloaded} bytes ({type(exc).__name__})"
         return
     if not obs.done and not any(isinstance(c, dict) and "error" in c for c in obs.chunks):
-        obs.error = "stream cut: the stream ended without data: [DONE]"
+        obs.error = f"stream cut: connection closed after {response.num_bytes_downloaded} bytes without data: [DONE]"
