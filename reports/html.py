@@ -181,7 +181,8 @@ def _summary(report: dict[str, Any]) -> str:
 
 def _details(case: dict[str, Any]) -> str:
     problems = "".join(f"<li>{escape(p)}</li>" for p in case["problems"])
-    differences = f'<p class="label">Differences</p><ul class="diff">{problems}</ul>' if problems else ""
+    title = "Differences" if case["outcome"] in ("fail", "xfail", "xpass", "divergent") else "Problems"
+    differences = f'<p class="label">{title}</p><ul class="diff">{problems}</ul>' if problems else ""
     divergence = f"<p>Divergence: {escape(case['divergence'])}</p>" if case.get("divergence") else ""
     opened = " open" if case["outcome"] in ("fail", "error", "xpass") else ""
     ident = escape(_case_id(case))
@@ -189,7 +190,7 @@ def _details(case: dict[str, Any]) -> str:
             f'<summary>{_badge(case["outcome"])} {escape(case["case_id"])} — {escape(case["model"])}</summary>'
             f'<table class="eo"><tr><th>Expected</th><td>{escape(case["expected"] or "—")}</td></tr>'
             f'<tr><th>Observed</th><td>{escape(case["observed"] or "—")}</td></tr></table>{differences}{divergence}'
-            + _block("Request", case["request"], ident + "-req")
+            + _block("Request", _pretty(case["request"]), ident + "-req")
             + _block("Response", _response(case), ident + "-res")
             + _block("Reproduce", case["curl"], ident + "-curl") + "</details>")
 
