@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from gateways import serve
@@ -65,7 +66,12 @@ def test_verbose_lists_items_as_rule_and_model_without_a_path(tmp_path: Path) ->
     assert "reproduce: curl" in done.stdout  # -v shows each deviation in full
     report = json.loads((tmp_path / "gonka-report" / "report.json").read_text())
     html = (tmp_path / "gonka-report" / "pytest-report.html").read_text()
-    assert "<title>gonka-conformance: http://127.0.0.1:" in html
+    assert '<title id="head-title">gonka-conformance: http://127.0.0.1:' in html
+    # durations are the requests' own time, not the wait in setup while other items were in flight
+    junit = ET.parse(tmp_path / "gonka-report" / "junit.xml").getroot()
+    times = {case.get("name"): float(case.get("time")) for case in junit.iter("testcase")}
+    for case in report["cases"]:
+        assert abs(times[case["key"]] - case["elapsed"]) < 0.05, (case["key"], times, case["elapsed"])
     assert all(row in html for row in ("Target", "Revision", "Profile", "Tier", "Tokens", report["revision"]))
 
 
