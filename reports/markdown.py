@@ -25,10 +25,18 @@ def render_markdown(report: dict[str, Any]) -> str:
     ]
     if report.get("error"):
         lines += ["", f"**{_text(report['error'])}**"]
-    best = (report.get("fingerprint") or {}).get("best")
+    fingerprint = report.get("fingerprint") or {}
+    fleet = fingerprint.get("fleet") or {}
+    if fleet.get("split"):
+        shares = ", ".join(f"{s['percent']}% match {_text(str(s['label']))}" for s in fleet["shares"])
+        lines[1:1] = ["", f"**Fleet split:** about {shares}; the instances behind this URL behave differently "
+                          f"(told apart by {_text(', '.join(fleet['cases'][:6]))}" + (" …" if len(fleet["cases"]) > 6 else "") + ")."]
+    best = fingerprint.get("best")
     if best:
         lines += ["", f"Best explained by revision `{best['revision']}` with profile `{best.get('profile') or 'upstream'}` "
                       f"({len(best['contradictions'])} contradicting observations of {best['compared']})."]
+    if fingerprint.get("rerun"):
+        lines += ["", "Rerun with:", "", "```sh", fingerprint["rerun"].replace("`", "'"), "```"]
     notable = [c for c in report["cases"] if c["outcome"] not in ("pass", "unobservable")]
     if notable:
         lines += ["", "| outcome | case | model | expected | observed |", "|---|---|---|---|---|"]

@@ -49,10 +49,11 @@ def _answers(run: LiveRun, every_repeat: bool) -> Iterator[Answer]:
                 yield Answer(key, cases[result.case_id], result.model, request, obs)
 
 
-def _explains(run: LiveRun, answer: Answer, candidate: Candidate) -> bool | None:
-    """True/False, or None when the rule does not apply under that candidate's revision."""
+def _explains(run: LiveRun, answer: Answer, candidate: Candidate, applicable_only: bool = True) -> bool | None:
+    """True/False, or None when the rule does not apply under that candidate's revision (the
+    fleet asks anyway: a revision without the rule still predicts the answer to the request)."""
     revision, profile = candidate
-    if not answer.case.applies_to(run.catalogue, answer.model, revision):
+    if applicable_only and not answer.case.applies_to(run.catalogue, answer.model, revision):
         return None
     forwarded = None
     if answer.case.observable == "reference-only" and run.whitebox:
@@ -113,7 +114,7 @@ def fleet(run: LiveRun) -> dict[str, Any]:
             continue  # consistent answers: nothing to attribute
         labels = []
         for answer in answers:
-            matching = [c for c in pool if _explains(run, answer, c)]
+            matching = [c for c in pool if _explains(run, answer, c, applicable_only=False)]
             best = min(matching, key=lambda c: _preference(run, c)) if matching else None
             name = label(best) if best else "no known revision"
             groups[name] = best
