@@ -122,3 +122,21 @@ def test_non_pass_table_for_a_pipe_has_no_control_characters() -> None:
     assert "chat_template_kwargs.thinking: expected false, observed absent" in plain  # same status: the problem instead
     coloured = non_pass_table([result], tty=True)
     assert "\x1b[" in coloured and "m\x1b[31m" not in coloured  # our colours; the broker's escape stays text
+
+
+def test_bash_completion_completes_subcommands_and_run_options(tmp_path: Path) -> None:
+    script = subprocess.run([str(BIN / "gonka-conformance"), "completion", "bash"], capture_output=True, text=True, timeout=60)
+    assert script.returncode == 0 and script.stdout
+    (tmp_path / "completion.sh").write_text(script.stdout)
+
+    def complete(*words: str) -> list[str]:
+        line = " ".join(words)
+        probe = (f'source {tmp_path / "completion.sh"}; COMP_WORDS=({line}); COMP_CWORD={len(words) - 1}; '
+                 f'COMP_LINE="{line}"; COMP_POINT=${{#COMP_LINE}}; _shtab_gonka_conformance; echo "${{COMPREPLY[@]}}"')
+        return subprocess.run(["bash", "-c", probe], capture_output=True, text=True, timeout=60).stdout.split()
+
+    assert complete("gonka-conformance", "r") == ["rules", "run"]
+    assert complete("gonka-conformance", "run", "--baseline-r") == ["--baseline-required"]
+    assert "json" in complete("gonka-conformance", "run", "--format", "")
+    bad = subprocess.run([str(BIN / "gonka-conformance"), "completion", "cmd.exe"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr

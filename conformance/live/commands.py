@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import shtab
+
 from .config import TIERS
 from ..cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, PROG, UsageError
 
@@ -33,29 +35,49 @@ def register(commands: Any) -> None:
     run.add_argument("--timeout", type=float, help="seconds per request (default 60)")
     run.add_argument("--retries", type=int, help="retries for 429/503, Retry-After honoured (default 2)")
     run.add_argument("--repeat", type=int, help="send each case K times; a fleet must answer consistently (default 1)")
-    run.add_argument("--baseline", help="baseline file of expected failures (stale entries fail the run; a missing file is a warning)")
+    baseline_file = run.add_argument("--baseline", help="baseline file of expected failures (stale entries fail the run; a missing file is a warning)")
     run.add_argument("--baseline-required", action="store_true", help="a missing --baseline file is an error (exit 2)")
     run.add_argument("--whitebox-url", help="debug view of a reference gateway started with serve --debug-endpoint (verifies silent rules)")
-    run.add_argument("--report-dir", help="where reports go (default: ./gonka-report)")
-    run.add_argument("--config", metavar="FILE", help="configuration file (default: the nearest gonka-conformance.toml or pyproject.toml with [tool.gonka-conformance])")
+    report_dir = run.add_argument("--report-dir", help="where reports go (default: ./gonka-report)")
+    config_file = run.add_argument("--config", metavar="FILE", help="configuration file (default: the nearest gonka-conformance.toml or pyproject.toml with [tool.gonka-conformance])")
     run.add_argument("--format", choices=("text", "json"), default="text", help="json: the report on stdout, the terminal output on stderr")
     run.add_argument("-v", "--verbose", action="store_true", help="one line per item (rule[model]) and each deviation in full")
     run.add_argument("-q", "--quiet", action="store_true", help="less pytest output")
     run.add_argument("--header", action="store_true", help="show pytest's session header (platform, plugins, metadata)")
     run.add_argument("--list", action="store_true", help="list the selected cases × models (no chat request, no report)")
     run.set_defaults(handler=cmd_run)
+    _complete_paths(files=[baseline_file, config_file], directories=[report_dir])
 
     diff = commands.add_parser("diff", help="compare two report.json files case by case")
-    diff.add_argument("before")
-    diff.add_argument("after")
+    _complete_paths(files=[diff.add_argument("before"), diff.add_argument("after")])
     diff.add_argument("--format", choices=("text", "json"), default="text")
     diff.add_argument("--all", action="store_true", help="list every case, not only regressions, fixes and changes")
     diff.set_defaults(handler=cmd_diff)
 
     baseline = commands.add_parser("baseline", help="write a baseline of a report's failing cases")
-    baseline.add_argument("report")
-    baseline.add_argument("-o", "--output", default="-", help="baseline file to write (default: stdout)")
+    _complete_paths(files=[baseline.add_argument("report"),
+                           baseline.add_argument("-o", "--output", default="-", help="baseline file to write (default: stdout)")])
     baseline.set_defaults(handler=cmd_baseline)
+
+    completion = commands.add_parser("completion", help="print a shell completion script",
+                                     description="e.g. gonka-conformance completion bash > ~/.local/share/bash-completion/completions/gonka-conformance")
+    completion.add_argument("shell", choices=shtab.SUPPORTED_SHELLS)
+    completion.set_defaults(handler=cmd_completion)
+
+
+def _complete_paths(files: list[argparse.Action] = (), directories: list[argparse.Action] = ()) -> None:  # type: ignore[assignment]
+    """Shell completion offers paths for these arguments (shtab reads ``.complete``)."""
+    for action in files:
+        action.complete = shtab.FILE  # type: ignore[attr-defined]
+    for action in directories:
+        action.complete = shtab.DIRECTORY  # type: ignore[attr-defined]
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    from ..cli import build_parser  # the whole command line, every subcommand included
+
+    sys.stdout.write(shtab.complete(build_parser(), shell=args.shell))
+    return EXIT_OK
 
 
 #: What an unset option means when neither the command line nor a configuration file sets it.
