@@ -140,3 +140,35 @@ def test_bash_completion_completes_subcommands_and_run_options(tmp_path: Path) -
     assert "json" in complete("gonka-conformance", "run", "--format", "")
     bad = subprocess.run([str(BIN / "gonka-conformance"), "completion", "cmd.exe"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_a_tty_gets_a_live_progress_line(tmp_path: Path) -> None:
+    import pty
+    import select
+
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen([str(BIN / "gonka-conformance"), "run", "-k", "reject", "--models", "moonshotai/Kimi-K2.6"],
+                               stdout=secondary, stderr=secondary, stdin=subprocess.DEVNULL, cwd=tmp_path,
+                               env={**os.environ, "GONKA_API_KEY": KEY, "COLUMNS": "160", "TERM": "xterm"})
+    os.close(secondary)
+    output = b""
+    try:
+        while True:  # bounded: the process is killed by the timeout below at worst
+            ready, _, _ = select.select([primary], [], [], 120)
+            if not ready:
+                break
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # the child closed its side
+                break
+            if not chunk:
+                break
+            output += chunk
+    finally:
+        process.wait(timeout=300)
+        os.close(primary)
+    text = output.decode("utf-8", "replace")
+    assert process.returncode == 0, text[-2000:]
+    assert "\x1b[" in text  # a live, redrawn line
+    assert re.search(r"\d+/\d+ .*\d+ pass.*· \d+ tokens · [\d.]+s", re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text))
+    assert "gonka-conformance: 25%" not in text and " done · " not in text  # milestones are for pipes only
