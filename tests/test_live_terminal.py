@@ -53,6 +53,9 @@ def test_gonkagate_gateway_without_profile_prints_the_exact_rerun_command(tmp_pa
     report = json.loads((tmp_path / "gonka-report" / "report.json").read_text())
     assert report["fingerprint"]["best"]["profile"] == "gonkagate.com"
     assert report["fingerprint"]["rerun"].endswith("--profile gonkagate.com")
+    summary = (tmp_path / "gonka-report" / "summary.md").read_text()
+    assert "Rerun with:" in summary and report["fingerprint"]["rerun"] in summary
+    assert "Rerun with: <code>" in (tmp_path / "gonka-report" / "report.html").read_text()
     assert KEY not in done.stdout + done.stderr
 
 
@@ -96,6 +99,9 @@ def test_configuration_file_settings_and_flags_that_win(tmp_path: Path) -> None:
     flags = run("-k", "reject-tags", "--report-dir", "from-flag", "--models", "moonshotai/Kimi-K2.6", cwd=tmp_path)
     assert flags.returncode == 0
     assert json.loads((tmp_path / "from-flag" / "report.json").read_text())["target"]["models"] == ["moonshotai/Kimi-K2.6"]
+    (tmp_path / "gonka-conformance.toml").write_text('repots-dir = "x"\n', encoding="utf-8")  # a typo
+    typo = run("-k", "reject-tags", cwd=tmp_path)
+    assert typo.returncode == 2 and "unknown setting 'repots-dir'" in typo.stderr
     (tmp_path / "gonka-conformance.toml").write_text('tier = "expensive"\n', encoding="utf-8")
     bad = run("-k", "reject-tags", cwd=tmp_path)
     assert bad.returncode == 2 and "tier must be one of cheap, full" in bad.stderr and "Traceback" not in bad.stderr
