@@ -13,6 +13,8 @@ from collections import defaultdict
 from html import escape
 from typing import Any
 
+from .fleet import fleet_sentence
+
 COLOURS = {
     "pass": ("#1a7f37", "#dafbe1"), "fail": ("#cf222e", "#ffebe9"), "divergent": ("#9a6700", "#fff8c5"),
     "unobservable": ("#57606a", "#eaeef2"), "xfail": ("#6639ba", "#fbefff"), "xpass": ("#bc4c00", "#fff1e5"),
@@ -136,16 +138,10 @@ def render_html(report: dict[str, Any]) -> str:
 
 
 def _fleet(report: dict[str, Any]) -> str:
-    fleet = (report.get("fingerprint") or {}).get("fleet") or {}
-    if not fleet.get("split"):
+    split = fleet_sentence((report.get("fingerprint") or {}).get("fleet"))
+    if not split:
         return ""
-    shares = fleet["shares"]
-    parts = [f"about {s['percent']}% of answers match <b>{escape(str(s['label']))}</b>" if i == 0 else
-             f"{s['percent']}% match <b>{escape(str(s['label']))}</b>" for i, s in enumerate(shares)]
-    told = ", ".join(f'<a href="#c-{escape(key)}">{escape(key)}</a>' for key in fleet["cases"][:12])
-    more = f" and {len(fleet['cases']) - 12} more" if len(fleet["cases"]) > 12 else ""
-    return (f'<div class="alert"><b>Fleet split:</b> {", ".join(parts)}. The instances behind this URL behave '
-            f"differently; cases that tell them apart: {told}{more}.</div>")
+    return f'<div class="alert"><b>{escape(split[0].upper() + split[1:])}.</b> The instances behind this URL do not behave alike.</div>'
 
 
 def _meta(report: dict[str, Any]) -> str:

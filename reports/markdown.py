@@ -6,6 +6,7 @@ import html
 import re
 from typing import Any
 
+from .fleet import fleet_sentence
 from .html import WORST_FIRST
 
 
@@ -26,11 +27,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     if report.get("error"):
         lines += ["", f"**{_text(report['error'])}**"]
     fingerprint = report.get("fingerprint") or {}
-    fleet = fingerprint.get("fleet") or {}
-    if fleet.get("split"):
-        shares = ", ".join(f"{s['percent']}% match {_text(str(s['label']))}" for s in fleet["shares"])
-        lines[1:1] = ["", f"**Fleet split:** about {shares}; the instances behind this URL behave differently "
-                          f"(told apart by {_text(', '.join(fleet['cases'][:6]))}" + (" …" if len(fleet["cases"]) > 6 else "") + ")."]
+    split = fleet_sentence(fingerprint.get("fleet"))
+    if split:  # at the top: every other line of the report reads differently once this is known
+        lines[1:1] = ["", f"**{_text(split[0].upper() + split[1:])}.** The instances behind this URL do not behave alike."]
     best = fingerprint.get("best")
     if best:
         lines += ["", f"Best explained by revision `{best['revision']}` with profile `{best.get('profile') or 'upstream'}` "

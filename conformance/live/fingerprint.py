@@ -129,17 +129,6 @@ def fleet(run: LiveRun) -> dict[str, Any]:
     return {"split": len(shares) > 1, "answers": total, "shares": shares, "cases": sorted(telling)}
 
 
-def fleet_line(fleet_info: dict[str, Any] | None) -> str | None:
-    """``fleet split: about 50% of answers match 2026-05, 50% match 2026-09 (12 cases tell them apart)``."""
-    if not fleet_info or not fleet_info.get("split"):
-        return None
-    shares = fleet_info["shares"]
-    parts = [f"about {shares[0]['percent']}% of answers match {shares[0]['label']}"]
-    parts += [f"{s['percent']}% match {s['label']}" for s in shares[1:]]
-    count = len(fleet_info["cases"])
-    return f"fleet split: {', '.join(parts)} ({count} case{'s' if count != 1 else ''} tell them apart)"
-
-
 def rerun_command(fingerprint_info: dict[str, Any] | None, options: Any, run_revision: str,
                   embedded: bool) -> str | None:
     """The exact ``gonka-conformance run`` command that judges against the revision and

@@ -21,8 +21,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from ..reports.fleet import fleet_sentence
 from ..reports.model import OUTCOMES
-from .fingerprint import fleet_line
 from .redact import printable
 
 PREFIX = "gonka-conformance: "
@@ -161,11 +161,9 @@ def summary_lines(live: Any) -> list[str]:
     if live.error:
         lines.append(PREFIX + live.error)
     fingerprint = live.fingerprint() or {}
-    split = fleet_line(fingerprint.get("fleet"))
+    split = fleet_sentence(fingerprint.get("fleet"))
     if split:
         lines.append(PREFIX + split)
-        lines.append(PREFIX + "  told apart by " + ", ".join(fingerprint["fleet"]["cases"][:6])
-                     + (" …" if len(fingerprint["fleet"]["cases"]) > 6 else ""))
     best = fingerprint.get("best")
     if best:
         lines.append(PREFIX + f"best explained by revision {best['revision']}, profile {best['profile'] or 'upstream'} "
