@@ -112,7 +112,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.header:
         pytest_args.append("--no-header")  # no metadata dict, no hypothesis profile, no plugin list
     if args.list:  # collection only: models may be discovered, nothing is sent, nothing written
-        pytest_args += ["--collect-only", "-q"]
+        pytest_args += ["--collect-only", "-q", "--gonka-terminal"]
     else:
         pytest_args += [
             "--gonka-terminal", "--gonka-report-dir", str(report_dir),

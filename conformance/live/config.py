@@ -31,6 +31,7 @@ SETTINGS: dict[str, tuple[str, type]] = {
     "repeat": ("repeat", int),
 }
 PATHS = {"baseline", "report-dir"}
+KINDS = {str: "a string", int: "a whole number", float: "a number"}
 TIERS = ("cheap", "full")
 
 
@@ -90,7 +91,7 @@ def _convert(path: Path, key: str, value: Any, kind: type) -> Any:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise ConfigError(f"{path}: {key} must be a {kind.__name__}, got {type(value).__name__}")
+        raise ConfigError(f"{path}: {key} must be {KINDS[kind]}, got {type(value).__name__}")
     return value
 
 

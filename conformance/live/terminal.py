@@ -43,6 +43,13 @@ class GonkaReporter(TerminalReporter):
             return f"{domain} "
         return super()._locationline(nodeid, fspath, lineno, domain)
 
+    def _printcollecteditems(self, items: Any) -> None:
+        if self.config.get_verbosity() == -1:  # ``run --list``: one item per line, as it is named
+            for item in items:
+                self._tw.line(item.name if is_suite_node(item.nodeid) else item.nodeid)
+            return
+        super()._printcollecteditems(items)
+
     def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
         if self.config.get_verbosity() <= 0 and is_suite_node(nodeid):
             return  # the file path pytest would print first says nothing; the progress display does
