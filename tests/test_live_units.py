@@ -70,3 +70,17 @@ def test_rerun_command_only_when_another_candidate_explains_more() -> None:
     assert rerun_command(tie, options, "2026-09", embedded=False) is None
     older = {"best": candidate("2026-05", None, 0), "candidates": [candidate("2026-05", None, 0), candidate("2026-09", None, 2)]}
     assert rerun_command(older, SessionOptions(), "2026-09", embedded=True) == "gonka-conformance run --revision 2026-05"
+
+
+def test_report_html_is_one_offline_file() -> None:
+    import re
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_report_browser import sample_report
+
+    from gonka_conformance.reports.html import render_html
+
+    html = render_html(sample_report())
+    assert not re.search(r"<(link|img|iframe)\b|\bsrc=|@import|url\(", html)  # nothing fetched
+    assert html.count("<script>") == 1 and html.count("<style>") == 1
