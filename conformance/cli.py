@@ -138,7 +138,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     for register in EXTRA_COMMANDS:
         register(commands)
+
+    import shtab  # (the completion script describes this very parser)
+
+    completion = commands.add_parser("completion", help="print a shell completion script",
+                                     description="e.g. gonka-conformance completion bash > ~/.local/share/bash-completion/completions/gonka-conformance")
+    completion.add_argument("shell", choices=shtab.SUPPORTED_SHELLS)
+    completion.set_defaults(handler=cmd_completion)
     return parser
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    import shtab
+
+    sys.stdout.write(shtab.complete(build_parser(), shell=args.shell))
+    return EXIT_OK
 
 
 #: Other modules (serve, run, diff, …) add their subcommands here.

@@ -30,3 +30,9 @@ def load_baseline(path: str | Path) -> dict[str, str]:
     if not (isinstance(data, dict) and data.get("version") == BASELINE_VERSION and isinstance(data.get("entries"), dict)):
         raise ValueError(f"{path}: not a gonka-conformance baseline (version {BASELINE_VERSION} with an entries object)")
     return {str(k): str(v) for k, v in data["entries"].items()}
+
+
+def missing_baseline_hint(path: str | Path, report_dir: str | Path) -> str:
+    report = Path(report_dir) / "report.json"
+    return (f"warning: baseline {path} does not exist yet; every failure counts. Once this run's failures are "
+            f"accepted, create it with: gonka-conformance baseline {report} -o {path}")

@@ -6,7 +6,8 @@ import html
 import re
 from typing import Any
 
-from .model import WORST_FIRST, Outcome
+from .fleet import fleet_sentence
+from .html import WORST_FIRST
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -25,14 +26,17 @@ def render_markdown(report: dict[str, Any]) -> str:
     ]
     if report.get("error"):
         lines += ["", f"**{_text(report['error'])}**"]
-    best = (report.get("fingerprint") or {}).get("best")
+    fingerprint = report.get("fingerprint") or {}
+    split = fleet_sentence(fingerprint.get("fleet"))
+    if split:  # at the top: every other line of the report reads differently once this is known
+        lines[1:1] = ["", f"**{_text(split[0].upper() + split[1:])}.** The instances behind this URL do not behave alike."]
+    best = fingerprint.get("best")
     if best:
         lines += ["", f"Best explained by revision `{best['revision']}` with profile `{best.get('profile') or 'upstream'}` "
                       f"({len(best['contradictions'])} contradicting observations of {best['compared']})."]
-    disputed = (report.get("fingerprint") or {}).get("disputed") or {}
-    if disputed:  # rules whose upstream evidence disagrees: which documented side the target showed
-        lines += ["", "Disputed rules, side observed: " + ", ".join(f"`{rule}` {side}" for rule, side in sorted(disputed.items())) + "."]
-    notable = [c for c in report["cases"] if c["outcome"] not in (Outcome.PASS, Outcome.UNOBSERVABLE)]
+    if fingerprint.get("rerun"):
+        lines += ["", "Rerun with:", "", "```sh", fingerprint["rerun"].replace("`", "'"), "```"]
+    notable = [c for c in report["cases"] if c["outcome"] not in ("pass", "unobservable")]
     if notable:
         lines += ["", "| outcome | case | model | expected | observed |", "|---|---|---|---|---|"]
         for case in sorted(notable, key=lambda c: (WORST_FIRST.index(c["outcome"]), c["key"])):

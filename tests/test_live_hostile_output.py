@@ -122,7 +122,7 @@ def test_model_ids_become_safe_test_ids_mapped_to_the_redacted_real_id(tmp_path)
     html = (report_dir / "report.html").read_text()
     assert "&lt;img src=x onerror=" in html  # shown, as text
     # the broker's message ends in "authorization: ": redacting the rendered page once swallowed what followed
-    assert html.count("<p>Reproduce</p>") == len(cases) and html.rstrip().endswith("</html>")
+    assert html.count('<p class="label">Reproduce ') == len(cases) and html.rstrip().endswith("</html>")
     summary = (report_dir / "summary.md").read_text()
     assert "&lt;img" in summary and "<img" not in summary and "`moonshotai" not in summary  # text, not a code span
 

@@ -105,7 +105,7 @@ def test_a_deviant_silent_rule_is_caught_through_the_white_box_view(monkeypatch,
         session = run_suite(gw, monkeypatch)
     assert by_outcome(session).get("fail") == {"clamp-temperature"}
     (problem,) = {p for r in session.results() if r.outcome == "fail" for p in r.problems}
-    assert "forwarded body differs" in problem and "temperature: expected 2, got 3" in problem
+    assert "forwarded body differs" in problem and "temperature: expected 2, observed 3" in problem
 
 
 def test_a_broker_profile_turns_documented_differences_into_divergent(monkeypatch) -> None:

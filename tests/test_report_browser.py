@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from datetime import datetime, timezone
@@ -17,18 +18,39 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not instal
 
 
 def sample_report() -> dict:
+    """A run with every kind of trouble: the report these tests render (and docs/ shows)."""
     now = datetime.now(timezone.utc)
+    fingerprint = {
+        "best": {"revision": "2026-05", "profile": None, "compared": 10, "contradictions": []},
+        "candidates": [{"revision": "2026-09", "profile": None, "compared": 10, "contradictions": ["limit-stop[x]"]},
+                       {"revision": "2026-05", "profile": None, "compared": 10, "contradictions": []}],
+        "rerun": "gonka-conformance run --base-url http://127.0.0.1:1/v1 --revision 2026-05",
+        "fleet": {"split": True, "answers": 12, "cases": ["limit-stop[moonshotai/Kimi-K2.6]"],
+                  "shares": [{"label": "2026-05", "revision": "2026-05", "profile": None, "answers": 7, "percent": 58},
+                             {"label": "2026-09", "revision": "2026-09", "profile": None, "answers": 5, "percent": 42}]},
+    }
     info = RunInfo("http://127.0.0.1:1/v1", True, ["moonshotai/Kimi-K2.6", "MiniMaxAI/MiniMax-M2.7"], "2026-09", None,
-                   "cheap", 1, now, now, 42, None, 1, None)
+                   "cheap", 3, now, now, 42, None, 1, fingerprint)
     cases = []
-    for rule, outcome in [("reject-tags", "pass"), ("limit-stop", "fail"), ("strip-plugins", "divergent"),
-                          ("clamp-temperature", "unobservable"), ("stream-done-sentinel", "error")]:
+    trouble = {
+        "fail": ("HTTP 200", "HTTP 200", ["forwarded body differs from the engine's: "
+                                          "chat_template_kwargs.thinking: expected false, observed absent"], "{}"),
+        "error": ("HTTP 200", "error: stream cut: connection closed after 312 bytes without data: [DONE]",
+                  ["stream cut: connection closed after 312 bytes without data: [DONE]"], ""),
+        "divergent": ("HTTP 200", "HTTP 400 'Plugin config is invalid'", ["expected HTTP 200, got HTTP 400"],
+                      '{"error": {"message": "Plugin config is invalid"}}'),
+    }
+    for rule, outcome in [("accept-tools", "pass"), ("reject-tags", "pass"), ("limit-stop", "fail"),
+                          ("strip-plugins", "divergent"), ("clamp-temperature", "unobservable"),
+                          ("stream-done-sentinel", "error")]:
+        expected, observed, problems, response = trouble.get(outcome, ("HTTP 400", "HTTP 400", [], '{"ok": true}'))
         for model in info.models:
             cases.append({"key": f"{rule}[{model}]", "case_id": rule, "rule": rule, "anchor": f"https://example.invalid/#{rule}",
-                          "severity": "error", "model": model, "family": None, "outcome": outcome, "expected": "HTTP 400",
-                          "observed": "HTTP 200", "problems": ["expected HTTP 400, got HTTP 200"] if outcome != "pass" else [],
-                          "request": '{"tags": ["x"]}', "response": "{}", "curl": "curl …", "tokens": 0, "elapsed": 0.01,
-                          "divergence": None})
+                          "severity": "error", "model": model, "family": None, "outcome": outcome, "expected": expected,
+                          "observed": observed, "problems": problems,
+                          "request": '{"model": "m", "messages": [{"role": "user", "content": "hi"}], "tags": ["x"]}',
+                          "response": response, "curl": "curl -sS http://127.0.0.1:1/v1/chat/completions", "tokens": 0,
+                          "elapsed": 0.01, "divergence": None})
     return build_report(info, cases, "test")
 
 
@@ -45,6 +67,8 @@ def test_report_renders_in_chromium_with_the_matrix_and_filters(tmp_path: Path) 
     dom = chromium("--dump-dom", page.as_uri(), tmp_path=tmp_path).stdout
     assert '<table class="matrix">' in dom and "limit-stop" in dom and "MiniMaxAI/MiniMax-M2.7" in dom
     assert 'class="filters" style=""' in dom  # the inline script ran and revealed the filter bar
+    assert '<button type="button" class="copy"' in dom and 'hidden=""' not in dom  # copy buttons shown
+    _assert_worst_first(dom)
     assert screenshot(page, tmp_path) > 10_000
 
 
@@ -57,6 +81,8 @@ def test_report_is_readable_with_javascript_disabled(tmp_path: Path) -> None:
     dom = chromium("--dump-dom", page.as_uri(), tmp_path=tmp_path).stdout
     assert '<table class="matrix">' in dom and dom.count("<details") == len(sample_report()["cases"])
     assert '<div class="filters" style="display:none">' in dom  # the script really did not run
+    assert dom.count('class="copy"') == dom.count('hidden=""') > 0  # no copy button that cannot work
+    _assert_worst_first(dom)
     assert screenshot(page, tmp_path) > 10_000
 
 
@@ -66,3 +92,28 @@ def screenshot(page: Path, tmp_path: Path, *extra: str) -> int:
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     return len(data)
+
+
+def _assert_worst_first(dom: str) -> None:
+    matrix = dom[dom.index('<table class="matrix">'):dom.index("</table>")]
+    rows = [row.split("<td")[1] for row in matrix.split("<tr")[2:]]
+    assert "stream-done-sentinel" in rows[0] and "limit-stop" in rows[1] and "accept-tools" in rows[-2]
+    assert dom.index('id="o-error"') < dom.index('id="o-fail"') < dom.index('id="o-divergent"') < dom.index('id="o-pass"')
+    assert '<a href="#o-fail"' in dom
+    assert "chat_template_kwargs.thinking: expected false, observed absent" in dom
+    assert "connection closed after 312 bytes (nothing usable was received)" in dom
+    assert "Fleet split: about 58% of answers match 2026-05, 42% match 2026-09 (told apart by limit-stop[moonshotai/Kimi-K2.6])" in dom
+    assert "Rerun with: <code>gonka-conformance run --base-url http://127.0.0.1:1/v1 --revision 2026-05</code>" in dom
+    assert '{\n  "model": "m",' in dom  # bodies pretty-printed
+
+
+def test_screenshot_of_a_report_with_failures(tmp_path: Path) -> None:
+    """What docs/report-screenshot.png shows (regenerate: GONKA_SCREENSHOT=docs/report-screenshot.png)."""
+    page = tmp_path / "report.html"
+    page.write_text(render_html(sample_report()), encoding="utf-8")
+    shot = tmp_path / "shot.png"
+    chromium(f"--screenshot={shot}", "--window-size=1300,900", page.as_uri(), tmp_path=tmp_path)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+    target = os.environ.get("GONKA_SCREENSHOT")
+    if target:
+        shutil.copyfile(shot, target)

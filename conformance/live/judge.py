@@ -12,6 +12,7 @@ from ..catalogue.model import Rule
 from ..common.pointers import split_pointer
 from ..engine.pipeline import EngineError, forwarded_bytes, normalize, render
 from .cases import LiveCase, LiveRequest
+from .fielddiff import field_diff
 from .observe import Observation
 
 
@@ -189,9 +190,4 @@ def _choices(document: Any) -> list[dict[str, Any]]:
 
 
 def _diff(expected: Any, got: Any) -> str:
-    if isinstance(expected, dict) and isinstance(got, dict):
-        keys = sorted(set(expected) | set(got))
-        parts = [f"{k}: expected {expected.get(k, '<absent>')!r}, got {got.get(k, '<absent>')!r}"
-                 for k in keys if expected.get(k, _ABSENT) != got.get(k, _ABSENT)]
-        return "; ".join(parts)[:400]
-    return f"expected {expected!r}, got {got!r}"[:400]
+    return "; ".join(field_diff(expected, got))[:400]

@@ -204,7 +204,7 @@ def _attempt(client: httpx.Client, target: Target, request: LiveRequest, headers
             if obs.status is None:
                 retry = "once"
             else:
-                obs.error = f"stream cut: {type(exc).__name__}"
+                obs.error = f"stream cut: connection closed after {obs.size} bytes ({type(exc).__name__})"
     obs.latency = time.monotonic() - sent[-1]
     if obs.error is None and obs.status == 200:
         _check_answer(obs)
@@ -287,7 +287,7 @@ def _check_answer(obs: Observation) -> None:
         if any(isinstance(c, dict) and "error" in c for c in obs.chunks):
             obs.error = "the stream carried an error event instead of an answer"
         elif not obs.done:
-            obs.error = "stream cut: the stream ended without data: [DONE]"
+            obs.error = f"stream cut: connection closed after {obs.size} bytes without data: [DONE]"
         elif not obs.chunks:
             obs.error = "the stream carried no event before data: [DONE]"
         else:

@@ -35,6 +35,8 @@ SUITE_FILE = Path(__file__).with_name("test_conformance.py").resolve()
 _SESSION = pytest.StashKey["LiveSession | None"]()
 _BASELINE = pytest.StashKey["dict[str, str]"]()  # loaded once, by _validate
 _SCHEDULER = pytest.StashKey["Scheduler | None"]()
+_PROGRESS = pytest.StashKey["Any"]()  # terminal.Progress when the compact terminal is on
+_NOTICES = pytest.StashKey["list[str]"]()  # warnings shown with the summary (e.g. no baseline file yet)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -58,12 +60,39 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--gonka-max-duration", type=float, default=Bounds.max_duration, help="seconds for the whole run; what is left is not sent")
     group.addoption("--gonka-unresponsive-after", type=int, default=Bounds.unresponsive_after, help="give the target up after N consecutive transport failures")
     group.addoption("--gonka-reject-latency", type=float, default=Bounds.reject_latency, help="seconds an expected reject may take")
+    group.addoption("--gonka-terminal", action="store_true",
+                    help="compact terminal: items as rule[model], a progress display, a table of what did not pass")
+    group.addoption("--gonka-baseline-required", action="store_true", help="a missing --gonka-baseline file is an error")
 
 
+#: The running config, for hooks that pytest calls without one (logreport, pytest-html's title).
+_CONFIG: dict[str, pytest.Config] = {}
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own terminal reporter is registered
 def pytest_configure(config: pytest.Config) -> None:
+    _CONFIG["config"] = config
     config.stash[_SESSION] = None
     config.stash[_SCHEDULER] = None
+    config.stash[_PROGRESS] = None
     _validate(config)
+    if config.getoption("gonka_terminal"):
+        from .terminal import Progress, install
+
+        reporter = install(config)
+        if reporter is not None:
+            config.stash[_PROGRESS] = Progress(reporter, lambda key: _outcome(config, key), lambda: _tokens(config))
+
+
+def _outcome(config: pytest.Config, key: str) -> str | None:
+    live = config.stash.get(_SESSION, None)
+    result = live.run.results.get(key) if live is not None and live.run is not None else None
+    return result.outcome if result is not None else None
+
+
+def _tokens(config: pytest.Config) -> int:
+    live = config.stash.get(_SESSION, None)
+    return live.run.tokens_spent if live is not None and live.run is not None else 0
 
 
 def _validate(config: pytest.Config) -> None:
@@ -76,7 +105,8 @@ def _validate(config: pytest.Config) -> None:
         _check_urls(config)
         _check_api_key(config)
         _check_catalogue(config)
-        config.stash[_BASELINE] = _load_baseline(config.getoption("gonka_baseline"))
+        config.stash[_NOTICES] = []
+        config.stash[_BASELINE] = _load_baseline(config)
         _check_report_dir(config.getoption("gonka_report_dir"))
     except (ValueError, UsageError) as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -133,10 +163,22 @@ def _check_catalogue(config: pytest.Config) -> None:
     check_profile(catalogue, config.getoption("gonka_profile"))
 
 
-def _load_baseline(path: str | None) -> dict[str, str]:
-    from ..reports.baseline import load_baseline
+def _load_baseline(config: pytest.Config) -> dict[str, str]:
+    """A baseline that does not exist yet is a first run: a warning with the command that
+    creates one, unless --baseline-required asks for the strict behaviour (a usage error)."""
+    import sys
 
-    return load_baseline(path) if path else {}
+    from ..reports.baseline import load_baseline, missing_baseline_hint
+
+    path = config.getoption("gonka_baseline")
+    if not path:
+        return {}
+    if not Path(path).exists() and not config.getoption("gonka_baseline_required"):
+        notice = missing_baseline_hint(path, config.getoption("gonka_report_dir") or "gonka-report")
+        config.stash[_NOTICES].append(notice)
+        print(f"gonka-conformance: {notice}", file=sys.stderr)
+        return {}
+    return load_baseline(path)
 
 
 def _check_report_dir(path: str | None) -> None:
@@ -293,6 +335,81 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     keys = [item.case_key for item in session.items if isinstance(item, GonkaItem)]
     live.plan(keys)  # cost-aware probing: the selected items that can share a request do
     session.config.stash[_SCHEDULER] = Scheduler(live, keys, live.options.concurrency)
+    progress = session.config.stash.get(_PROGRESS, None)
+    if progress is not None:
+        progress.begin(len(keys))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    """The compact terminal shows progress instead of a letter per item; ``-v`` keeps the words."""
+    status = yield
+    if config.stash.get(_PROGRESS, None) is not None and config.get_verbosity() <= 0 and status:
+        return (status[0], "", "")
+    return status
+
+
+@pytest.hookimpl(tryfirst=True)  # before JUnit and pytest-html read the durations
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """An item's duration is its requests' time, not the time it waited in setup for its
+    answer while other items were in flight; the progress display counts finished items."""
+    config = _CONFIG.get("config")
+    key = _suite_key(report.nodeid)
+    if config is None or key is None:
+        return
+    live = config.stash.get(_SESSION, None)
+    result = live.run.results.get(key) if live is not None and live.run is not None else None
+    finished = report.when == "call" or (report.when == "setup" and not report.passed)
+    if result is not None:
+        report.duration = result.elapsed if finished else 0.0
+    progress = config.stash.get(_PROGRESS, None)
+    if finished and progress is not None:
+        progress.finished(key)
+
+
+def _suite_key(nodeid: str) -> str | None:
+    head, separator, key = nodeid.partition(SUITE_FILE.name + "::")
+    return key if separator else None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_report_title(report: Any) -> None:
+    config = _CONFIG.get("config")
+    if config is not None and config.getoption("gonka_base_url") is not None:
+        report.title = "gonka-conformance: " + _shown_url(config)
+    elif config is not None:
+        report.title = "gonka-conformance: embedded reference gateway"
+
+
+def _shown_url(config: pytest.Config) -> str:
+    from ..common.redact import Redactor
+
+    redactor = Redactor()
+    redactor.add_url(config.getoption("gonka_base_url"))
+    return printable(redactor.text(config.getoption("gonka_base_url")))
+
+
+def _environment_rows(config: pytest.Config, live: LiveSession) -> None:
+    """Target, revision, profile, tier and tokens in pytest-html's environment table."""
+    try:
+        from pytest_metadata.plugin import metadata_key
+    except ImportError:
+        return
+    metadata = config.stash.get(metadata_key, None)
+    if metadata is None:
+        return
+    run = live.run
+    metadata["Target"] = ("embedded reference gateway" if live.embedded else _shown_url(config))
+    metadata["Revision"] = live.catalogue.revision(live.options.revision).id
+    metadata["Profile"] = live.options.profile or "none (upstream)"
+    metadata["Tier"] = live.options.tier
+    budget = live.options.budget_tokens
+    metadata["Tokens"] = f"{run.tokens_spent if run else 0}" + (f" of a budget of {budget}" if budget is not None else "")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _CONFIG.get("config") is config:
+        del _CONFIG["config"]
 
 
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
@@ -313,6 +430,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if scheduler is not None:
             live.record_unsent(scheduler.order)
         code = live.exit_code()
+        _environment_rows(session.config, live)
         if not session.config.option.collectonly:  # listing writes no report
             live.finish(datetime.now(timezone.utc), code)
         session.exitstatus = code if exitstatus in (0, 1) or live.error else exitstatus
@@ -321,12 +439,23 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    from .terminal import non_pass_table, summary_lines
+
+    progress = config.stash.get(_PROGRESS, None)
+    if progress is not None:
+        progress.stop()
     live = config.stash.get(_SESSION, None)
+    for notice in config.stash.get(_NOTICES, []):
+        terminalreporter.write_line(printable(f"gonka-conformance: {notice}"))
     if live is None:
         return
     if config.option.collectonly:
         lines = [f"gonka-conformance: {live.error}"] if live.error else []
     else:
-        lines = live.summary_lines()
+        if progress is not None:
+            table = non_pass_table(live.results(), progress.tty)
+            if table:
+                terminalreporter.write_line(table)
+        lines = summary_lines(live)
     for line in lines:
         terminalreporter.write_line(printable(line))

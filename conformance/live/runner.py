@@ -428,40 +428,10 @@ class LiveRun:
         return divergences, limits_for(self.catalogue, profile)
 
     def fingerprint(self) -> dict[str, Any]:
-        """Which revision and broker profile best explain the observations."""
-        candidates = []
-        cases = {case.id: case for case in live_cases(self.catalogue, "full")}
-        seen: dict[tuple[Any, ...], tuple[list[str], int]] = {}
-        for revision in self.catalogue.revisions:
-            for profile in [None, *sorted(self.catalogue.brokers)]:
-                same = (revision.id, self._engine_view(profile))
-                if same in seen:  # a profile the engine applies exactly like one judged already
-                    contradictions, compared = list(seen[same][0]), seen[same][1]
-                    candidates.append({"revision": revision.id, "profile": profile, "compared": compared,
-                                       "contradictions": contradictions})
-                    continue
-                contradictions = []
-                compared = 0
-                for key, runs in self.observations.items():
-                    result = self.results.get(key)
-                    if result is None or result.outcome in (Outcome.ERROR, Outcome.UNOBSERVABLE):
-                        continue
-                    case = cases[result.case_id]
-                    if not case.applies_to(self.catalogue, result.model, revision.id):
-                        continue
-                    request, obs = runs[-1]
-                    if case.observable == "reference-only" and not self.whitebox:
-                        continue
-                    forwarded = self._forwarded(request, obs) if case.observable == "reference-only" else None
-                    compared += 1
-                    if self._contradicts(case, request, obs, forwarded, result.model, revision.id, profile):
-                        contradictions.append(key)
-                seen[same] = (contradictions, compared)
-                candidates.append({"revision": revision.id, "profile": profile, "compared": compared,
-                                   "contradictions": contradictions})
-        candidates.sort(key=lambda c: (len(c["contradictions"]), c["profile"] is not None, c["revision"] != self.revision))
-        sides = {r.rule: disputed.side_of(r.divergence) for r in self.results.values() if disputed.side_of(r.divergence)}
-        return {"best": candidates[0] if candidates else None, "candidates": candidates, "disputed": sides}
+        """Which revision and broker profile best explain the observations (fingerprint.py)."""
+        from .fingerprint import fingerprint
+
+        return fingerprint(self)
 
 
 _ABSENT = object()

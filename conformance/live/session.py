@@ -21,6 +21,7 @@ from ..catalogue.loader import load_catalogue
 from ..common.errors import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
 from .outcomes import OUTCOMES, Outcome
 from .cases import LiveCase
+from .fingerprint import rerun_command
 from .guard import Bounds, RunGuard, authentication_failed
 from .observe import Target, Unreadable, fetch_json
 from ..common.redact import Redactor, printable_data
@@ -230,23 +231,10 @@ class LiveSession:
         if self._fingerprint is None and self.run and self.run.results:
             try:
                 self._fingerprint = self.run.fingerprint()
+                self._fingerprint["rerun"] = rerun_command(self._fingerprint, self.options, self.run.revision, self.embedded)
             except Exception as exc:  # a harness bug must not cost the run its reports
                 self._fingerprint = {"best": None, "candidates": [], "error": f"fingerprint failed: {type(exc).__name__}"}
         return self._fingerprint
-
-    def summary_lines(self) -> list[str]:
-        counts = Counter(result.outcome for result in self.results())
-        spent = self.run.tokens_spent if self.run else 0
-        lines = ["gonka-conformance: " + ", ".join(f"{counts.get(o, 0)} {o}" for o in OUTCOMES) + f"; tokens spent {spent}"]
-        if self.error:
-            lines.append(f"gonka-conformance: {self.error}")
-        best = (self.fingerprint() or {}).get("best")
-        if best:
-            lines.append(f"gonka-conformance: best explained by revision {best['revision']}, profile "
-                         f"{best['profile'] or 'upstream'} ({len(best['contradictions'])} of {best['compared']} observations contradict it)")
-        if self.options.report_dir:
-            lines.append(f"gonka-conformance: reports in {self.options.report_dir}/ (report.html, report.json, summary.md)")
-        return lines
 
 
 def discover_models(client: httpx.Client, target: Target) -> list[str]:

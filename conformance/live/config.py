@@ -1,0 +1,108 @@
+"""``[tool.gonka-conformance]`` in pyproject.toml, or a ``gonka-conformance.toml``: the settings
+a project runs the live suite with, so CI and a terminal run the same thing. Command-line
+flags win over the file; paths in the file are relative to the file.
+
+    [tool.gonka-conformance]
+    base-url = "https://staging.example-broker.com/v1"
+    api-key-env = "STAGING_KEY"      # the variable's name; a key itself is refused
+    profile = "gonkagate.com"
+    revision = "2026-09"
+    models = ["moonshotai/Kimi-K2.6"]   # or "a,b"
+    tier = "cheap"
+    budget-tokens = 50000
+    baseline = "conformance/baseline.json"
+    report-dir = "gonka-report"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+TABLE = "gonka-conformance"
+STANDALONE = "gonka-conformance.toml"  # its settings at the top level (or under [tool.gonka-conformance])
+#: setting -> (argparse destination, type)
+SETTINGS: dict[str, tuple[str, type]] = {
+    "base-url": ("base_url", str), "api-key-env": ("api_key_env", str), "profile": ("profile", str),
+    "revision": ("revision", str), "models": ("models", str), "tier": ("tier", str),
+    "budget-tokens": ("budget_tokens", int), "baseline": ("baseline", str), "report-dir": ("report_dir", str),
+    "concurrency": ("concurrency", int), "timeout": ("timeout", float), "retries": ("retries", int),
+    "repeat": ("repeat", int),
+}
+PATHS = {"baseline", "report-dir"}
+KINDS = {str: "a string", int: "a whole number", float: "a number"}
+TIERS = ("cheap", "full")
+
+
+class ConfigError(ValueError):
+    """The configuration file is unreadable or holds a bad setting (exit 2)."""
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest gonka-conformance.toml, or pyproject.toml with the table, from ``start`` up."""
+    for directory in (start, *start.parents):
+        standalone = directory / STANDALONE
+        if standalone.is_file():
+            return standalone
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file() and TABLE in _read(pyproject).get("tool", {}):
+            return pyproject
+    return None
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def load_settings(path: Path) -> dict[str, Any]:
+    """``{argparse destination: value}`` from the file; ConfigError names a bad key or value."""
+    data = _read(path)
+    table = data.get("tool", {}).get(TABLE)
+    if table is None and path.name == STANDALONE:
+        table = {k: v for k, v in data.items() if k != "tool"}
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.{TABLE}] must be a table")
+    settings: dict[str, Any] = {}
+    for key, value in table.items():
+        if key == "api-key" or (key == "api-key-env" and isinstance(value, str) and value.startswith("sk-")):
+            raise ConfigError(f"{path}: api-key-env names an environment variable; never put a key in a file")
+        if key not in SETTINGS:
+            raise ConfigError(f"{path}: unknown setting {key!r} in [tool.{TABLE}] (known: {', '.join(SETTINGS)})")
+        destination, kind = SETTINGS[key]
+        settings[destination] = _convert(path, key, value, kind)
+    if settings.get("tier") not in (None, *TIERS):
+        raise ConfigError(f"{path}: tier must be one of {', '.join(TIERS)}")
+    for key in PATHS:
+        destination = SETTINGS[key][0]
+        if destination in settings:
+            settings[destination] = str(path.parent / settings[destination])
+    return settings
+
+
+def _convert(path: Path, key: str, value: Any, kind: type) -> Any:
+    if key == "models" and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ",".join(value)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ConfigError(f"{path}: {key} must be {KINDS[kind]}, got {type(value).__name__}")
+    return value
+
+
+def apply(args: Any, defaults: dict[str, Any], start: Path | None = None, explicit: Path | None = None) -> Path | None:
+    """Fill every option the command line left unset (None) from the file, then from
+    ``defaults``; returns the file used."""
+    path = explicit if explicit is not None else find_config(start or Path.cwd())
+    if explicit is not None and not explicit.is_file():
+        raise ConfigError(f"{explicit}: no such configuration file")
+    settings = load_settings(path) if path else {}
+    for destination, default in defaults.items():
+        if getattr(args, destination, None) is None:
+            setattr(args, destination, settings.get(destination, default))
+    return path
