@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator
 
-from gonka_conformance.common.pointers import escape, join_pointer, split_pointer
+from gonka_conformance.common.pointers import escape, join_pointer, split_pointer, value_at
 from gonka_conformance.engine.pipeline import family_of
 from gonka_conformance.engine.types import MISSING
 
@@ -143,15 +143,7 @@ class ConfigDocument:
     index: SourceIndex | None = None  # JSON: positions found lazily
 
     def get(self, pointer: str) -> Any:
-        node = self.data
-        for part in split_pointer(pointer):
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            else:
-                return MISSING
-        return node
+        return value_at(self.data, split_pointer(pointer), MISSING)
 
     def exists(self, pointer: str) -> bool:
         return self.get(pointer) is not MISSING

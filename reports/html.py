@@ -14,6 +14,7 @@ from html import escape
 from typing import Any
 
 from .fleet import fleet_sentence
+from .model import WORST_FIRST
 
 COLOURS = {
     "pass": ("#1a7f37", "#dafbe1"), "fail": ("#cf222e", "#ffebe9"), "divergent": ("#9a6700", "#fff8c5"),
@@ -21,7 +22,6 @@ COLOURS = {
     "error": ("#82071e", "#ffd8d3"),
 }
 SYMBOLS = {"pass": "✓", "fail": "✗", "divergent": "≈", "unobservable": "∅", "xfail": "x", "xpass": "!", "error": "E"}
-WORST_FIRST = ("error", "fail", "xpass", "divergent", "xfail", "unobservable", "pass")
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1f2328;background:#fff}
@@ -78,7 +78,7 @@ def _badge(outcome: str) -> str:
 
 
 def _worst(cases: list[dict[str, Any]]) -> str:
-    return min((c["outcome"] for c in cases), key=WORST_FIRST.index)
+    return str(min((c["outcome"] for c in cases), key=WORST_FIRST.index))
 
 
 def _case_id(case: dict[str, Any]) -> str:
@@ -101,8 +101,8 @@ def render_html(report: dict[str, Any]) -> str:
            f"<style>{STYLE}</style></head><body>",
            "<h1>Gonka gateway conformance report</h1>", _fleet(report), _meta(report), _summary(report)]
     out.append('<div class="filters" style="display:none">Show: ')
-    for outcome in WORST_FIRST:
-        out.append(f'<label><input type="checkbox" value="{outcome}" checked> {escape(outcome)}</label>')
+    for word in WORST_FIRST:
+        out.append(f'<label><input type="checkbox" value="{word}" checked> {escape(word)}</label>')
     out.append('<input id="q" type="search" placeholder="filter rules…"></div>')
     out.append("<h2>Rule × model matrix</h2>")
     out.append('<table class="matrix"><thead><tr><th>rule</th>')

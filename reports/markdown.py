@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from .fleet import fleet_sentence
-from .html import WORST_FIRST
+from .model import WORST_FIRST, Outcome
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -34,9 +34,12 @@ def render_markdown(report: dict[str, Any]) -> str:
     if best:
         lines += ["", f"Best explained by revision `{best['revision']}` with profile `{best.get('profile') or 'upstream'}` "
                       f"({len(best['contradictions'])} contradicting observations of {best['compared']})."]
+    disputed = fingerprint.get("disputed") or {}
+    if disputed:  # rules whose upstream evidence disagrees: which documented side the target showed
+        lines += ["", "Disputed rules, side observed: " + ", ".join(f"`{rule}` {side}" for rule, side in sorted(disputed.items())) + "."]
     if fingerprint.get("rerun"):
         lines += ["", "Rerun with:", "", "```sh", fingerprint["rerun"].replace("`", "'"), "```"]
-    notable = [c for c in report["cases"] if c["outcome"] not in ("pass", "unobservable")]
+    notable = [c for c in report["cases"] if c["outcome"] not in (Outcome.PASS, Outcome.UNOBSERVABLE)]
     if notable:
         lines += ["", "| outcome | case | model | expected | observed |", "|---|---|---|---|---|"]
         for case in sorted(notable, key=lambda c: (WORST_FIRST.index(c["outcome"]), c["key"])):

@@ -231,7 +231,7 @@ def test_a_live_example_rejected_by_an_unknown_rule_fails_at_load(cases_copy: Pa
 def test_every_verb_declares_a_closed_valid_options_schema() -> None:
     import jsonschema
 
-    from gonka_conformance.engine.registry import option_schemas
+    from gonka_conformance.engine.builtins import option_schemas
 
     schemas = option_schemas()
     assert len(schemas) >= 60

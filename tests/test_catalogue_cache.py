@@ -22,10 +22,10 @@ from gonka_conformance.lint.hook import LintHook
 
 CHILD = """
 import json, sys
-import gonka_conformance
 from gonka_conformance.catalogue import loader
+from gonka_conformance.common import version
 if len(sys.argv) > 3:
-    gonka_conformance.__version__ = sys.argv[3]
+    version.__version__ = sys.argv[3]
 parsed = []
 compose = loader._compose
 loader._compose = lambda text, filename: (parsed.append(filename), compose(text, filename))[1]

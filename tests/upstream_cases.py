@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gonka_conformance.common.pointers import split_pointer, value_at
+
 ROOT = Path(__file__).resolve().parent / "data" / "upstream"
 #: Upstream's tests route "" to no model-specific handler at all: a family-less id does that here
 #: (``normalize`` would otherwise pick the revision's default route).
@@ -52,16 +54,7 @@ _ABSENT = object()
 
 def at(document: Any, pointer: str) -> Any:
     """The value at an RFC 6901 pointer, or ``_ABSENT``."""
-    current = document
-    for raw in pointer.split("/")[1:]:
-        token = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(current, dict) and token in current:
-            current = current[token]
-        elif isinstance(current, list) and token.isdigit() and int(token) < len(current):
-            current = current[int(token)]
-        else:
-            return _ABSENT
-    return current
+    return value_at(document, split_pointer(pointer), _ABSENT)
 
 
 def same(got: Any, want: Any) -> bool:

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from ..common.version import __version__
+from ..common import version
 from . import cache as catalogue_cache
 from .extensions import option_schemas, rule_checks
 from .files import FileProblem, read_file
@@ -220,7 +220,7 @@ def _read_files(root: Path, paths: list[tuple[str, Path]]) -> tuple[list[_File],
 
 def _cache_key(files: list[_File]) -> str:
     schemas = [_schema_path(name).read_bytes() for name in sorted(set(_SCHEMAS.values()))]
-    return catalogue_cache.key(__version__, [(f.filename, f.text.encode("utf-8")) for f in files], schemas)
+    return catalogue_cache.key(version.__version__, [(f.filename, f.text.encode("utf-8")) for f in files], schemas)
 
 
 def _cached_file(item: dict[str, Any]) -> dict[str, Any]:

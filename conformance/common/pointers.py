@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterable
 
 
 def escape(token: str) -> str:
@@ -38,3 +38,17 @@ def join_pointer(*tokens: Any) -> str:
 
 def child(pointer: str, *tokens: Any) -> str:
     return pointer + join_pointer(*tokens)
+
+
+def value_at(document: Any, tokens: Iterable[str], missing: Any) -> Any:
+    """The value reached by following ``tokens`` (object keys, array indexes as digits) from
+    ``document``, or ``missing`` when one is not there."""
+    node = document
+    for token in tokens:
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return missing
+    return node

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..catalogue.loader import Catalogue
 from ..catalogue.model import Rule
-from ..common.pointers import split_pointer
+from ..common.pointers import split_pointer, value_at
 from ..engine.pipeline import EngineError, forwarded_bytes, normalize, render
 from .cases import LiveCase, LiveRequest
 from .fielddiff import field_diff
@@ -158,15 +158,7 @@ _ABSENT = object()
 
 
 def _lookup(document: Any, path: str) -> Any:
-    node = document
-    for token in path.split("."):
-        if isinstance(node, dict) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            return _ABSENT
-    return node
+    return value_at(document, path.split("."), _ABSENT)
 
 
 def _choice_count(obs: Observation) -> int:

@@ -242,6 +242,10 @@ class LiveRun:
         upstream = expect(self.catalogue, case, request, model, self.revision)
         if upstream.status != 200:
             return None  # its rejection is observable: sent
+        for revision in self.catalogue.revisions:  # a revision or a broker documented to answer
+            for profile in (None, *self.catalogue.brokers):  # otherwise makes the answer tell
+                if expect(self.catalogue, case, request, model, revision.id, profile=profile).status != 200:
+                    return None
         reason = "not sent: reference-only rule, its change is invisible to a black-box target (no --whitebox-url)"
         result = self.harness_error(case, model, reason)
         result.outcome, result.observed, result.expected, result.packed = Outcome.UNOBSERVABLE, reason, upstream.describe(), 0

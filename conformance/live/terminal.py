@@ -29,6 +29,8 @@ PREFIX = "gonka-conformance: "
 #: Shown in the end table, worst first; unobservable cases are only counted (a black-box
 #: target has a hundred of them, each with the same reason).
 TABLE_OUTCOMES = ("error", "fail", "xpass", "divergent", "xfail")
+#: How a halted run's cases are worded (LiveSession.record_unsent, the guard, in-flight answers).
+UNSENT = ("not sent: ", "not judged: ")
 STYLES = {"pass": "green", "fail": "red", "error": "bold red", "xpass": "magenta", "divergent": "yellow",
           "xfail": "cyan", "unobservable": "dim"}
 CELL_CHARS = 110
@@ -142,11 +144,14 @@ def _cut(text: str) -> str:
 
 
 def non_pass_table(results: Iterable[Any], tty: bool) -> str:
-    """Every case that did not pass (unobservable ones only counted), worst first."""
-    rows = sorted((r for r in results if r.outcome in TABLE_OUTCOMES),
+    """Every case that did not pass (unobservable ones only counted), worst first; the cases a
+    halted run never sent are one line, since they share one reason (said once above)."""
+    shown = [r for r in results if r.outcome in TABLE_OUTCOMES]
+    unsent = [r for r in shown if r.outcome == "error" and r.problems and r.problems[0].startswith(UNSENT)]
+    rows = sorted((r for r in shown if r not in unsent),
                   key=lambda r: (TABLE_OUTCOMES.index(r.outcome), r.rule, r.case_id, r.model))
     if not rows:
-        return ""
+        return f"{len(unsent)} case(s) not sent or not judged: the run halted" if unsent else ""
     table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold" if tty else "")
     for name in ("outcome", "case", "model", "expected vs observed", "anchor"):
         table.add_column(name, no_wrap=True, overflow="ellipsis")
@@ -157,7 +162,8 @@ def non_pass_table(results: Iterable[Any], tty: bool) -> str:
     console = Console(file=buffer, force_terminal=tty, color_system="standard" if tty else None,
                       width=None if tty else 400, highlight=False, emoji=False, soft_wrap=False)
     console.print(table)
-    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines())
+    lines = [line.rstrip() for line in buffer.getvalue().splitlines()]
+    return "\n".join(lines + ([f"{len(unsent)} more case(s) not sent or not judged: the run halted"] if unsent else []))
 
 
 def summary_lines(live: Any) -> list[str]:
@@ -172,7 +178,7 @@ def summary_lines(live: Any) -> list[str]:
     if split:
         lines.append(PREFIX + split)
     best = fingerprint.get("best")
-    if best:
+    if best and best.get("compared"):  # (nothing compared: nothing to explain)
         lines.append(PREFIX + f"best explained by revision {best['revision']}, profile {best['profile'] or 'upstream'} "
                      f"({len(best['contradictions'])} of {best['compared']} observations contradict it)")
     if fingerprint.get("rerun"):
