@@ -61,13 +61,31 @@ class Run:
         return [p for c in (self.report or {}).get("cases", []) for p in c["problems"]]
 
 
+# The child reports its own peak (VmHWM starts afresh at exec): ru_maxrss would carry over the
+# pytest parent's size at fork, which grows over a long test run.
+PEAK_WRAPPER = """
+import atexit, sys
+peak_file = sys.argv.pop(1)
+def record():
+    with open("/proc/self/status") as status:
+        kib = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    with open(peak_file, "w") as out:
+        out.write(kib)
+atexit.register(record)
+from gonka_conformance.cli import main
+sys.argv[0] = "gonka-conformance"
+raise SystemExit(main())
+"""
+
+
 def run_suite(tmp_path: Path, broker: HostileBroker, *args: str, key: str | None = KEY) -> Run:
     """The CLI in a child process, stopped after RUN_SECONDS whatever happens."""
     report_dir = tmp_path / "report"
     env = {k: v for k, v in os.environ.items() if k != "GONKA_API_KEY"}
     if key is not None:
         env["GONKA_API_KEY"] = key
-    command = [str(Path(sys.executable).with_name("gonka-conformance")), "run", "--base-url", broker.base_url,
+    peak_file = tmp_path / "peak-kib"
+    command = [sys.executable, "-c", PEAK_WRAPPER, str(peak_file), "run", "--base-url", broker.base_url,
                "--timeout", "5", "--report-dir", str(report_dir), "-q", *args]
     out, err = tmp_path / "stdout", tmp_path / "stderr"
     started = time.monotonic()
@@ -77,8 +95,9 @@ def run_suite(tmp_path: Path, broker: HostileBroker, *args: str, key: str | None
     seconds = time.monotonic() - started
     report_file = report_dir / "report.json"
     report = json.loads(report_file.read_text()) if report_file.exists() else None
+    peak_kib = int(peak_file.read_text()) if peak_file.exists() else usage.ru_maxrss  # (killed: the upper bound)
     return Run(os.waitstatus_to_exitcode(status), out.read_text(errors="replace"), err.read_text(errors="replace"),
-               seconds, usage.ru_maxrss * 1024, report)
+               seconds, peak_kib * 1024, report)
 
 
 def _wait(child: subprocess.Popen[bytes], until: float) -> tuple[int, Any]:
