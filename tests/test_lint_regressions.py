@@ -61,7 +61,7 @@ def test_fix_rewrites_a_sniffed_json_file_without_a_har_note(tmp_path: Path, cap
 
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_show_normalized_masks_secrets(fmt: str, tmp_path: Path, capsys) -> None:
-    token = "sk-abcdefghijklmnopqrstuvwxyz0123456789"
+    token = "sk-" + "test" + "abcdefghijklmnopqrstuvwxyz01"  # an obvious fake, shaped like a key
     body = {"model": QWEN, "messages": [{"role": "user", "content": f"key {token}"}],
             "extra_headers": {"Authorization": f"Bearer {SECRET}"}}
     path = write(tmp_path / "p.json", body)
