@@ -83,7 +83,7 @@ def big_body(limit: int) -> bytes:
     """Grow a conversation until it is just under the gateway's body limit (10 MiB)."""
     tools = [tool(i, depth=3) for i in range(20)]
     result = CODE * 40
-    turns = 64
+    turns, prev = 64, b""
     while True:
         body = {"model": QWEN, "messages": conversation(turns, result), "tools": tools, "max_tokens": 4096}
         raw = json.dumps(body).encode()

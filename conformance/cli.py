@@ -13,8 +13,8 @@ from .catalogue.choices import check_profile, check_revision
 from .catalogue.coverage import load_coverage, load_upstream_tests, render_markdown
 from .catalogue.loader import Catalogue, load_catalogue
 from .catalogue.summary import rule_summary
-from .commandline import PROG, StrictParser, positive_int, print_json, report_invalid_catalogue, run_guarded  # noqa: F401
-from .common.errors import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, UsageError  # noqa: F401  (re-exported until callers are updated)
+from .commandline import PROG, StrictParser, positive_int, print_json, run_guarded
+from .common.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from .common.inputs import read_input
 from .engine.pipeline import limits_for, normalize
 from .gateway.cli import register as serve_register

@@ -143,12 +143,7 @@ class _SchemaWalker:
         raw, where = node["pattern"], path + ("pattern",)
         if not isinstance(raw, str):
             self.fail("pattern-shape", where)
-        length = utf8_len(raw)
-        if length > limit:
-            self.fail("pattern-length", where, length=length, limit=limit)
-        error = go_regexp_error(raw)
-        if error is not None:
-            self.fail("pattern", where, error=error)
+        self._regex(raw, where, limit, "pattern")
 
     def check_pattern_keys(self, node: dict[str, Any], path: tuple[Any, ...]) -> None:
         """Newest: the keys of ``patternProperties`` are patterns too, bounded and compiled."""
@@ -156,13 +151,17 @@ class _SchemaWalker:
         for keyword in self.v.pattern_keys if limit > 0 else ():
             names = node.get(keyword)
             for name in names if isinstance(names, dict) else ():
-                where = path + (keyword, name)
-                length = utf8_len(name)
-                if length > limit:
-                    self.fail("pattern-key-length", where, length=length, limit=limit)
-                error = go_regexp_error(name)
-                if error is not None:
-                    self.fail("pattern-key", where, error=error)
+                self._regex(name, path + (keyword, name), limit, "pattern-key")
+
+    def _regex(self, text: str, where: tuple[Any, ...], limit: int, code: str) -> None:
+        """A pattern (or pattern key) within its byte limit that Go's RE2 compiles; hit codes
+        ``<code>-length`` and ``<code>``."""
+        length = utf8_len(text)
+        if length > limit:
+            self.fail(f"{code}-length", where, length=length, limit=limit)
+        error = go_regexp_error(text)
+        if error is not None:
+            self.fail(code, where, error=error)
 
 
 def walk_schema(schema: dict[str, Any], bounds: Bounds, vocab: Vocabulary) -> Problem | None:

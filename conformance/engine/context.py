@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
-from ..common.pointers import child, escape, join_pointer, pointer_tokens, split_pointer, unescape  # noqa: F401  (the verbs import them from here)
+from ..common.pointers import child, join_pointer, pointer_tokens, split_pointer, unescape  # noqa: F401  (the verbs import them from here)
 from .types import Limits
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from ..goemu import json as gojson
 from ..catalogue.loader import Catalogue, load_catalogue
 from ..catalogue.model import ENGINE_STAGES, PRE_PARSE_STAGES, STAGES, Rule, Target
 from . import builtins, registry  # noqa: F401  (builtins: the verbs are registered before any plan)
-from .messages import EngineError, go_quote, render  # noqa: F401  (re-exported: the faces import them from here)
+from .messages import EngineError, render  # noqa: F401  (re-exported: the faces import them from here)
 from .context import Context, Site, parent_of, resolve, resolve_plain, split_pointer
 from .routing import family_of  # noqa: F401  (re-exported)
 from .types import (

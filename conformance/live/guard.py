@@ -15,6 +15,11 @@ from typing import Callable
 MIB = 1024 * 1024
 
 
+
+#: How a case that a halted run kept from the target is worded (the terminal folds them).
+NOT_SENT = "not sent: "
+NOT_JUDGED = "not judged: "
+
 @dataclass(frozen=True)
 class Bounds:
     """Every size and time limit of a live run (documented in README.md and docs/live-suite.md)."""
@@ -63,7 +68,7 @@ class RunGuard:
             return None
         with self._lock:
             self.refused += 1
-        return f"not sent: {self._halted}"
+        return NOT_SENT + self._halted
 
     def halt(self, reason: str) -> None:
         with self._lock:

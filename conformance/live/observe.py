@@ -18,7 +18,7 @@ from typing import Any, Callable, TypeGuard
 import httpx
 
 from .cases import LiveRequest
-from .guard import Bounds, RunGuard
+from .guard import NOT_JUDGED, Bounds, RunGuard
 from .shape import completion_problems, stream_problems
 from .transport import ACCEPT_ENCODING, DeadlineExceeded, TooLarge, Undecodable, deadline, iter_decoded
 
@@ -129,7 +129,7 @@ def send(client: httpx.Client, target: Target, request: LiveRequest, sleep: Call
         retry = _attempt(client, target, request, headers, observation)
         guard.record_transport(observation.unresponsive)
         if authenticated and guard.record_authentication(observation.status):
-            observation.error = f"not judged: {guard.halted}"  # the key, not this case, was refused
+            observation.error = f"{NOT_JUDGED}{guard.halted}"  # the key, not this case, was refused
             break
         if retry == "never" or attempt == target.retries:
             break

@@ -19,10 +19,10 @@ import httpx
 from .. import __version__
 from ..catalogue.loader import load_catalogue
 from ..common.errors import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
-from .outcomes import OUTCOMES, Outcome
+from .outcomes import Outcome
 from .cases import LiveCase
 from .fingerprint import rerun_command
-from .guard import Bounds, RunGuard, authentication_failed
+from .guard import NOT_SENT, Bounds, RunGuard, authentication_failed
 from .observe import Target, Unreadable, fetch_json
 from ..common.redact import Redactor, printable_data
 from .runner import CaseResult, LiveRun, RunConfig, resolve_api_key
@@ -178,7 +178,7 @@ class LiveSession:
         selected case it never reached is still in the reports, as an error saying why."""
         if self.run is None or not self.guard.halted:
             return
-        reason = f"not sent: {self.redactor.text(self.guard.halted)}"
+        reason = NOT_SENT + self.redactor.text(self.guard.halted)
         for key in keys:
             if key in self._items and key not in self.run.results:
                 self.run.results[key] = self.run.harness_error(*self._items[key], reason)

@@ -24,13 +24,13 @@ from rich.text import Text
 from ..reports.fleet import fleet_sentence
 from .outcomes import OUTCOMES
 from ..common.redact import printable
+from .guard import NOT_JUDGED, NOT_SENT
 
 PREFIX = "gonka-conformance: "
 #: Shown in the end table, worst first; unobservable cases are only counted (a black-box
 #: target has a hundred of them, each with the same reason).
 TABLE_OUTCOMES = ("error", "fail", "xpass", "divergent", "xfail")
-#: How a halted run's cases are worded (LiveSession.record_unsent, the guard, in-flight answers).
-UNSENT = ("not sent: ", "not judged: ")
+UNSENT = (NOT_SENT, NOT_JUDGED)  # a halted run's cases
 STYLES = {"pass": "green", "fail": "red", "error": "bold red", "xpass": "magenta", "divergent": "yellow",
           "xfail": "cyan", "unobservable": "dim"}
 CELL_CHARS = 110
