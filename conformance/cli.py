@@ -6,18 +6,18 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 from . import __version__
 from .catalogue.choices import check_profile, check_revision
 from .catalogue.coverage import load_coverage, load_upstream_tests, render_markdown
 from .catalogue.loader import Catalogue, load_catalogue
 from .catalogue.summary import rule_summary
-from .commandline import PROG, StrictParser, positive_int, print_json, run_guarded
+from .commandline import PROG, StrictParser, Subcommand, positive_int, print_json, run_guarded
 from .common.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from .common.inputs import read_input
 from .engine.pipeline import limits_for, normalize
-from .gateway.cli import register as serve_register
+from .gateway import cli as gateway_cli
 from .live import commands as live_commands
 
 
@@ -104,17 +104,10 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if problems else EXIT_OK
 
 
-# --- entry point --------------------------------------------------------------------------
+# --- registry and entry point -------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    _register_faces()
-    parser = StrictParser(prog=PROG, description="Conformance suite, normalizer and reference gateway for Gonka's chat-completions gateway.")
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    parser.add_argument("--catalogue", metavar="DIR", help="load the catalogue from DIR instead of the packaged cases/")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    norm = commands.add_parser("normalize", help="show what the gateway forwards for a request body, or its rejection")
+def _add_normalize_arguments(norm: argparse.ArgumentParser) -> None:
     norm.add_argument("file", nargs="?", default="-", help="request body file, or - for stdin (default)")
     norm.add_argument("--model", help="routed model when the body has none (default: the revision's default model)")
     norm.add_argument("--revision", help="contract revision id (default: the newest)")
@@ -123,29 +116,23 @@ def build_parser() -> argparse.ArgumentParser:
     norm.add_argument("--default-max-tokens", type=positive_int, help="override the default max_tokens (catalogue: 3072, or the profile's)")
     norm.add_argument("--max-tokens-cap", type=positive_int, help="override the max_tokens cap (catalogue: 4096, or the profile's)")
     norm.add_argument("--compact", action="store_true", help="one-line JSON")
-    norm.set_defaults(handler=cmd_normalize)
 
-    rules = commands.add_parser("rules", help="list every rule of the catalogue")
+
+def _add_rules_arguments(rules: argparse.ArgumentParser) -> None:
     rules.add_argument("--format", choices=("text", "json"), default="text")
     rules.add_argument("--select", action="append", metavar="PREFIX", help="only rules whose id starts with PREFIX (repeatable)")
     rules.add_argument("--verbs", action="store_true",
                        help="list every check and transform with its options instead (markdown: docs/verbs.md; or --format json)")
-    rules.set_defaults(handler=cmd_rules)
 
-    coverage = commands.add_parser("coverage", help="map every contract row and FAQ question to rule ids (markdown)")
+
+def _add_coverage_arguments(coverage: argparse.ArgumentParser) -> None:
     coverage.add_argument("--check", metavar="FILE", help="fail if FILE differs from the generated table or any item is a gap")
-    coverage.set_defaults(handler=cmd_coverage)
 
-    for register in EXTRA_COMMANDS:
-        register(commands)
 
-    import shtab  # (the completion script describes this very parser)
+def _add_completion_arguments(completion: argparse.ArgumentParser) -> None:
+    import shtab  # (only to list the shells; the script itself describes build_parser())
 
-    completion = commands.add_parser("completion", help="print a shell completion script",
-                                     description="e.g. gonka-conformance completion bash > ~/.local/share/bash-completion/completions/gonka-conformance")
     completion.add_argument("shell", choices=shtab.SUPPORTED_SHELLS)
-    completion.set_defaults(handler=cmd_completion)
-    return parser
 
 
 def cmd_completion(args: argparse.Namespace) -> int:
@@ -155,23 +142,41 @@ def cmd_completion(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-#: Other modules (serve, run, diff, …) add their subcommands here.
-EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+#: Every subcommand, in the order ``--help`` lists them: the parser, the dispatch, the help
+#: listing and the shell completion are all built from this one tuple. A face's subcommands
+#: come from its command module's ``SUBCOMMANDS``.
+SUBCOMMANDS: tuple[Subcommand, ...] = (
+    Subcommand("normalize", "show what the gateway forwards for a request body, or its rejection",
+               _add_normalize_arguments, cmd_normalize),
+    Subcommand("rules", "list every rule of the catalogue", _add_rules_arguments, cmd_rules),
+    Subcommand("coverage", "map every contract row and FAQ question to rule ids (markdown)",
+               _add_coverage_arguments, cmd_coverage),
+    *live_commands.SUBCOMMANDS,
+    *gateway_cli.SUBCOMMANDS,
+    Subcommand("completion", "print a shell completion script", _add_completion_arguments, cmd_completion,
+               description="e.g. gonka-conformance completion bash > ~/.local/share/bash-completion/completions/gonka-conformance"),
+)
+BY_NAME: dict[str, Subcommand] = {command.name: command for command in SUBCOMMANDS}
 
 
-def _register_faces() -> None:
-    for register in (live_commands.register, serve_register):
-        if register not in EXTRA_COMMANDS:
-            EXTRA_COMMANDS.append(register)
+def build_parser() -> argparse.ArgumentParser:
+    parser = StrictParser(prog=PROG, description="Conformance suite, normalizer and reference gateway for Gonka's chat-completions gateway.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--catalogue", metavar="DIR", help="load the catalogue from DIR instead of the packaged cases/")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in SUBCOMMANDS:
+        command.add_to(commands)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "handler", None):
+    command = BY_NAME.get(args.command) if args.command else None
+    if command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    return run_guarded(PROG, lambda: args.handler(args))
+    return run_guarded(PROG, lambda: command.run(args))
 
 
 if __name__ == "__main__":  # pragma: no cover

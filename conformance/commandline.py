@@ -1,12 +1,14 @@
 """What every command line of the package shares (gonka-conformance, its subcommands from the
-faces, and gonka-lint): strict parsing, argparse types, JSON output, and `run_guarded`, which
-turns every failure a user can cause into one line and a documented exit code."""
+faces, and gonka-lint): strict parsing, argparse types, JSON output, the `Subcommand` entries
+the CLI builds its parser, dispatch, help and completion from, and `run_guarded`, which turns
+every failure a user can cause into one line and a documented exit code."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from .catalogue.loader import CatalogueError
@@ -52,6 +54,29 @@ class StrictParser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """One ``gonka-conformance`` subcommand. Each command module exports a tuple of these
+    (``SUBCOMMANDS``); the CLI's registry is their concatenation, so a new subcommand is one
+    entry in its face's module (and the faces never import the CLI)."""
+
+    name: str
+    help: str  # the line in ``gonka-conformance --help``
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]  # the exit code
+    description: str | None = None
+    epilog: str | None = None
+    raw_help: bool = False  # description and epilog keep their line breaks
+
+    def add_to(self, commands: Any) -> argparse.ArgumentParser:
+        """Add this subcommand's parser to an ``add_subparsers()`` object."""
+        parser: argparse.ArgumentParser = commands.add_parser(
+            self.name, help=self.help, description=self.description, epilog=self.epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter if self.raw_help else argparse.HelpFormatter)
+        self.add_arguments(parser)
+        return parser
 
 
 def run_guarded(prog: str, command: Callable[[], int], usage_errors: tuple[type[Exception], ...] = ()) -> int:

@@ -1,5 +1,5 @@
-"""``gonka-conformance serve``: registered through ``cli.EXTRA_COMMANDS``. Heavy imports
-happen when the command runs, so other subcommands stay fast."""
+"""``gonka-conformance serve``: this face's entry of the CLI's subcommand registry
+(``SUBCOMMANDS``). Heavy imports happen when the command runs, so other subcommands stay fast."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 import threading
 from typing import Any
 
+from ..commandline import Subcommand
 from ..common.errors import EXIT_OK, UsageError  # (cheap: the heavy imports stay in the functions)
 
 EPILOG = """\
@@ -36,12 +37,11 @@ def _rate(text: str) -> float:
 
 
 def register(commands: Any) -> None:
-    serve = commands.add_parser(
-        "serve", help="run the reference gateway (catalogue + simulated model), or a lint-and-forward proxy",
-        description="Serve POST /v1/chat/completions, GET /v1/models and GET /v1/status exactly as the Gonka gateway "
-                    "would, with a deterministic simulated model behind it.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    """Add ``serve`` to an ``add_subparsers()`` object (the CLI does it through ``SUBCOMMANDS``)."""
+    SERVE.add_to(commands)
+
+
+def _add_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
     serve.add_argument("--revision", help="contract revision id (default: the newest)")
@@ -79,7 +79,6 @@ def register(commands: Any) -> None:
                        "(instead of the client's own key); needs --api-key, so only your clients spend it")
     proxy.add_argument("--block-rejects", action="store_true", help="answer requests the gateway would reject locally, with its exact error")
     serve.add_argument("--quiet", action="store_true", help="no live request log")
-    serve.set_defaults(handler=cmd_serve)
 
 
 def _key_from(value: str | None, env: str | None, what: str) -> str | None:
@@ -195,3 +194,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         gateway.close()
         print("reference gateway stopped", file=sys.stderr)
     return EXIT_OK
+
+
+SERVE = Subcommand(
+    "serve", "run the reference gateway (catalogue + simulated model), or a lint-and-forward proxy",
+    _add_arguments, cmd_serve,
+    description="Serve POST /v1/chat/completions, GET /v1/models and GET /v1/status exactly as the Gonka gateway "
+                "would, with a deterministic simulated model behind it.",
+    epilog=EPILOG, raw_help=True,
+)
+#: This face's subcommands (the CLI's registry includes them).
+SUBCOMMANDS: tuple[Subcommand, ...] = (SERVE,)

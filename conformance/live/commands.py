@@ -4,69 +4,64 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import shtab
 
-from ..commandline import PROG
+from ..commandline import PROG, Subcommand
 from ..common.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
-from .config import TIERS
-from .guard import Bounds
+from .options import OPTIONS, LiveOption, LiveOptions
+from .options import pytest_args as options_pytest_args
 
 SUITE = Path(__file__).with_name("test_conformance.py")
 INI = Path(__file__).with_name("pytest.ini")
 
 
-def register(commands: Any) -> None:
-    run = commands.add_parser("run", help="run the live conformance suite (default target: the embedded reference gateway)",
-                              description="Settings may also come from [tool.gonka-conformance] in pyproject.toml or a "
-                                          "gonka-conformance.toml (docs/live-suite.md); flags win.")
-    run.add_argument("--base-url", help="target base URL as an OpenAI SDK takes it, e.g. https://api.gonkagate.com/v1")
-    run.add_argument("--api-key-env", help="environment variable holding the API key (default GONKA_API_KEY; never pass a key on the command line)")
-    run.add_argument("--profile", help="broker profile whose documented divergences are reported as 'divergent'")
-    run.add_argument("--revision", help="contract revision the target should implement (default: newest)")
-    run.add_argument("--models", help="comma-separated model ids (default: GET /models)")
+def _add_run_arguments(run: argparse.ArgumentParser) -> None:
+    for option in OPTIONS:  # the live options, from their one definition (options.py)
+        if option.cli:
+            _add_live_option(run, option)
+    # run's own controls: pytest's selection and output, mapped by cmd_run
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only cases matching the pytest -k expression")
     run.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first deviation")
-    run.add_argument("--tier", choices=TIERS, help="cheap: rejects and tiny outputs (default); full: also caps, defaults, thinking budgets")
-    run.add_argument("--budget-tokens", type=int, help="stop spending after N tokens; unsent cases are errors")
-    run.add_argument("--concurrency", type=int, help="requests in flight (default 4)")
-    run.add_argument("--timeout", type=float, help="total seconds per request: connect, headers and the whole body or stream (default 60)")
-    run.add_argument("--retries", type=int, help="retries for 429/503, Retry-After honoured (default 2)")
-    run.add_argument("--repeat", type=int, help="send each case K times; a fleet must answer consistently (default 1)")
-    baseline_file = run.add_argument("--baseline", help="baseline file of expected failures (stale entries fail the run; a missing file is a warning)")
-    run.add_argument("--baseline-required", action="store_true", help="a missing --baseline file is an error (exit 2)")
-    run.add_argument("--whitebox-url", help="debug view of a reference gateway started with serve --debug-endpoint (verifies silent rules)")
-    report_dir = run.add_argument("--report-dir", help="where reports go (default: ./gonka-report)")
-    config_file = run.add_argument("--config", metavar="FILE", help="configuration file (default: the nearest gonka-conformance.toml or pyproject.toml with [tool.gonka-conformance])")
+    _complete_paths(files=[run.add_argument("--config", metavar="FILE", help="configuration file (default: the nearest "
+                                            "gonka-conformance.toml or pyproject.toml with [tool.gonka-conformance])")])
     run.add_argument("--format", choices=("text", "json"), default="text", help="json: the report on stdout, the terminal output on stderr")
     run.add_argument("-v", "--verbose", action="store_true", help="one line per item (rule[model]) and each deviation in full")
-    run.add_argument("--max-duration", type=float, default=Bounds.max_duration, help="seconds for the whole run, retry waits included; cases left are errors (default %(default)s)")
-    run.add_argument("--unresponsive-after", type=int, default=Bounds.unresponsive_after, help="after N consecutive timeouts/transport failures the target is given up and the run ends, exit 3 (default %(default)s)")
-    run.add_argument("--reject-latency", type=float, default=Bounds.reject_latency, help="seconds an expected reject (4xx) may take before it is a deviation (default %(default)s)")
     run.add_argument("-q", "--quiet", action="store_true", help="less pytest output")
     run.add_argument("--header", action="store_true", help="show pytest's session header (platform, plugins, metadata)")
     run.add_argument("--list", action="store_true", help="list the selected cases × models (no chat request, no report)")
-    run.set_defaults(handler=cmd_run)
-    _complete_paths(files=[baseline_file, config_file], directories=[report_dir])
 
-    diff = commands.add_parser("diff", help="compare two report.json files case by case")
+
+def _add_live_option(parser: argparse.ArgumentParser, option: LiveOption) -> None:
+    if option.is_flag:
+        parser.add_argument(option.flag, dest=option.name, action="store_true", help=option.help_text())
+        return
+    # Unset is None, so that the configuration file and then the default fill it (cmd_run).
+    action = parser.add_argument(option.flag, dest=option.name, type=option.kind, choices=option.choices or None,
+                                 help=option.help_text())
+    if option.complete == "file":
+        _complete_paths(files=[action])
+    elif option.complete == "directory":
+        _complete_paths(directories=[action])
+
+
+def _add_diff_arguments(diff: argparse.ArgumentParser) -> None:
     _complete_paths(files=[diff.add_argument("before"), diff.add_argument("after")])
     diff.add_argument("--format", choices=("text", "json"), default="text")
     diff.add_argument("--all", action="store_true", help="list every case, not only regressions, fixes and changes")
-    diff.set_defaults(handler=cmd_diff)
 
-    baseline = commands.add_parser("baseline", help="write a baseline of a report's failing cases")
+
+def _add_baseline_arguments(baseline: argparse.ArgumentParser) -> None:
     _complete_paths(files=[baseline.add_argument("report"),
                            baseline.add_argument("-o", "--output", default="-", help="baseline file to write (default: stdout)")])
-    baseline.set_defaults(handler=cmd_baseline)
 
 
-
-def _complete_paths(files: list[argparse.Action] = (), directories: list[argparse.Action] = ()) -> None:  # type: ignore[assignment]
+def _complete_paths(files: Sequence[argparse.Action] = (), directories: Sequence[argparse.Action] = ()) -> None:
     """Shell completion offers paths for these arguments (shtab reads ``.complete``)."""
     for action in files:
         action.complete = shtab.FILE  # type: ignore[attr-defined]
@@ -74,12 +69,8 @@ def _complete_paths(files: list[argparse.Action] = (), directories: list[argpars
         action.complete = shtab.DIRECTORY  # type: ignore[attr-defined]
 
 
-#: What an unset option means when neither the command line nor a configuration file sets it.
-RUN_DEFAULTS: dict[str, Any] = {
-    "base_url": None, "api_key_env": "GONKA_API_KEY", "profile": None, "revision": None, "models": None,
-    "tier": "cheap", "budget_tokens": None, "concurrency": 4, "timeout": 60.0, "retries": 2, "repeat": 1,
-    "baseline": None, "report_dir": "gonka-report",
-}
+#: What an unset option of ``run`` means when neither the command line nor a configuration file sets it.
+RUN_DEFAULTS: dict[str, Any] = {option.name: option.for_run for option in OPTIONS if option.cli and not option.is_flag}
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -94,25 +85,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.format == "json" and args.list:
         raise UsageError("--format json prints the report, and --list writes none")
     # Every option is checked once, by the plugin (pytest usage errors exit 4, mapped to 2 below).
+    live = LiveOptions.read(lambda option: getattr(args, option.name, option.default))
+    # --list: collection only (models may be discovered, nothing is sent, nothing is written)
+    live = dataclasses.replace(live, terminal=True, report_dir=None if args.list else live.report_dir)
     report_dir = Path(args.report_dir)
     pytest_args = [
         str(SUITE), "-c", str(INI), "--rootdir", str(SUITE.parent), "-p", "no:cacheprovider",
         # the package is already imported by this command, so pytest cannot (and need not) rewrite it
         "-W", "ignore::pytest.PytestAssertRewriteWarning",
-        "--gonka-api-key-env", args.api_key_env, "--gonka-tier", args.tier,
-        "--gonka-concurrency", str(args.concurrency), "--gonka-timeout", str(args.timeout),
-        "--gonka-retries", str(args.retries), "--gonka-repeat", str(args.repeat),
-        "--gonka-max-duration", str(args.max_duration), "--gonka-unresponsive-after", str(args.unresponsive_after),
-        "--gonka-reject-latency", str(args.reject_latency),
-        *unrelated_plugins_off(),
+        *options_pytest_args(live), *unrelated_plugins_off(),
     ]
     if not args.header:
         pytest_args.append("--no-header")  # no metadata dict, no hypothesis profile, no plugin list
-    if args.list:  # collection only: models may be discovered, nothing is sent, nothing written
-        pytest_args += ["--collect-only", "-q", "--gonka-terminal"]
+    if args.list:
+        pytest_args += ["--collect-only", "-q"]
     else:
         pytest_args += [
-            "--gonka-terminal", "--gonka-report-dir", str(report_dir),
             "--junitxml", str(report_dir / "junit.xml"), "-o", "junit_suite_name=gonka-conformance",
             "--html", str(report_dir / "pytest-report.html"), "--self-contained-html",
             "-rN",  # the end table lists what did not pass, without file paths
@@ -121,15 +109,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             pytest_args += ["-v", "--tb=short"]
         else:
             pytest_args += ["--tb=no", "-o", "console_output_style=classic"] + (["-q"] if args.quiet else [])
-    if args.baseline_required:
-        pytest_args.append("--gonka-baseline-required")
-    for option, value in (("--gonka-base-url", args.base_url), ("--gonka-profile", args.profile),
-                          ("--gonka-revision", args.revision), ("--gonka-models", args.models),
-                          ("--gonka-budget-tokens", args.budget_tokens), ("--gonka-baseline", args.baseline),
-                          ("--gonka-whitebox-url", args.whitebox_url), ("--gonka-catalogue", args.catalogue),
-                          ("-k", args.keyword)):
-        if value is not None:
-            pytest_args += [option, str(value)]
+    if args.keyword is not None:
+        pytest_args += ["-k", args.keyword]
     if args.exitfirst:
         pytest_args.append("-x")
     if args.format == "json":
@@ -204,3 +185,14 @@ def cmd_baseline(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UsageError(f"{args.output}: cannot write the baseline: {exc.strerror or exc}") from None
     return EXIT_OK
+
+
+#: This face's subcommands (the CLI's registry includes them).
+SUBCOMMANDS: tuple[Subcommand, ...] = (
+    Subcommand("run", "run the live conformance suite (default target: the embedded reference gateway)",
+               _add_run_arguments, cmd_run,
+               description="Settings may also come from [tool.gonka-conformance] in pyproject.toml or a "
+                           "gonka-conformance.toml (docs/live-suite.md); flags win."),
+    Subcommand("diff", "compare two report.json files case by case", _add_diff_arguments, cmd_diff),
+    Subcommand("baseline", "write a baseline of a report's failing cases", _add_baseline_arguments, cmd_baseline),
+)

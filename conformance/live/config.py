@@ -20,19 +20,13 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from .options import OPTIONS, LiveOption
+
 TABLE = "gonka-conformance"
 STANDALONE = "gonka-conformance.toml"  # its settings at the top level (or under [tool.gonka-conformance])
-#: setting -> (argparse destination, type)
-SETTINGS: dict[str, tuple[str, type]] = {
-    "base-url": ("base_url", str), "api-key-env": ("api_key_env", str), "profile": ("profile", str),
-    "revision": ("revision", str), "models": ("models", str), "tier": ("tier", str),
-    "budget-tokens": ("budget_tokens", int), "baseline": ("baseline", str), "report-dir": ("report_dir", str),
-    "concurrency": ("concurrency", int), "timeout": ("timeout", float), "retries": ("retries", int),
-    "repeat": ("repeat", int),
-}
-PATHS = {"baseline", "report-dir"}
+#: setting -> its definition (options.py): the keys are derived, never listed here
+SETTINGS: dict[str, LiveOption] = {option.config_key: option for option in OPTIONS if option.config}
 KINDS = {str: "a string", int: "a whole number", float: "a number"}
-TIERS = ("cheap", "full")
 
 
 class ConfigError(ValueError):
@@ -74,24 +68,24 @@ def load_settings(path: Path) -> dict[str, Any]:
             raise ConfigError(f"{path}: api-key-env names an environment variable; never put a key in a file")
         if key not in SETTINGS:
             raise ConfigError(f"{path}: unknown setting {key!r} in [tool.{TABLE}] (known: {', '.join(SETTINGS)})")
-        destination, kind = SETTINGS[key]
-        settings[destination] = _convert(path, key, value, kind)
-    if settings.get("tier") not in (None, *TIERS):
-        raise ConfigError(f"{path}: tier must be one of {', '.join(TIERS)}")
-    for key in PATHS:
-        destination = SETTINGS[key][0]
-        if destination in settings:
-            settings[destination] = str(path.parent / settings[destination])
+        option = SETTINGS[key]
+        settings[option.name] = _convert(path, option, value)
+    for option in SETTINGS.values():
+        if option.choices and settings.get(option.name) not in (None, *option.choices):
+            raise ConfigError(f"{path}: {option.config_key} must be one of {', '.join(option.choices)}")
+        if option.path and option.name in settings:
+            settings[option.name] = str(path.parent / settings[option.name])
     return settings
 
 
-def _convert(path: Path, key: str, value: Any, kind: type) -> Any:
-    if key == "models" and isinstance(value, list) and all(isinstance(v, str) for v in value):
+def _convert(path: Path, option: LiveOption, value: Any) -> Any:
+    kind = option.kind
+    if option.listing and isinstance(value, list) and all(isinstance(v, str) for v in value):
         return ",".join(value)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise ConfigError(f"{path}: {key} must be {KINDS[kind]}, got {type(value).__name__}")
+        raise ConfigError(f"{path}: {option.config_key} must be {KINDS[kind]}, got {type(value).__name__}")
     return value
 
 

@@ -27,9 +27,9 @@ from typing import Any, Iterator
 import pytest
 
 from .outcomes import Outcome
-from .guard import Bounds
+from .options import BY_NAME, OPTIONS, LiveOptions
 from ..common.redact import printable
-from .session import LiveSession, SessionOptions, missing_key
+from .session import LiveSession, SessionOptions, missing_key, session_options
 
 SUITE_FILE = Path(__file__).with_name("test_conformance.py").resolve()
 _SESSION = pytest.StashKey["LiveSession | None"]()
@@ -41,28 +41,16 @@ _NOTICES = pytest.StashKey["list[str]"]()  # warnings shown with the summary (e.
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("gonka", "gonka-conformance live suite")
-    group.addoption("--gonka-base-url", help="target base URL as an OpenAI SDK takes it (default: embedded reference gateway)")
-    group.addoption("--gonka-api-key-env", default="GONKA_API_KEY", help="environment variable holding the API key")
-    group.addoption("--gonka-profile", help="broker profile whose documented divergences count as 'divergent'")
-    group.addoption("--gonka-revision", help="contract revision (default: newest)")
-    group.addoption("--gonka-models", help="comma-separated model ids (default: discovered from GET /models)")
-    group.addoption("--gonka-tier", choices=("cheap", "full"), default="cheap")
-    group.addoption("--gonka-budget-tokens", type=int, help="stop spending after N tokens; the rest are errors")
-    group.addoption("--gonka-concurrency", type=int, default=4)
-    group.addoption("--gonka-timeout", type=float, default=60.0)
-    group.addoption("--gonka-retries", type=int, default=2)
-    group.addoption("--gonka-repeat", type=int, default=1, help="send each case K times; answers must agree")
-    group.addoption("--gonka-report-dir", help="write report.json, report.html, summary.md here")
-    group.addoption("--gonka-baseline", help="baseline file of expected failures")
-    group.addoption("--gonka-whitebox-url", help="debug view of a reference gateway (serve --debug-endpoint) to verify silent rules")
-    group.addoption("--gonka-catalogue", help="load the catalogue from this directory instead of the packaged cases/")
-    # bounds (guard.py): a misbehaving target costs at most this much
-    group.addoption("--gonka-max-duration", type=float, default=Bounds.max_duration, help="seconds for the whole run; what is left is not sent")
-    group.addoption("--gonka-unresponsive-after", type=int, default=Bounds.unresponsive_after, help="give the target up after N consecutive transport failures")
-    group.addoption("--gonka-reject-latency", type=float, default=Bounds.reject_latency, help="seconds an expected reject may take")
-    group.addoption("--gonka-terminal", action="store_true",
-                    help="compact terminal: items as rule[model], a progress display, a table of what did not pass")
-    group.addoption("--gonka-baseline-required", action="store_true", help="a missing --gonka-baseline file is an error")
+    for option in OPTIONS:  # one definition each (options.py), shared with `run` and the config file
+        if option.is_flag:
+            group.addoption(option.pytest_flag, dest=option.pytest_dest, action="store_true", help=option.help_text())
+        else:
+            group.addoption(option.pytest_flag, dest=option.pytest_dest, type=option.kind, default=option.default,
+                            choices=option.choices or None, help=option.help_text())
+
+
+def _live_options(config: pytest.Config) -> LiveOptions:
+    return LiveOptions.read(lambda option: config.getoption(option.pytest_dest))
 
 
 #: The running config, for hooks that pytest calls without one (logreport, pytest-html's title).
@@ -76,7 +64,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SCHEDULER] = None
     config.stash[_PROGRESS] = None
     _validate(config)
-    if config.getoption("gonka_terminal"):
+    if _live_options(config).terminal:
         from .terminal import Progress, install
 
         reporter = install(config)
@@ -107,34 +95,19 @@ def _validate(config: pytest.Config) -> None:
         _check_catalogue(config)
         config.stash[_NOTICES] = []
         config.stash[_BASELINE] = _load_baseline(config)
-        _check_report_dir(config.getoption("gonka_report_dir"))
+        _check_report_dir(_live_options(config).report_dir)
     except (ValueError, UsageError) as exc:
         raise pytest.UsageError(str(exc)) from None
 
 
 def _check_numbers(config: pytest.Config) -> None:
-    get = config.getoption
-    for name in ("concurrency", "repeat"):
-        if get(f"gonka_{name}") < 1:
-            raise ValueError(f"--{name} must be at least 1")
-    if get("gonka_retries") < 0:
-        raise ValueError("--retries must not be negative")
-    for name in ("timeout", "max_duration", "reject_latency"):
-        seconds = get(f"gonka_{name}")
-        if not math.isfinite(seconds) or seconds <= 0:  # inf/nan would reach httpx and the thread pool
-            raise ValueError(f"--{name.replace('_', '-')} must be a positive number of seconds, got {seconds}")
-    if get("gonka_unresponsive_after") < 1:
-        raise ValueError("--unresponsive-after must be at least 1")
-    budget = get("gonka_budget_tokens")
-    if budget is not None and budget < 0:
-        raise ValueError("--budget-tokens must not be negative")
-    models = get("gonka_models")
-    if models is not None and not _models(models):
-        raise ValueError("--models was given without any model id")
+    for problem in _live_options(config).problems():
+        raise ValueError(problem)  # the first, as one line
 
 
 def _check_api_key(config: pytest.Config) -> None:
-    problem = missing_key(config.getoption("gonka_base_url"), config.getoption("gonka_api_key_env"))
+    live = _live_options(config)
+    problem = missing_key(live.base_url, live.api_key_env)
     if problem:
         raise ValueError(problem)
 
@@ -142,25 +115,27 @@ def _check_api_key(config: pytest.Config) -> None:
 def _check_urls(config: pytest.Config) -> None:
     from ..common.urls import check_http_url  # (httpx) only when the suite is configured
 
-    for option, name in (("--base-url", "gonka_base_url"), ("--whitebox-url", "gonka_whitebox_url")):
-        value = config.getoption(name)
-        if value is not None:
-            check_http_url(value, option)
+    live = _live_options(config)
+    for option in OPTIONS:
+        value = getattr(live, option.name)
+        if option.url and value is not None:
+            check_http_url(value, option.flag)
 
 
 def _check_catalogue(config: pytest.Config) -> None:
     from ..catalogue.loader import CatalogueError, load_catalogue
     from ..catalogue.choices import check_profile, check_revision
 
-    if not any(config.getoption(n) for n in ("gonka_catalogue", "gonka_revision", "gonka_profile")):
+    live = _live_options(config)
+    if not (live.catalogue or live.revision or live.profile):
         return  # the packaged catalogue, loaded when (if) the suite runs
 
     try:
-        catalogue = load_catalogue(config.getoption("gonka_catalogue"))
+        catalogue = load_catalogue(live.catalogue)
     except (CatalogueError, OSError) as exc:
         raise ValueError(f"--catalogue: {exc}") from None
-    check_revision(catalogue, config.getoption("gonka_revision"))
-    check_profile(catalogue, config.getoption("gonka_profile"))
+    check_revision(catalogue, live.revision)
+    check_profile(catalogue, live.profile)
 
 
 def _load_baseline(config: pytest.Config) -> dict[str, str]:
@@ -170,11 +145,12 @@ def _load_baseline(config: pytest.Config) -> dict[str, str]:
 
     from ..reports.baseline import load_baseline, missing_baseline_hint
 
-    path = config.getoption("gonka_baseline")
+    live = _live_options(config)
+    path = live.baseline
     if not path:
         return {}
-    if not Path(path).exists() and not config.getoption("gonka_baseline_required"):
-        notice = missing_baseline_hint(path, config.getoption("gonka_report_dir") or "gonka-report")
+    if not Path(path).exists() and not live.baseline_required:
+        notice = missing_baseline_hint(path, live.report_dir or BY_NAME["report_dir"].for_run)
         config.stash[_NOTICES].append(notice)
         print(f"gonka-conformance: {notice}", file=sys.stderr)
         return {}
@@ -189,10 +165,6 @@ def _check_report_dir(path: str | None) -> None:
             raise ValueError(f"{path}: cannot create report directory: {exc.strerror or exc}") from None
 
 
-def _models(text: str) -> list[str]:
-    return [m.strip() for m in text.split(",") if m.strip()]
-
-
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.resolve() == SUITE_FILE:
         return GonkaSuite.from_parent(parent, path=file_path)
@@ -200,18 +172,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 def _options(config: pytest.Config) -> SessionOptions:
-    get = config.getoption
-    models = get("gonka_models")
-    return SessionOptions(
-        base_url=get("gonka_base_url"), api_key_env=get("gonka_api_key_env"), profile=get("gonka_profile"),
-        revision=get("gonka_revision"), models=_models(models) if models is not None else None,
-        tier=get("gonka_tier"), budget_tokens=get("gonka_budget_tokens"), concurrency=get("gonka_concurrency"),
-        timeout=get("gonka_timeout"), retries=get("gonka_retries"), repeat=get("gonka_repeat"),
-        report_dir=get("gonka_report_dir"), baseline=config.stash[_BASELINE], whitebox_url=get("gonka_whitebox_url"),
-        catalogue_root=get("gonka_catalogue"),
-        max_duration=get("gonka_max_duration"), unresponsive_after=get("gonka_unresponsive_after"),
-        reject_latency=get("gonka_reject_latency"),
-    )
+    return session_options(_live_options(config), baseline=config.stash[_BASELINE])
 
 
 XDIST_REFUSED = ("the live suite does not run under pytest-xdist (-n): one process owns the target, the token "
@@ -375,7 +336,7 @@ def _suite_key(nodeid: str) -> str | None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_html_report_title(report: Any) -> None:
     config = _CONFIG.get("config")
-    if config is not None and config.getoption("gonka_base_url") is not None:
+    if config is not None and _live_options(config).base_url is not None:
         report.title = "gonka-conformance: " + _shown_url(config)
     elif config is not None:
         report.title = "gonka-conformance: embedded reference gateway"
@@ -385,8 +346,9 @@ def _shown_url(config: pytest.Config) -> str:
     from ..common.redact import Redactor
 
     redactor = Redactor()
-    redactor.add_url(config.getoption("gonka_base_url"))
-    return printable(redactor.text(config.getoption("gonka_base_url")))
+    url = _live_options(config).base_url or ""
+    redactor.add_url(url)
+    return printable(redactor.text(url))
 
 
 def _environment_rows(config: pytest.Config, live: LiveSession) -> None:

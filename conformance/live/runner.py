@@ -21,6 +21,7 @@ from . import disputed
 from .cases import LiveCase, LiveRequest, build_packed_request, build_request, live_cases
 from .judge import Expectation, expect, judge
 from .observe import Observation, Target, send
+from .options import DEFAULTS
 from .packing import PLAN_NONCE, Pack, Planner, packable, token_shares
 from ..common.redact import Redactor
 from .transport import bounded_client
@@ -28,18 +29,20 @@ from .transport import bounded_client
 
 @dataclass
 class RunConfig:
-    base_url: str | None = None
-    api_key: str | None = None
-    api_key_env: str = "GONKA_API_KEY"
-    profile: str | None = None
-    revision: str | None = None
-    models: list[str] | None = None
-    tier: str = "cheap"
-    budget_tokens: int | None = None
-    concurrency: int = 4
-    timeout: float = 60.0
-    retries: int = 2
-    repeat: int = 1
+    """The runner's settings; each default is the live option's (options.py), never restated."""
+
+    base_url: str | None = DEFAULTS.base_url
+    api_key: str | None = None  # given directly (tests, library use); the options name only its variable
+    api_key_env: str = DEFAULTS.api_key_env
+    profile: str | None = DEFAULTS.profile
+    revision: str | None = DEFAULTS.revision
+    models: list[str] | None = None  # --models, split (None: GET /models)
+    tier: str = DEFAULTS.tier
+    budget_tokens: int | None = DEFAULTS.budget_tokens
+    concurrency: int = DEFAULTS.concurrency
+    timeout: float = DEFAULTS.timeout
+    retries: int = DEFAULTS.retries
+    repeat: int = DEFAULTS.repeat
     baseline: dict[str, str] = field(default_factory=dict)  # "case[model]" -> reason
 
 

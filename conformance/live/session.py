@@ -24,6 +24,7 @@ from .cases import LiveCase
 from .fingerprint import rerun_command
 from .guard import NOT_SENT, Bounds, RunGuard, authentication_failed
 from .observe import Target, Unreadable, fetch_json
+from .options import DEFAULTS, LiveOptions
 from ..common.redact import Redactor, printable_data
 from .runner import CaseResult, LiveRun, RunConfig, resolve_api_key
 from .transport import bounded_client
@@ -33,18 +34,36 @@ _DEFAULT_BOUNDS = Bounds()
 
 @dataclass
 class SessionOptions(RunConfig):
-    """What a run is told: the runner's settings plus where things live on disk."""
+    """What a run is told: the runner's settings plus where things live on disk (defaults: the
+    live options', options.py)."""
 
-    report_dir: str | None = None
-    whitebox_url: str | None = None  # debug view of a remote reference gateway (serve --debug-endpoint)
-    catalogue_root: str | None = None  # --catalogue DIR (default: the packaged cases/)
-    max_duration: float = _DEFAULT_BOUNDS.max_duration
-    unresponsive_after: int = _DEFAULT_BOUNDS.unresponsive_after
-    reject_latency: float = _DEFAULT_BOUNDS.reject_latency
+    report_dir: str | None = DEFAULTS.report_dir
+    whitebox_url: str | None = DEFAULTS.whitebox_url  # debug view of a remote reference gateway (serve --debug-endpoint)
+    catalogue_root: str | None = DEFAULTS.catalogue  # --catalogue DIR (default: the packaged cases/)
+    max_duration: float = DEFAULTS.max_duration
+    unresponsive_after: int = DEFAULTS.unresponsive_after
+    reject_latency: float = DEFAULTS.reject_latency
 
     def bounds(self) -> Bounds:
         return dataclasses.replace(_DEFAULT_BOUNDS, max_duration=self.max_duration,
                                    unresponsive_after=self.unresponsive_after, reject_latency=self.reject_latency)
+
+
+#: LiveOptions fields whose SessionOptions field has another name or type (the rest carry over by name).
+_RENAMED = {"catalogue": "catalogue_root"}
+_CONVERTED = frozenset({"models", "baseline"})  # a comma-separated text → a list; a path → the loaded entries
+#: LiveOptions fields a session does not take (the plugin uses them before the session starts).
+_NOT_FOR_SESSION = frozenset({"baseline_required", "terminal"})
+
+
+def session_options(live: LiveOptions, baseline: dict[str, str]) -> SessionOptions:
+    """The session's options from the plugin's typed values, ``baseline`` already loaded."""
+    carried = {_RENAMED.get(name, name): getattr(live, name) for name in _carried_fields()}
+    return SessionOptions(**carried, models=live.model_list(), baseline=baseline)
+
+
+def _carried_fields() -> list[str]:
+    return [f.name for f in dataclasses.fields(LiveOptions) if f.name not in _CONVERTED | _NOT_FOR_SESSION]
 
 
 class TargetUnreachable(Exception):
