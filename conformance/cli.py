@@ -113,8 +113,8 @@ def _add_normalize_arguments(norm: argparse.ArgumentParser) -> None:
     norm.add_argument("--revision", help="contract revision id (default: the newest)")
     norm.add_argument("--profile", help="broker profile overlay (e.g. gonkagate.com)")
     norm.add_argument("--admin", action="store_true", help="the caller holds the admin key (bypasses the output cap)")
-    norm.add_argument("--default-max-tokens", type=positive_int, help="override the default max_tokens (catalogue: 3072, or the profile's)")
-    norm.add_argument("--max-tokens-cap", type=positive_int, help="override the max_tokens cap (catalogue: 4096, or the profile's)")
+    norm.add_argument("--default-max-tokens", type=positive_int, help="override the default max_tokens (default: the catalogue's, or the profile's)")
+    norm.add_argument("--max-tokens-cap", type=positive_int, help="override the max_tokens cap (default: the catalogue's, or the profile's)")
     norm.add_argument("--compact", action="store_true", help="one-line JSON")
 
 

@@ -191,3 +191,17 @@ def test_subcommands_come_from_one_registry(capsys) -> None:
     assert cli.main(["completion", "bash"]) == 0
     completion = re.search(r"^_shtab_gonka_conformance_subparsers=\((.*)\)$", capsys.readouterr().out, re.M)
     assert completion is not None and completion.group(1).split() == names  # shell completion, in order
+
+
+def test_help_texts_do_not_restate_the_catalogues_numbers(capsys) -> None:
+    from gonka_conformance.catalogue.loader import load_catalogue
+    from gonka_conformance.engine.pipeline import limits_for
+
+    limits = limits_for(load_catalogue(), None)
+    numbers = {str(limits.default_max_tokens), str(limits.max_tokens_cap)}
+    for command in ("normalize", "serve", "run"):
+        with pytest.raises(SystemExit):
+            cli.main([command, "--help"])
+        text = capsys.readouterr().out
+        assert not {n for n in numbers if re.search(rf"\b{n}\b", text)}, command
+    assert not {n for n in numbers for o in OPTIONS if n in o.help_text()}

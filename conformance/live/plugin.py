@@ -101,8 +101,9 @@ def _validate(config: pytest.Config) -> None:
 
 
 def _check_numbers(config: pytest.Config) -> None:
-    for problem in _live_options(config).problems():
-        raise ValueError(problem)  # the first, as one line
+    problems = _live_options(config).problems()  # each option's own check (options.py)
+    if problems:
+        raise ValueError(problems[0])  # one line
 
 
 def _check_api_key(config: pytest.Config) -> None:
