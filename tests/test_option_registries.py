@@ -51,7 +51,7 @@ def _pytest_help() -> str:
 def registry_problems(run_help: str, pytest_help: str, settings: dict[str, LiveOption]) -> list[str]:
     """How the three derived places differ from the definitions (empty when they agree)."""
     problems = []
-    run_expected = {o.flag for o in OPTIONS if o.cli} | RUN_CONTROLS
+    run_expected = {o.cli_flag for o in OPTIONS if o.cli} | RUN_CONTROLS
     if _help_options(run_help) != run_expected:
         problems.append(f"run --help: {sorted(_help_options(run_help) ^ run_expected)}")
     pytest_expected = {o.pytest_flag for o in OPTIONS}
@@ -141,7 +141,7 @@ def test_run_parses_every_cli_option_by_its_definition() -> None:
     for option in OPTIONS:
         if option.cli:
             value = getattr(values, option.name)
-            argv += [option.flag] if option.is_flag else [option.flag, str(value)]
+            argv += [option.cli_flag] if option.is_flag else [option.cli_flag, str(value)]
     args = _run_parser().parse_args(argv)
     assert all(getattr(args, o.name) == getattr(values, o.name) for o in OPTIONS if o.cli)
     unset = _run_parser().parse_args([])

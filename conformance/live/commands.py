@@ -39,10 +39,10 @@ def _add_run_arguments(run: argparse.ArgumentParser) -> None:
 
 def _add_live_option(parser: argparse.ArgumentParser, option: LiveOption) -> None:
     if option.is_flag:
-        parser.add_argument(option.flag, dest=option.name, action="store_true", help=option.help_text())
+        parser.add_argument(option.cli_flag, dest=option.name, action="store_true", help=option.help_text())
         return
     # Unset is None, so that the configuration file and then the default fill it (cmd_run).
-    action = parser.add_argument(option.flag, dest=option.name, type=option.kind, choices=option.choices or None,
+    action = parser.add_argument(option.cli_flag, dest=option.name, type=option.kind, choices=option.choices or None,
                                  help=option.help_text())
     if option.complete == "file":
         _complete_paths(files=[action])

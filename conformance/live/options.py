@@ -79,7 +79,7 @@ class LiveOption:
     check: Check | None = None
 
     @property
-    def flag(self) -> str:
+    def cli_flag(self) -> str:
         return "--" + self.name.replace("_", "-")
 
     @property
@@ -111,7 +111,7 @@ class LiveOption:
         if self.check is None or value is None:
             return None
         tail = self.check(value)
-        return f"{self.flag} {tail}" if tail else None
+        return f"{self.cli_flag} {tail}" if tail else None
 
 
 def _shown(value: Any) -> str:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import copy
 from datetime import datetime, timezone
 from pathlib import Path
-import math
 from concurrent.futures import Future
 from typing import Any, Iterator
 
@@ -120,7 +119,7 @@ def _check_urls(config: pytest.Config) -> None:
     for option in OPTIONS:
         value = getattr(live, option.name)
         if option.url and value is not None:
-            check_http_url(value, option.flag)
+            check_http_url(value, option.cli_flag)
 
 
 def _check_catalogue(config: pytest.Config) -> None:
