@@ -116,9 +116,10 @@ class _Generator:
     def _integer(self, schema: dict[str, Any], depth: int) -> int:
         low, high = _bounds(schema, integer=True)
         step = schema.get("multipleOf") if isinstance(schema.get("multipleOf"), (int, float)) else 1
-        start = low if low is not None else (high - 10 if high is not None else self.p["integer"])
-        stop = high if high is not None else start + 10
-        candidates = [v for v in range(int(start), int(stop) + 1) if step and v % step == 0][:64] or [int(start)]
+        span, most = self.p["integer_span"], self.p["integer_candidates"]
+        start = low if low is not None else (high - span if high is not None else self.p["integer"])
+        stop = high if high is not None else start + span
+        candidates = [v for v in range(int(start), int(stop) + 1) if step and v % step == 0][:most] or [int(start)]
         return self.rng.choice(candidates)
 
     def _number(self, schema: dict[str, Any], depth: int) -> float | int:
