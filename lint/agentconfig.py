@@ -382,11 +382,17 @@ def _payload(spec: dict[str, Any], document: ConfigDocument, variables: dict[str
                 payload[split_pointer(pointer)[0]] = _bounded(document.get(config), config)
                 origins[pointer] = Origin(field, config, key, name)
             continue
+        if "only_if" in field and document.get(_fill(field["only_if"], variables)) is not True:
+            continue  # the client sends it only for entries that enable it (pi-ai: model.reasoning)
         value = document.get(pattern)
         if value is MISSING:
             value = field.get("default", MISSING)
         if value is MISSING:
             continue
+        if "values" in field and isinstance(value, str) and value in field["values"]:
+            value = field["values"][value]
+            if value is None:
+                continue  # the client leaves the field out for this setting
         if "send" in field:
             if value is not True:
                 continue
@@ -453,13 +459,17 @@ def lint_config_payloads(path: Path, options: Options, client: str | None = None
     return findings, len(found)
 
 
-def _origin(finding: Finding, target: Target, options: Options) -> Origin | None:
+def _origin(finding: Finding, target: Target, options: Options, document: ConfigDocument) -> Origin | None:
     """The config field behind a finding: the one that put its pointer (or an ancestor) in the
-    payload, else one of the client fields the rule names in ``lint.at``."""
+    payload, else a field the config sets that claims the rule, else one of the client fields
+    the rule names in ``lint.at``."""
     parts = split_pointer(finding.pointer)
     for length in range(len(parts), 0, -1):
         origin = target.origins.get(join_pointer(*parts[:length]))
         if origin is not None:
+            return origin
+    for origin in target.origins.values():
+        if finding.rule in origin.field.get("claims", ()) and document.exists(origin.config):
             return origin
     rule = options.catalogue.by_id.get(finding.rule)
     for pointer in (rule.lint.get("at") or []) if rule else []:
@@ -470,7 +480,7 @@ def _origin(finding: Finding, target: Target, options: Options) -> Origin | None
 
 def _place(finding: Finding, target: Target, spec: dict[str, Any], document: ConfigDocument,
            options: Options, file: str) -> Finding:
-    origin = _origin(finding, target, options)
+    origin = _origin(finding, target, options, document)
     op = finding.fix.op if finding.fix else None
     value = _fix_value(finding, op, target, options)
     advice = spec.get("advice", {}).get(op or "")

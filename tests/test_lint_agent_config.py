@@ -197,3 +197,42 @@ def test_hostile_configs_are_bounded_one_line_errors(tmp_path: Path, capsys: pyt
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert code == 2 and str(path) in err
+
+
+# --- OpenClaw's thinking level (agents.defaults.thinkingDefault) ------------------------------------
+
+def _openclaw_payloads(text: str, tmp_path: Path) -> dict[str, dict]:
+    from gonka_conformance.catalogue.loader import load_catalogue
+    from gonka_conformance.lint.runner import Options
+
+    path = tmp_path / "openclaw.json"
+    path.write_text(text, encoding="utf-8")
+    spec = agentconfig.clients()["openclaw"]
+    document = agentconfig.read_config(path, spec["format"])
+    return {t.model: t.payload for t in agentconfig.targets(spec, document, Options(load_catalogue()))}
+
+
+def test_openclaw_thinking_level_reaches_the_payload_as_reasoning_effort(tmp_path: Path) -> None:
+    text = (DATA / "thinking" / "openclaw.json").read_text(encoding="utf-8")
+    payloads = _openclaw_payloads(text, tmp_path)
+    assert payloads["moonshotai/kimi-k2.6"]["reasoning_effort"] == "medium"  # adaptive falls back to medium
+    assert "reasoning_effort" not in payloads["minimaxai/minimax-m2.7"]       # `reasoning: false`: not sent
+    off = _openclaw_payloads(text.replace('"adaptive"', '"off"'), tmp_path)
+    assert "reasoning_effort" not in off["moonshotai/kimi-k2.6"]
+    high = _openclaw_payloads(text.replace('"adaptive"', '"high"'), tmp_path)
+    assert high["moonshotai/kimi-k2.6"]["reasoning_effort"] == "high"
+    unset = _openclaw_payloads(text.replace(',\n      "thinkingDefault": "adaptive"', ""), tmp_path)
+    assert unset["moonshotai/kimi-k2.6"]["reasoning_effort"] == "low"         # OpenClaw's fallback
+
+
+def test_openclaw_kimi_budget_finding_points_at_the_thinking_level(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(DATA / "thinking" / "openclaw.json")
+    _, report = _json_report(capsys, "--agent-config", path)
+    got = {(f["line"], f["rule"], f["fix"]["description"]) for f in report["findings"]}
+    assert got == {(34, "kimi-default-budget-tool-heavy",
+                    "the thinking level reaches Kimi as `reasoning_effort`, which leaves the gateway's hidden budget "
+                    "in place; OpenClaw cannot send `thinking_token_budget`, so keep `maxTokens` at 4096 or less")}
+    _, report = _json_report(capsys, "--agent-config", path, "--revision", "2026-05")
+    got = {(f["line"], f["rule"], f["fix"]["description"]) for f in report["findings"]}
+    assert (34, "strip-reasoning_effort",
+            'set `agents.defaults.thinkingDefault` to "off" (pi-ai then leaves out `reasoning_effort`)') in got
