@@ -122,3 +122,14 @@ def test_the_disputed_wording_is_data_too():
         "prompt. (parameter=input_tokens, value=239950)")
     glm = next(f for f in catalogue.families if f.id == "glm")
     assert glm.context_window is not None and [d.tokens for d in glm.context_window.disputed] == [524288]
+
+
+def test_the_linter_warns_when_a_payload_clearly_exceeds_the_window():
+    from gonka_conformance.lint import lint
+
+    for model, (revision, window) in FAMILIES.items():
+        over = {"model": model, "messages": [{"role": "user", "content": "x" * (4 * window)}], "max_tokens": ASKED}
+        found = [f for f in lint(over, revision=revision) if f.rule == "context-window-exceeded"]
+        assert len(found) == 1 and f"exceed the {window}-token context window" in found[0].message, model
+        fits = {**over, "messages": [{"role": "user", "content": "x" * (4 * (window - 2 * ASKED) - 200)}]}
+        assert not [f for f in lint(fits, revision=revision) if f.rule == "context-window-exceeded"], model
