@@ -111,7 +111,7 @@ class _Generator:
         return None
 
     def _boolean(self, schema: dict[str, Any], depth: int) -> bool:
-        return self.rng.random() < 0.5
+        return self.rng.random() < self.p["true_probability"]
 
     def _integer(self, schema: dict[str, Any], depth: int) -> int:
         low, high = _bounds(schema, integer=True)
@@ -254,7 +254,7 @@ class _Unsupported(Exception):
 
 
 def _emit(tree: Any, rng: random.Random, depth: int) -> str:
-    if depth > 32:
+    if depth > parameters()["structure"]["pattern_depth"]:
         raise _Unsupported
     out = []
     for op, arg in tree:
