@@ -92,8 +92,9 @@ def detect(path: Path) -> str | None:
         for known in spec.get("files", []):
             directory, _, file = known.rpartition("/")
             if file == name and (not directory or directory == parent):
-                # config.yaml is a common name: it is Hermes' only where Hermes keeps it
-                if spec["format"] == "yaml" and not directory and not _looks_like(path, spec):
+                # config.yaml and .env are common names: they are a client's only when they read
+                # like its config (Hermes' `model`, LiteLLM's `model_list`, an OpenAI model variable)
+                if spec["format"] in ("yaml", "dotenv") and not directory and not _looks_like(path, spec):
                     continue
                 return client_id
     return None
@@ -116,7 +117,9 @@ def _looks_like(path: Path, spec: dict[str, Any]) -> bool:
         document = read_config(path, spec["format"])
     except (AgentConfigError, OSError):
         return False
-    return all(document.exists(pointer) for pointer in spec.get("detect", []))
+    any_of = spec.get("detect_any", [])
+    return all(document.exists(pointer) for pointer in spec.get("detect", [])) and \
+        (not any_of or any(document.exists(pointer) for pointer in any_of))
 
 
 def guess(path: Path) -> str | None:
@@ -170,6 +173,8 @@ def read_config(path: Path, fmt: str) -> ConfigDocument:
         raise AgentConfigError(f"invalid UTF-8 (byte 0x{raw[exc.start]:02x})") from None
     if "\x00" in text:
         raise AgentConfigError("binary data (a NUL byte), not a config file")
+    if fmt == "dotenv":
+        return _read_dotenv(text)
     try:
         if fmt == "yaml":
             return _read_yaml(text)
@@ -182,6 +187,31 @@ def read_config(path: Path, fmt: str) -> ConfigDocument:
     if not isinstance(data, dict):
         raise AgentConfigError("1:1: the config is not a JSON object")
     return ConfigDocument(data, index=SourceIndex(plain))
+
+
+_DOTENV_LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*?)\s*$")
+
+
+def _read_dotenv(text: str) -> ConfigDocument:
+    """A ``.env`` file as python-dotenv and Node's dotenv read the common cases: ``KEY=value``,
+    ``export KEY=value``, single or double quotes, ``#`` comments. A line that is none of these
+    makes the file not a ``.env``; its text is never quoted back (it may hold a key)."""
+    data: dict[str, str] = {}
+    positions: dict[str, tuple[int, int]] = {"": (1, 1)}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _DOTENV_LINE.fullmatch(line)
+        if match is None:
+            raise AgentConfigError(f"{number}:1: not a KEY=value line, so not a .env file")
+        key, value = match.group(1), match.group(2)
+        if value[:1] in ("'", '"') and value.find(value[0], 1) > 0:
+            value = value[1:value.find(value[0], 1)]
+        else:
+            value = re.split(r"\s+#", value, maxsplit=1)[0]
+        data[key] = value
+        positions[join_pointer(key)] = (number, match.start(1) + 1)
+    return ConfigDocument(data, positions=positions)
 
 
 def _strip_jsonc(text: str) -> str:
@@ -342,6 +372,10 @@ def targets(spec: dict[str, Any], document: ConfigDocument, options: Options) ->
             model = _model_id(target["model"], variables, document)
             if model is None:
                 continue
+            for prefix in target.get("strip_prefix", []):  # LiteLLM's provider prefix (openai/…)
+                if model.startswith(prefix) and len(model) > len(prefix):
+                    model = model[len(prefix):]
+                    break
             base_url = next((document.get(_fill(p, variables)) for p in target.get("base_url", [])
                              if document.exists(_fill(p, variables))), None)
             profile = _profile_for(options, base_url)
@@ -382,11 +416,21 @@ def _payload(spec: dict[str, Any], document: ConfigDocument, variables: dict[str
                 payload[split_pointer(pointer)[0]] = _bounded(document.get(config), config)
                 origins[pointer] = Origin(field, config, key, name)
             continue
+        if "only_if" in field and document.get(_fill(field["only_if"], variables)) is not True:
+            continue  # the client sends it only for entries that enable it (pi-ai: model.reasoning)
         value = document.get(pattern)
         if value is MISSING:
             value = field.get("default", MISSING)
         if value is MISSING:
             continue
+        if "values" in field and isinstance(value, str) and value in field["values"]:
+            value = field["values"][value]
+            if value is None:
+                continue  # the client leaves the field out for this setting
+        if "type" in field:
+            value = _typed(value, field["type"])
+            if value is MISSING:
+                continue  # the app would fail to parse it before sending anything
         if "send" in field:
             if value is not True:
                 continue
@@ -394,9 +438,21 @@ def _payload(spec: dict[str, Any], document: ConfigDocument, variables: dict[str
         elif "max" in field and isinstance(value, (int, float)) and not isinstance(value, bool):
             value = min(value, field["max"])
         pointer = _payload_pointer(field, document, variables)
+        if pointer == "/model" and value != model:
+            continue  # another variable names the model the client uses (a .env's OPENAI_MODEL first)
         payload[split_pointer(pointer)[0]] = _bounded(value, pattern)
         origins[pointer] = Origin(field, pattern, "", split_pointer(pointer)[0])
     return payload, origins
+
+
+def _typed(value: Any, kind: str) -> Any:
+    """A config string as the app parses it (``int(os.getenv(...))``); MISSING when it cannot."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return int(value.strip()) if kind == "integer" else float(value.strip()) if kind == "number" else value
+    except ValueError:
+        return MISSING
 
 
 def _bounded(value: Any, where: str) -> Any:
@@ -441,7 +497,7 @@ def lint_config_payloads(path: Path, options: Options, client: str | None = None
     """:func:`lint_config`, and how many payloads the config makes the client send."""
     client = client or guess(path)
     if client is None:
-        raise AgentConfigError("not a config of a known agent (OpenCode, Kilo Code, Hermes Agent, OpenClaw)")
+        raise AgentConfigError("not a config of a known agent (OpenCode, Kilo Code, Hermes Agent, OpenClaw, LiteLLM, an OpenAI-SDK .env)")
     spec = clients()[client]
     document = read_config(path, spec["format"])
     findings = []
@@ -450,16 +506,40 @@ def lint_config_payloads(path: Path, options: Options, client: str | None = None
         for finding in lint(target.payload, revision=options.revision, profile=target.profile,
                             limits=options.limits, catalogue=options.catalogue):
             findings.append(_place(finding, target, spec, document, options, display or str(path)))
-    return findings, len(found)
+    return (_redacted(findings, document) if findings else findings), len(found)
 
 
-def _origin(finding: Finding, target: Target, options: Options) -> Origin | None:
+def _redacted(findings: list[Finding], document: ConfigDocument) -> list[Finding]:
+    """Findings with the config's secrets masked: a key the user pasted where a model id or a
+    number belongs would otherwise be quoted back. The project's one redactor does it, with the
+    values of the config's secret-named keys (``OPENAI_API_KEY``, ``apiKey``…) as known secrets."""
+    from gonka_conformance.common.redact import Redactor  # (httpx) only when there is a finding
+
+    from .masking import secrets_in
+
+    redactor = Redactor()
+    for secret in secrets_in(json.dumps(document.data, default=str).encode()):
+        redactor.add(secret)
+    out = []
+    for finding in findings:
+        fix = finding.fix
+        if fix is not None and fix.description:
+            fix = dataclasses.replace(fix, description=redactor.text(fix.description))
+        out.append(dataclasses.replace(finding, message=redactor.text(finding.message), fix=fix))
+    return out
+
+
+def _origin(finding: Finding, target: Target, options: Options, document: ConfigDocument) -> Origin | None:
     """The config field behind a finding: the one that put its pointer (or an ancestor) in the
-    payload, else one of the client fields the rule names in ``lint.at``."""
+    payload, else a field the config sets that claims the rule, else one of the client fields
+    the rule names in ``lint.at``."""
     parts = split_pointer(finding.pointer)
     for length in range(len(parts), 0, -1):
         origin = target.origins.get(join_pointer(*parts[:length]))
         if origin is not None:
+            return origin
+    for origin in target.origins.values():
+        if finding.rule in origin.field.get("claims", ()) and document.exists(origin.config):
             return origin
     rule = options.catalogue.by_id.get(finding.rule)
     for pointer in (rule.lint.get("at") or []) if rule else []:
@@ -470,7 +550,7 @@ def _origin(finding: Finding, target: Target, options: Options) -> Origin | None
 
 def _place(finding: Finding, target: Target, spec: dict[str, Any], document: ConfigDocument,
            options: Options, file: str) -> Finding:
-    origin = _origin(finding, target, options)
+    origin = _origin(finding, target, options, document)
     op = finding.fix.op if finding.fix else None
     value = _fix_value(finding, op, target, options)
     advice = spec.get("advice", {}).get(op or "")

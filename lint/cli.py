@@ -421,8 +421,12 @@ def _main(args: argparse.Namespace) -> int:
     lint_agent_configs(run, agent_configs)
     sources = discover(paths, exclude=tuple(s.config.exclude), stdin_filename=args.stdin_filename) if paths else iter(())
     configs = {Path(path).resolve() for path, _client in agent_configs}
+    # A directory whose agent configs were found is not "empty" when it holds no payload file.
+    config_dirs = {path for path in paths if _kind(Path(path)) == "dir"
+                   and any(Path(path).resolve() in found.parents for found in configs)}
     sources = (source for source in sources  # a config found in a directory is not a payload
-               if not (isinstance(source, Source) and source.path and source.path.resolve() in configs))
+               if not (isinstance(source, Source) and source.path and source.path.resolve() in configs)
+               and not (isinstance(source, InputError) and source.file in config_dirs and source.line is None))
     lint_sources(run, args, sources)
     run.findings.sort(key=sort_key)
 

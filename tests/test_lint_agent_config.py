@@ -39,6 +39,15 @@ EXPECTED = {
         (17, "reject-tags", "remove `extra_body.tags` from the provider"),
         (18, "translate-reasoning", "use `extra_body.reasoning_effort` instead of `extra_body.reasoning`"),
     },
+    ".env": {
+        (4, "model-id-case-sensitive", 'set `OPENAI_MODEL` to "moonshotai/kimi-k2.6"'),
+        (4, "reject-unknown-model", None),
+        (5, "cap-max-tokens", "set `OPENAI_MAX_TOKENS` to 3072"),
+    },
+    "litellm_config.yaml": {  # the gpt-4o entry is another provider's: not linted
+        (8, "cap-max-tokens", "set `litellm_params.max_tokens` to 3072"),
+        (10, "strip-service_tier", "remove `litellm_params.extra_body.service_tier`"),
+    },
     "openclaw.json": {
         (9, "strip-store", "set `compat.supportsStore` to false on the model (pi-ai then leaves out `store`)"),
         (15, "cap-max-tokens", "set `maxTokens` to 3072"),
@@ -68,7 +77,8 @@ def test_problematic_config_reports_exactly_the_gateways_problems(name: str, cap
     assert code == (1 if errors else 0)
 
 
-@pytest.mark.parametrize("name", ["opencode.json", ".kilo/kilo.jsonc", ".hermes/config.yaml", "openclaw.json"])
+@pytest.mark.parametrize("name", ["opencode.json", ".kilo/kilo.jsonc", ".hermes/config.yaml", "openclaw.json", ".env",
+                                  "litellm_config.yaml"])
 def test_clean_config_is_clean(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, report = _json_report(capsys, "--agent-config", str(DATA / "clean" / name))
     assert code == 0 and report["findings"] == [] and report["errors"] == []
@@ -197,3 +207,99 @@ def test_hostile_configs_are_bounded_one_line_errors(tmp_path: Path, capsys: pyt
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert code == 2 and str(path) in err
+
+
+# --- OpenClaw's thinking level (agents.defaults.thinkingDefault) ------------------------------------
+
+def _openclaw_payloads(text: str, tmp_path: Path) -> dict[str, dict]:
+    from gonka_conformance.catalogue.loader import load_catalogue
+    from gonka_conformance.lint.runner import Options
+
+    path = tmp_path / "openclaw.json"
+    path.write_text(text, encoding="utf-8")
+    spec = agentconfig.clients()["openclaw"]
+    document = agentconfig.read_config(path, spec["format"])
+    return {t.model: t.payload for t in agentconfig.targets(spec, document, Options(load_catalogue()))}
+
+
+def test_openclaw_thinking_level_reaches_the_payload_as_reasoning_effort(tmp_path: Path) -> None:
+    text = (DATA / "thinking" / "openclaw.json").read_text(encoding="utf-8")
+    payloads = _openclaw_payloads(text, tmp_path)
+    assert payloads["moonshotai/kimi-k2.6"]["reasoning_effort"] == "medium"  # adaptive falls back to medium
+    assert "reasoning_effort" not in payloads["minimaxai/minimax-m2.7"]       # `reasoning: false`: not sent
+    off = _openclaw_payloads(text.replace('"adaptive"', '"off"'), tmp_path)
+    assert "reasoning_effort" not in off["moonshotai/kimi-k2.6"]
+    high = _openclaw_payloads(text.replace('"adaptive"', '"high"'), tmp_path)
+    assert high["moonshotai/kimi-k2.6"]["reasoning_effort"] == "high"
+    unset = _openclaw_payloads(text.replace(',\n      "thinkingDefault": "adaptive"', ""), tmp_path)
+    assert unset["moonshotai/kimi-k2.6"]["reasoning_effort"] == "low"         # OpenClaw's fallback
+
+
+def test_openclaw_kimi_budget_finding_points_at_the_thinking_level(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(DATA / "thinking" / "openclaw.json")
+    _, report = _json_report(capsys, "--agent-config", path)
+    got = {(f["line"], f["rule"], f["fix"]["description"]) for f in report["findings"]}
+    assert got == {(34, "kimi-default-budget-tool-heavy",
+                    "the thinking level reaches Kimi as `reasoning_effort`, which leaves the gateway's hidden budget "
+                    "in place; OpenClaw cannot send `thinking_token_budget`, so keep `maxTokens` at 4096 or less")}
+    _, report = _json_report(capsys, "--agent-config", path, "--revision", "2026-05")
+    got = {(f["line"], f["rule"], f["fix"]["description"]) for f in report["findings"]}
+    assert (34, "strip-reasoning_effort",
+            'set `agents.defaults.thinkingDefault` to "off" (pi-ai then leaves out `reasoning_effort`)') in got
+
+
+# --- OpenAI-SDK .env files and LiteLLM configs --------------------------------------------------------
+
+def test_dotenv_reading_and_detection(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("# comment\n\nexport OPENAI_MODEL='moonshotai/kimi-k2.6'\nOPENAI_MAX_TOKENS = 9000 # note\n"
+                   'OPENAI_BASE_URL="https://api.gonkagate.com/v1"\n', encoding="utf-8")
+    document = agentconfig.read_config(env, "dotenv")
+    assert document.data == {"OPENAI_MODEL": "moonshotai/kimi-k2.6", "OPENAI_MAX_TOKENS": "9000",
+                             "OPENAI_BASE_URL": "https://api.gonkagate.com/v1"}
+    assert document.locate("/OPENAI_MAX_TOKENS") == (4, 1) and document.locate("/OPENAI_MODEL") == (3, 8)
+    assert agentconfig.detect(env) == "dotenv"
+    unrelated = tmp_path / "other" / ".env"
+    unrelated.parent.mkdir()
+    unrelated.write_text("DATABASE_URL=postgres://localhost/db\n", encoding="utf-8")
+    assert agentconfig.detect(unrelated) is None  # a .env with no OpenAI variable is not an app's LLM config
+    named = tmp_path / "app.env"
+    named.write_text(env.read_text(encoding="utf-8"), encoding="utf-8")
+    assert agentconfig.guess(named) == "dotenv"
+    assert agentconfig.guess(DATA / "problematic" / "openclaw.json") == "openclaw"  # JSON is never a .env
+
+
+def test_dotenv_value_the_app_cannot_parse_is_not_sent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env = tmp_path / ".env"
+    env.write_text("OPENAI_BASE_URL=https://api.gonkagate.com/v1\nOPENAI_MODEL=minimaxai/minimax-m2.7\n"
+                   "OPENAI_MAX_TOKENS=lots\n", encoding="utf-8")
+    code, report = _json_report(capsys, "--agent-config", str(env))
+    assert code == 0 and report["findings"] == []
+
+
+def test_litellm_config_yaml_is_litellm_and_hermes_stays_hermes(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    shutil.copy(DATA / "problematic" / "litellm_config.yaml", config)
+    assert agentconfig.detect(config) == "litellm"
+    assert agentconfig.detect(DATA / "problematic" / ".hermes" / "config.yaml") == "hermes"
+
+
+def test_api_key_in_a_dotenv_never_reaches_any_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Built from parts: no key-shaped literal in the tree.
+    key = "sk-" + "proj-" + "Zq81" * 10 + "T3BlbkFJ" + "x9Wm" * 5
+    env = tmp_path / ".env"
+    env.write_text(f"OPENAI_API_KEY={key}\nOPENAI_BASE_URL=https://api.gonkagate.com/v1\n"
+                   f"OPENAI_MODEL=moonshotai/Kimi-K2.6\nOPENAI_MAX_TOKENS=32000\nOPENAI_MODEL_NAME={key}\n",
+                   encoding="utf-8")
+    broken = tmp_path / "broken" / ".env"
+    broken.parent.mkdir()
+    broken.write_text(f"OPENAI_MODEL=moonshotai/kimi-k2.6\n{key}\n", encoding="utf-8")
+    misplaced = tmp_path / "misplaced" / ".env"  # the key pasted as the model: the gateway's 400 quotes it
+    misplaced.parent.mkdir()
+    misplaced.write_text(f"OPENAI_BASE_URL=https://api.gonkagate.com/v1\nOPENAI_MODEL={key}\n", encoding="utf-8")
+    for fmt in ("text", "concise", "json", "sarif", "github", "junit"):
+        main(["--agent-config", str(env), "--agent-config", str(broken), "--agent-config", str(misplaced),
+              "--format", fmt, "--isolated", "--no-ignore-file"])
+        out = capsys.readouterr()
+        assert "cap-max-tokens" in out.out and "reject-unknown-model" in out.out
+        assert key not in out.out and key not in out.err and key[:12] not in out.out + out.err

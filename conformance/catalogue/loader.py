@@ -15,8 +15,8 @@ from . import cache as catalogue_cache
 from .extensions import option_schemas, rule_checks
 from .files import FileProblem, read_file
 from .model import (
-    TROUBLESHOOTING_URL, Alternative, BrokerProfile, Divergence, Evidence, Family, Revision, RevisionRange, Rule,
-    Target,
+    TROUBLESHOOTING_URL, Alternative, BrokerProfile, ContextWindow, DisputedWindow, Divergence, Evidence, Family,
+    Revision, RevisionRange, Rule, Target,
 )
 
 
@@ -376,6 +376,13 @@ def _evidence(raw: dict[str, Any] | None) -> Evidence | None:
     return Evidence(raw["default"], tuple(side(a) for a in raw["alternatives"]))
 
 
+def _context_window(raw: dict[str, Any] | None) -> ContextWindow | None:
+    if raw is None:
+        return None
+    disputed = tuple(DisputedWindow(d["tokens"], d["source"], d.get("note", "")) for d in raw.get("disputed") or ())
+    return ContextWindow(raw["tokens"], tuple(raw["sources"]), disputed)
+
+
 def _profile_items(data: dict[str, Any]) -> tuple[str, list[Any]]:
     kind = data["kind"]
     if kind == "revisions":
@@ -389,7 +396,8 @@ def _profile_items(data: dict[str, Any]) -> tuple[str, list[Any]]:
         ]
     if kind == "families":
         return kind, [
-            Family(id=f["id"], pattern=f["pattern"], models=tuple(f.get("models") or ()), title=f["title"])
+            Family(id=f["id"], pattern=f["pattern"], models=tuple(f.get("models") or ()), title=f["title"],
+                   context_window=_context_window(f.get("context_window")))
             for f in data["families"]
         ]
     divergences = tuple(

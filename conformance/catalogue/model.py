@@ -120,11 +120,28 @@ class Revision:
 
 
 @dataclass(frozen=True)
+class DisputedWindow:
+    tokens: int
+    source: str
+    note: str
+
+
+@dataclass(frozen=True)
+class ContextWindow:
+    """The window the hosts serve a family with (vLLM's ``max_model_len``), with its sources."""
+
+    tokens: int
+    sources: tuple[str, ...]
+    disputed: tuple[DisputedWindow, ...] = ()
+
+
+@dataclass(frozen=True)
 class Family:
     id: str
     pattern: str
     models: tuple[str, ...]
     title: str
+    context_window: ContextWindow | None = None
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,22 @@ def large_prompt(ctx: Context, site: Site) -> Iterator[Hit]:
         yield Hit("/messages", params={"tokens": estimate, "threshold": site.options["threshold_tokens"]})
 
 
+@check("context-window", options=options(required={"bytes_per_token": "integer"}), when_absent=True)
+def context_window(ctx: Context, site: Site) -> Iterator[Hit]:
+    """The estimated prompt (body bytes / ``bytes_per_token``) plus the output the host is asked
+    for (the forwarded ``max_completion_tokens``, else ``max_tokens``) beyond the window the
+    model's family is served with (the catalogue's ``context_window``): vLLM refuses it."""
+    family = next((f for f in ctx.catalogue.families if f.id == ctx.family), None)
+    if family is None or family.context_window is None:
+        return
+    window = family.context_window.tokens
+    estimate = -(-len(ctx.raw) // int(site.options["bytes_per_token"]))
+    asked = ctx.body.get("max_completion_tokens") or ctx.body.get("max_tokens")
+    output = asked if is_int(asked) else 0
+    if estimate + output > window:
+        yield Hit("/messages", params={"tokens": estimate, "output": output, "window": window, "family": family.title})
+
+
 @check("canonical-tool-call-ids", options=options(required={"pattern": "string", "template": "string"}))
 def canonical_tool_call_ids(ctx: Context, site: Site) -> Iterator[Hit]:
     """Assistant tool-call ids that do not match ``pattern`` (``template`` shows the canonical form)."""

@@ -13,6 +13,7 @@ from typing import Any, Iterator
 from ..engine.pipeline import forwarded_bytes, normalize
 from ..engine.types import Accepted, Rejected
 from .faults import CUT
+from .hosterrors import ContextWindows, HostError
 from .httpserver import BodyTooLarge, Request
 from .livelog import Line
 from .respond import ResponseRules, Shaper, client_intent, upstream_chunks, upstream_completion
@@ -44,6 +45,7 @@ class ChatService:
         self.debug = debug
         self.faults = faults
         self.log = log
+        self.windows = ContextWindows(state.catalogue)
 
     # --- the pooled chat path -----------------------------------------------------------------
 
@@ -147,9 +149,17 @@ class ChatService:
             if replaced is not None:
                 release()
                 return replaced
-        sim = simulate(result.body, model=result.model, family=result.family, fingerprint=canonical(result.body))
-        response_id = self.state.response_id(result.model)
+        fingerprint = canonical(result.body)
         runtime = self.state.runtimes.get(result.model) or self.state.runtimes[self.state.default_model]
+        overflow = self.windows.check(result.body, result.family, fingerprint)
+        if overflow is not None:  # the host refuses before generating; the gateway passes it through
+            release()
+            record.update(outcome="host_error", message=overflow.payload["error"]["message"])
+            if self.log is not None:
+                lines.append(self.log.text(f"host error {overflow.status}: {record['message']}", "bold magenta"))
+            return self._host_error(overflow, intent.stream, [("X-Devshard-ID", str(runtime.escrow_id))])
+        sim = simulate(result.body, model=result.model, family=result.family, fingerprint=fingerprint)
+        response_id = self.state.response_id(result.model)
         shaper = Shaper(self.response_rules, result.family, intent, response_id)
         created = int(time.time())
         headers = [("X-Devshard-ID", str(runtime.escrow_id))]
@@ -169,6 +179,17 @@ class ChatService:
         return Response(200, [("Content-Type", EVENT_STREAM), ("Cache-Control", "no-cache"), ("Connection", "keep-alive"), *headers],
                         stream=self._paced(events), cut_after=max(1, len(events) // 2) if fault == CUT else None,
                         on_close=release)
+
+    @staticmethod
+    def _host_error(error: HostError, stream: bool, headers: list[tuple[str, str]]) -> Response:
+        """A host error passed through (contract.md §5.1, §6): its own JSON with its ``code`` as
+        the status; on a stream, before any output, ``data: <host error JSON>`` then ``[DONE]``
+        with HTTP 200."""
+        if not stream:
+            return compact_json(error.status, error.payload, headers)
+        events = [sse_event(error.payload), SSE_DONE]
+        return Response(200, [("Content-Type", EVENT_STREAM), ("Cache-Control", "no-cache"), ("Connection", "keep-alive"),
+                              *headers], stream=iter(events))
 
     def _sse(self, sim: Any, shaper: Shaper, created: int) -> Iterator[bytes]:
         for chunk in upstream_chunks(sim, created, shaper.stripped):

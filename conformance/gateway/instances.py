@@ -111,14 +111,15 @@ class _Generator:
         return None
 
     def _boolean(self, schema: dict[str, Any], depth: int) -> bool:
-        return self.rng.random() < 0.5
+        return self.rng.random() < self.p["true_probability"]
 
     def _integer(self, schema: dict[str, Any], depth: int) -> int:
         low, high = _bounds(schema, integer=True)
         step = schema.get("multipleOf") if isinstance(schema.get("multipleOf"), (int, float)) else 1
-        start = low if low is not None else (high - 10 if high is not None else self.p["integer"])
-        stop = high if high is not None else start + 10
-        candidates = [v for v in range(int(start), int(stop) + 1) if step and v % step == 0][:64] or [int(start)]
+        span, most = self.p["integer_span"], self.p["integer_candidates"]
+        start = low if low is not None else (high - span if high is not None else self.p["integer"])
+        stop = high if high is not None else start + span
+        candidates = [v for v in range(int(start), int(stop) + 1) if step and v % step == 0][:most] or [int(start)]
         return self.rng.choice(candidates)
 
     def _number(self, schema: dict[str, Any], depth: int) -> float | int:
@@ -253,7 +254,7 @@ class _Unsupported(Exception):
 
 
 def _emit(tree: Any, rng: random.Random, depth: int) -> str:
-    if depth > 32:
+    if depth > parameters()["structure"]["pattern_depth"]:
         raise _Unsupported
     out = []
     for op, arg in tree:

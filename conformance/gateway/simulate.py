@@ -7,7 +7,7 @@ shows the FAQ's think burn, ``content: null``, when nothing is left), ``min_toke
 model from stopping early (as vLLM does), ``n`` choices come out after coercion. The same
 forwarded body always gives the same text, reasoning and tool calls.
 
-Everything numeric below is a simulation parameter, not a gateway fact.
+Every number is a simulation parameter, not a gateway fact, and lives in ``simulation.yaml``.
 """
 
 from __future__ import annotations
@@ -24,23 +24,25 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from .hosterrors import prompt_tokens
 from .instances import instance, is_valid, parameters
 
-# --- simulation parameters ------------------------------------------------------------------
+# --- simulation parameters (simulation.yaml) -------------------------------------------------
 
-SHORT_ANSWER_WORDS = 12          # a plain question
-LONG_FORM_WORDS = 6000           # "write an essay/article/…": longer than any default cap
-TOOL_RESULT_WORDS = 20           # the turn after a tool result
-SPLIT_WORD_PROBABILITY = 0.35    # long words become two tokens (≈1.2 tokens per word)
-SENTENCE_WORDS = (7, 15)
-CORPUS_WORDS = 24000
-KIMI_UNBOUNDED_THINK_TOKENS = 1024   # Kimi thinking with no integer budget (never stops early)
-MINIMAX_THINK_TOKENS = 96            # MiniMax's <think> block
-GLM_THINK_TOKENS = 256               # GLM-5.3-Flash always thinks
-DEEPSEEK_EFFORT_TOKENS = {"none": 0, "minimal": 16, "low": 64, "medium": 192, "high": 384, "max": 768}
-DEEPSEEK_DEFAULT_EFFORT = "max"
-TOOL_CALL_OVERHEAD_TOKENS = 8
-VOCABULARY_SIZE = 163840             # token ids are crc32(token) modulo this
+_P = parameters()
+SHORT_ANSWER_WORDS: int = _P["answer"]["short_answer_words"]
+LONG_FORM_WORDS: int = _P["answer"]["long_form_words"]
+TOOL_RESULT_WORDS: int = _P["answer"]["tool_result_words"]
+DEFAULT_MAX_TOKENS: int = _P["answer"]["default_max_tokens"]
+MAX_TOP_LOGPROBS: int = _P["answer"]["max_top_logprobs"]
+SPLIT_WORD_PROBABILITY: float = _P["corpus"]["split_word_probability"]
+SPLIT_MIN_LENGTH: int = _P["corpus"]["split_min_length"]
+SENTENCE_WORDS: tuple[int, int] = tuple(_P["corpus"]["sentence_words"])  # type: ignore[assignment]
+CORPUS_WORDS: int = _P["corpus"]["words"]
+THINKING: dict[str, Any] = _P["thinking"]
+CHARS_PER_TOOL_CALL_TOKEN: int = _P["tokens"]["chars_per_tool_call_token"]
+TOOL_CALL_OVERHEAD_TOKENS: int = _P["tokens"]["tool_call_overhead"]
+VOCABULARY_SIZE: int = _P["corpus"]["vocabulary_size"]
 
 _ANSWER_WORDS = (
     "the a of and to in is that it for on with as by this from at be are was an or which can "
@@ -90,12 +92,8 @@ class FamilyStyle:
 
 
 STYLES: dict[str | None, FamilyStyle] = {
-    "kimi": FamilyStyle("budget", "functions", True),
-    "minimax": FamilyStyle("content-tags", "chatcmpl-tool", False),
-    "qwen": FamilyStyle("none", "chatcmpl-tool", False),
-    "deepseek": FamilyStyle("effort", "chatcmpl-tool", True),
-    "glm": FamilyStyle("always", "chatcmpl-tool", True),
-    None: FamilyStyle("none", "chatcmpl-tool", False),
+    (None if name == "default" else name): FamilyStyle(style["thinking"], style["tool_ids"], style["separate_reasoning"])
+    for name, style in _P["styles"].items()
 }
 
 
@@ -121,7 +119,7 @@ class _Corpus:
             left -= 1
             if left == 0:
                 word += "."
-            if len(word) >= 6 and rng.random() < SPLIT_WORD_PROBABILITY:
+            if len(word) >= SPLIT_MIN_LENGTH and rng.random() < SPLIT_WORD_PROBABILITY:
                 cut = len(word) // 2
                 tokens.extend((" " + word[:cut], word[cut:]))
             else:
@@ -164,7 +162,7 @@ def _corpus(kind: str) -> _Corpus:
         with _corpora_lock:
             corpus = _corpora.get(kind)
             if corpus is None:
-                corpus = _Corpus(_ANSWER_WORDS if kind == "answer" else _THINK_WORDS, 1 if kind == "answer" else 2)
+                corpus = _Corpus(_ANSWER_WORDS if kind == "answer" else _THINK_WORDS, _P["corpus"]["seeds"][kind])
                 _corpora[kind] = corpus
     return corpus
 
@@ -263,14 +261,15 @@ def _thinking_target(style: FamilyStyle, body: dict[str, Any]) -> int:
         if kwargs.get("thinking") is False:
             return 0
         budget = _int(body.get("thinking_token_budget"))
-        return max(budget, 0) if budget is not None else KIMI_UNBOUNDED_THINK_TOKENS
+        return max(budget, 0) if budget is not None else int(THINKING["budget_unbounded"])
     if style.thinking == "content-tags":
-        return MINIMAX_THINK_TOKENS
+        return int(THINKING["content_tags"])
     if style.thinking == "always":
-        return GLM_THINK_TOKENS
+        return int(THINKING["always"])
     if style.thinking == "effort":
+        levels, default = THINKING["effort"]["levels"], THINKING["effort"]["default"]
         effort = body.get("reasoning_effort")
-        return DEEPSEEK_EFFORT_TOKENS.get(effort if isinstance(effort, str) else DEEPSEEK_DEFAULT_EFFORT, DEEPSEEK_EFFORT_TOKENS[DEEPSEEK_DEFAULT_EFFORT])
+        return int(levels.get(effort if isinstance(effort, str) else default, levels[default]))
     return 0
 
 
@@ -365,7 +364,7 @@ def _tool_calls(style: FamilyStyle, plan: list[dict[str, Any]], history: int, pr
             call_id = f"functions.{function['name']}:{history + i}"
         else:
             call_id = "chatcmpl-tool-" + hashlib.sha256(f"{seed}:{choice}:{i}".encode()).hexdigest()[:32]
-        tokens = math.ceil((len(function["name"]) + len(arguments)) / 4) + TOOL_CALL_OVERHEAD_TOKENS
+        tokens = math.ceil((len(function["name"]) + len(arguments)) / CHARS_PER_TOOL_CALL_TOKEN) + TOOL_CALL_OVERHEAD_TOKENS
         calls.append(ToolCall(call_id, function["name"], arguments, tokens))
     return calls
 
@@ -413,7 +412,7 @@ def simulate(body: dict[str, Any], *, model: str, family: str | None, fingerprin
     last_role = messages[-1].get("role") if messages and isinstance(messages[-1], dict) else "user"
     history = sum(len(m.get("tool_calls") or ()) for m in messages if isinstance(m, dict) and m.get("role") == "assistant"
                   and isinstance(m.get("tool_calls"), list))
-    max_tokens = _int(body.get("max_tokens")) or _int(body.get("max_completion_tokens")) or 4096
+    max_tokens = _int(body.get("max_tokens")) or _int(body.get("max_completion_tokens")) or DEFAULT_MAX_TOKENS
     min_tokens = min(_int(body.get("min_tokens")) or 0, max_tokens)
     n = max(1, _int(body.get("n")) or 1)
     prompt_seed = int.from_bytes(hashlib.sha256(fingerprint).digest()[:8], "big")
@@ -473,9 +472,9 @@ def simulate(body: dict[str, Any], *, model: str, family: str | None, fingerprin
 
     return Simulation(
         model=model, family=family, style=style, choices=choices,
-        prompt_tokens=max(1, math.ceil(len(fingerprint) / 4)), prompt_seed=prompt_seed,
+        prompt_tokens=prompt_tokens(fingerprint), prompt_seed=prompt_seed,
         logprobs=body.get("logprobs") is True or (_int(body.get("top_logprobs")) or 0) > 0,
-        top_logprobs=min(_int(body.get("top_logprobs")) or 0, 20),
+        top_logprobs=min(_int(body.get("top_logprobs")) or 0, MAX_TOP_LOGPROBS),
         return_token_ids=body.get("return_token_ids") is True,
         include_usage=body.get("stream") is True and stream_options.get("include_usage") is True,
     )
