@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 import subprocess
 import sys
 import threading
@@ -210,3 +211,14 @@ def test_a_hostile_whitebox_view_is_bounded_in_time_and_memory(monkeypatch, mode
         finally:
             session.close()
     assert time.monotonic() - started < 8
+
+
+def test_tls_material_is_loaded_only_for_https_origins() -> None:
+    """A plain-HTTP target costs no CA bundle; an HTTPS one verifies certificates."""
+    from gonka_conformance.live.transport import bounded_client
+
+    with bounded_client("http://127.0.0.1:9/v1") as plain, bounded_client("https://broker.example/v1") as tls:
+        plain_context = plain._transport._pool._ssl_context  # httpx keeps the context on its pool
+        tls_context = tls._transport._pool._ssl_context
+    assert plain_context.verify_mode == ssl.CERT_NONE
+    assert tls_context.verify_mode == ssl.CERT_REQUIRED and tls_context.check_hostname

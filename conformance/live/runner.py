@@ -158,7 +158,7 @@ class LiveRun:
         key = self.key(case, model)
         with self._lock:
             if self._pool is None:
-                self._client = bounded_client()
+                self._client = bounded_client(self.target.base_url)
                 self._pool = ThreadPoolExecutor(max_workers=max(1, self.config.concurrency), thread_name_prefix="gonka-live")
             pack = self._packs.get(key)
             if pack is None:

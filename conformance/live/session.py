@@ -118,7 +118,7 @@ class LiveSession:
             admin_key = None if self.embedded else os.environ.get(ADMIN_KEY_ENV) or None
             self.redactor.add(admin_key)
             try:
-                whitebox = _whitebox_reader(debug_url, admin_key, self._stack.enter_context(bounded_client()),
+                whitebox = _whitebox_reader(debug_url, admin_key, self._stack.enter_context(bounded_client(debug_url)),
                                             self.guard.bounds, self.guard.deadline)
             except WhiteboxUnavailable as exc:
                 self.error = f"--whitebox-url: {self.redactor.text(str(exc))}"
@@ -129,7 +129,7 @@ class LiveSession:
             if opts.models:
                 self.run.models = list(opts.models)
             else:
-                with bounded_client() as client:
+                with bounded_client(target.base_url) as client:
                     self.run.models = discover_models(client, target)
         except TargetUnreachable as exc:
             message = self.redactor.text(str(exc))

@@ -99,17 +99,20 @@ def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-def bounded_client() -> httpx.Client:
-    """An HTTP/1.1 client (no redirects) whose every network wait honours ``deadline``.
+def bounded_client(url: str) -> httpx.Client:
+    """An HTTP/1.1 client (no redirects) for ``url``'s origin whose every network wait honours
+    ``deadline``. A plain-HTTP origin gets no CA bundle (loading it is a third of a second),
+    and without redirects the client never leaves that scheme.
 
     httpx has no public hook for its network backend, so the pool's is wrapped; should a
     future httpx rename it, ``iter_decoded`` still checks the deadline between reads."""
-    transport = httpx.HTTPTransport(verify=_tls_context())
+    verify: ssl.SSLContext | bool = _tls_context() if not url.lower().startswith("http://") else False
+    transport = httpx.HTTPTransport(verify=verify)
     pool = getattr(transport, "_pool", None)
     backend = getattr(pool, "_network_backend", None)
     if isinstance(backend, httpcore.NetworkBackend):
         pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
-    return httpx.Client(transport=transport, follow_redirects=False, verify=_tls_context())
+    return httpx.Client(transport=transport, follow_redirects=False, verify=verify)
 
 
 class _Inflater:
