@@ -341,7 +341,7 @@ def test_the_key_is_judged_by_the_first_answers_only() -> None:
 
 def test_the_total_deadline_holds_while_headers_drip() -> None:
     with HostileBroker("drip-headers") as broker:
-        with bounded_client() as client:
+        with bounded_client(broker.base_url) as client:
             started = time.monotonic()
             obs = send(client, Target(broker.base_url, "k", timeout=2, retries=0), LiveRequest(b"{}"))
     assert time.monotonic() - started < 4  # one header a second would otherwise go on for a minute

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import os
+import ssl
 import subprocess
 import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
 from gateways import serve
+from hostile import gzip_bomb
+from gonka_conformance.live import session as session_module
 from gonka_conformance.live.observe import Target, endpoint, send
 from gonka_conformance.common.redact import Redactor
 from gonka_conformance.live.cases import LiveRequest
@@ -123,15 +129,96 @@ def test_the_whitebox_reader_never_sends_the_broker_key(monkeypatch) -> None:
         refused.close()
         assert refused.error and "GONKA_ADMIN_KEY" in refused.error and admin not in refused.error
         seen: list[dict[str, str]] = []
-        real_get = httpx.get
+        real_get = session_module.get_json
 
-        def spy(url, **kwargs):
-            seen.append(dict(kwargs.get("headers") or {}))
-            return real_get(url, **kwargs)
+        def spy(client, url, headers, *args, **kwargs):
+            seen.append(dict(headers))
+            return real_get(client, url, headers, *args, **kwargs)
 
-        monkeypatch.setattr(httpx, "get", spy)
+        monkeypatch.setattr(session_module, "get_json", spy)
         monkeypatch.setenv("GONKA_ADMIN_KEY", admin)
         allowed = _session(gw, monkeypatch, gw.debug_url, key="broker-key-0123456789")
         allowed.close()
     assert allowed.error is None
     assert seen and all(h.get("Authorization") == f"Bearer {admin}" for h in seen)
+
+
+class _HostileDebugView:
+    """A "debug view" on loopback that answers the probe with a gzip bomb or drips it."""
+
+    def __init__(self, mode: str) -> None:
+        view = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                if mode == "gzip-bomb":
+                    body = gzip_bomb()
+                    self.send_header("Content-Encoding", "gzip")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                until = time.monotonic() + 20
+                while time.monotonic() < until and not view.stopping.is_set():  # one byte every 0.2 s
+                    try:
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                    except OSError:
+                        return
+                    view.stopping.wait(0.2)
+
+        self.stopping = threading.Event()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/_reference/debug/requests"
+
+    def __enter__(self) -> "_HostileDebugView":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("mode", ["gzip-bomb", "drip"])
+def test_a_hostile_whitebox_view_is_bounded_in_time_and_memory(monkeypatch, mode: str) -> None:
+    """The debug view is a peer like the target: a bomb is not inflated past the cap, a drip
+    ends at the look's deadline, and the run stops with a clear error, not a hang."""
+    monkeypatch.setattr(session_module, "WHITEBOX_TIMEOUT", 1.0)
+    with serve(debug_endpoint=True) as gw, _HostileDebugView(mode) as view:
+        started = time.monotonic()
+        session = _session(gw, monkeypatch, view.url)
+        try:
+            assert session.error and "--whitebox-url" in session.error and "cannot reach the debug view" in session.error
+            assert session.exit_code() == 3 and session.items() == []
+        finally:
+            session.close()
+    assert time.monotonic() - started < 8
+
+
+def test_tls_material_is_loaded_only_for_https_origins() -> None:
+    """A plain-HTTP target costs no CA bundle; an HTTPS one verifies certificates."""
+    from gonka_conformance.live.transport import bounded_client
+
+    with bounded_client("http://127.0.0.1:9/v1") as plain, bounded_client("https://broker.example/v1") as tls:
+        plain_context = plain._transport._pool._ssl_context  # httpx keeps the context on its pool
+        tls_context = tls._transport._pool._ssl_context
+    assert plain_context.verify_mode == ssl.CERT_NONE
+    assert tls_context.verify_mode == ssl.CERT_REQUIRED and tls_context.check_hostname

@@ -32,6 +32,7 @@ class Bounds:
     max_stream_events: int = 20_000  # data events in one stream
     max_models_bytes: int = 1 * MIB  # GET /models, after decompression
     max_models: int = 1_000  # model ids a broker may list
+    max_whitebox_bytes: int = 32 * MIB  # one answer of a reference gateway's debug view (--whitebox-url)
     max_retry_wait: float = 30.0  # one Retry-After wait
     max_kept_bytes: int = 256 * MIB  # all answers of a run, kept for judging and the fingerprint
 

@@ -23,6 +23,7 @@ class Expectation:
     contains: str | None
     forwarded: Any  # the engine's forwarded body (accepted requests)
     touched: dict[str, set[str]] | None = None  # top-level field -> rules whose events changed it
+    rules: frozenset[str] = frozenset()  # every rule the engine's result names (events, rejection)
 
     def describe(self) -> str:
         if self.status == 200:
@@ -45,14 +46,15 @@ def expect(
     if case.rule.stage == "route" and spec.get("status") not in (None, 200):
         return route_expectation(case, model)
     result = normalize(request.body, model=model, revision=revision, profile=profile, catalogue=catalogue, evidence=evidence)
+    rules = frozenset(event.rule for event in result.events)
     if result.outcome == "rejected":
         message = result.message if spec.get("error") == "engine" else None
-        return Expectation(result.status, message, spec.get("error_contains"), None)
+        return Expectation(result.status, message, spec.get("error_contains"), None, rules=rules | {result.rule})
     touched: dict[str, set[str]] = {}
     for event in result.events:
         for field in _top_fields(event.pointer):
             touched.setdefault(field, set()).add(event.rule)
-    return Expectation(200, None, spec.get("error_contains"), json.loads(forwarded_bytes(result)), touched)
+    return Expectation(200, None, spec.get("error_contains"), json.loads(forwarded_bytes(result)), touched, rules)
 
 
 def route_expectation(case: LiveCase, model: str) -> Expectation:

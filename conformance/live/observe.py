@@ -20,7 +20,7 @@ import httpx
 from .cases import LiveRequest
 from .guard import NOT_JUDGED, Bounds, RunGuard
 from .shape import completion_problems, stream_problems
-from .transport import ACCEPT_ENCODING, DeadlineExceeded, TooLarge, Undecodable, deadline, iter_decoded
+from .transport import ACCEPT_ENCODING, DeadlineExceeded, TooLarge, Undecodable, deadline, get_json, iter_decoded
 
 #: Statuses that mean "try again": rate limits and an overloaded or restarting upstream.
 RETRY_STATUSES = (429, 502, 503, 504)
@@ -310,14 +310,8 @@ def fetch_json(client: httpx.Client, target: Target, suffix: str, headers: dict[
     ``Unreadable`` when there is no answer to read."""
     until = min(time.monotonic() + target.timeout, target.guard.deadline)
     try:
-        with deadline(until):
-            with client.stream("GET", endpoint(target.base_url, suffix), headers={**headers, "Accept-Encoding": ACCEPT_ENCODING}, timeout=target.timeout) as response:
-                raw = b"".join(iter_decoded(response, cap, until))
+        return get_json(client, endpoint(target.base_url, suffix), headers, cap, until)
     except httpx.InvalidURL as exc:
         raise Unreadable(f"invalid base URL: {exc}") from None
     except Exception as exc:  # whatever the target sent
         raise Unreadable(_failure(exc, target, until, "response body")[0]) from None
-    try:
-        return response.status_code, json.loads(raw.decode("utf-8", errors="replace"))
-    except (ValueError, RecursionError):
-        return response.status_code, None

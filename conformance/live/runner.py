@@ -119,7 +119,8 @@ class LiveRun:
         self._client: httpx.Client | None = None
         self._packs: dict[str, Pack] = {}  # item key -> the pack it is sent in
         self._pack_futures: dict[int, Future[None]] = {}
-        self._expectations: dict[tuple[bytes, str, str, str | None], Expectation] = {}
+        self._expectations: dict[tuple[str, bytes, str, str, str | None], Expectation] = {}
+        self._engine_views: dict[str | None, tuple[Any, ...]] = {}
         self._members: dict[str, list[LiveCase]] = {}  # nonce of a shared request -> its cases
 
     # -- selection ----------------------------------------------------------------------------
@@ -160,7 +161,7 @@ class LiveRun:
         key = self.key(case, model)
         with self._lock:
             if self._pool is None:
-                self._client = bounded_client()
+                self._client = bounded_client(self.target.base_url)
                 self._pool = ThreadPoolExecutor(max_workers=max(1, self.config.concurrency), thread_name_prefix="gonka-live")
             pack = self._packs.get(key)
             if pack is None:
@@ -375,15 +376,23 @@ class LiveRun:
 
     def _expect(self, case: LiveCase, request: LiveRequest, model: str, revision: str,
                 profile: str | None = None) -> Expectation:
-        """The engine's expectation; computed once per request for packable cases, whose
-        expectation depends on the request alone (no route rule, no error text of their own),
-        so the cases of a pack share it (verdicts and the fingerprint ask for it often)."""
-        if not packable(case, whitebox=True):
-            return expect(self.catalogue, case, request, model, revision, profile=profile)
-        key = (request.body, model, revision, profile)
-        if key not in self._expectations:
-            self._expectations[key] = expect(self.catalogue, case, request, model, revision, profile=profile)
-        return self._expectations[key]
+        """The engine's expectation, computed once per (request, candidate) and remembered:
+        the verdict and the fingerprint ask for the same ones. Packable cases share it per
+        request, since theirs depends on the request alone (no route rule, no error text of
+        their own), so the cases of a pack share it; any other is remembered per case."""
+        owner = "" if packable(case, whitebox=True) else case.id
+        key = (owner, request.body, model, revision, profile)
+        found = self._expectations.get(key)
+        if found is None:
+            if profile is not None:  # a profile that changes nothing this request met predicts what upstream does
+                upstream = self._expect(case, request, model, revision)
+                divergences, limits = self._engine_view(profile)
+                if limits == self._engine_view(None)[1] and not upstream.rules & {rule for rule, *_ in divergences}:
+                    found = upstream
+            if found is None:
+                found = expect(self.catalogue, case, request, model, revision, profile=profile)
+            self._expectations[key] = found
+        return found
 
     def _forwarded(self, request: LiveRequest, obs: Observation) -> Any:
         if not self.whitebox or not request.nonce:
@@ -429,10 +438,12 @@ class LiveRun:
         """What the engine takes from a broker profile when it normalizes: the divergences that
         change the plan (inactive, reject) and the output-token limits (ARCHITECTURE.md §2).
         Profiles with the same view get the same verdicts."""
-        broker = self.catalogue.broker(profile) if profile else None
-        divergences = tuple(sorted((d.rule, d.behaviour, d.status or 0, d.message or "") for d in broker.divergences
-                                   if d.behaviour in ("inactive", "reject"))) if broker else ()
-        return divergences, limits_for(self.catalogue, profile)
+        if profile not in self._engine_views:
+            broker = self.catalogue.broker(profile) if profile else None
+            divergences = tuple(sorted((d.rule, d.behaviour, d.status or 0, d.message or "") for d in broker.divergences
+                                       if d.behaviour in ("inactive", "reject"))) if broker else ()
+            self._engine_views[profile] = (divergences, limits_for(self.catalogue, profile))
+        return self._engine_views[profile]
 
     def fingerprint(self) -> dict[str, Any]:
         """Which revision and broker profile best explain the observations (fingerprint.py)."""

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import secrets
+import time
 from collections import Counter
 from concurrent.futures import Future
 from contextlib import ExitStack
@@ -27,7 +28,7 @@ from .observe import Target, Unreadable, fetch_json
 from .options import DEFAULTS, LiveOptions
 from ..common.redact import Redactor, printable_data
 from .runner import CaseResult, LiveRun, RunConfig, resolve_api_key
-from .transport import bounded_client
+from .transport import bounded_client, get_json
 
 _DEFAULT_BOUNDS = Bounds()
 
@@ -136,7 +137,8 @@ class LiveSession:
             admin_key = None if self.embedded else os.environ.get(ADMIN_KEY_ENV) or None
             self.redactor.add(admin_key)
             try:
-                whitebox = _whitebox_reader(debug_url, admin_key)
+                whitebox = _whitebox_reader(debug_url, admin_key, self._stack.enter_context(bounded_client(debug_url)),
+                                            self.guard.bounds, self.guard.deadline)
             except WhiteboxUnavailable as exc:
                 self.error = f"--whitebox-url: {self.redactor.text(str(exc))}"
                 return
@@ -146,7 +148,7 @@ class LiveSession:
             if opts.models:
                 self.run.models = list(opts.models)
             else:
-                with bounded_client() as client:
+                with bounded_client(target.base_url) as client:
                     self.run.models = discover_models(client, target)
         except TargetUnreachable as exc:
             message = self.redactor.text(str(exc))
@@ -277,28 +279,34 @@ def discover_models(client: httpx.Client, target: Target) -> list[str]:
     return ids
 
 
-def _whitebox_reader(debug_url: str, admin_key: str | None) -> Callable[[str, str | None], Any]:
+#: Seconds one look at the white-box view may take, connect to last byte.
+WHITEBOX_TIMEOUT = 10.0
+
+
+def _whitebox_reader(debug_url: str, admin_key: str | None, client: httpx.Client, bounds: Bounds,
+                     run_deadline: float) -> Callable[[str, str | None], Any]:
     """The body the reference gateway forwarded for a request: looked up by the response's
     X-Request-Id, or by the request's nonce in the recent history. The view is probed first:
-    a wrong URL must not quietly turn every silent-rule case into ``unobservable``."""
+    a wrong URL must not quietly turn every silent-rule case into ``unobservable``. Every look
+    is bounded like a request to the target (deadline, decoded size): the view is a peer too."""
     headers = {"Authorization": f"Bearer {admin_key}"} if admin_key else {}  # never the broker key
 
-    def get(url: str, **params: Any) -> Any:
+    def get(url: str, **params: Any) -> tuple[int | None, Any]:
+        until = min(time.monotonic() + WHITEBOX_TIMEOUT, run_deadline)
         try:
-            response = httpx.get(url, headers=headers, params=params, timeout=10.0)
-            return response.json() if response.status_code == 200 else None
-        except (httpx.HTTPError, httpx.InvalidURL, ValueError):
-            return None
+            return get_json(client, url, headers, bounds.max_whitebox_bytes, until, params or None)
+        except Exception:  # whatever the view sent, or did not: the case becomes unobservable
+            return None, None
 
-    _probe(debug_url, headers)
+    _probe(get, debug_url)
 
     def forwarded_for(nonce: str, request_id: str | None = None) -> Any:
         if request_id:
-            record = get(f"{debug_url.rstrip('/')}/{request_id}")
-            if isinstance(record, dict) and record.get("forwarded") is not None:
+            status, record = get(f"{debug_url.rstrip('/')}/{request_id}")
+            if status == 200 and isinstance(record, dict) and record.get("forwarded") is not None:
                 return record["forwarded"]
-        entries = get(debug_url)
-        entries = entries.get("requests") if isinstance(entries, dict) else entries
+        status, entries = get(debug_url)
+        entries = entries.get("requests") if status == 200 and isinstance(entries, dict) else None
         for entry in reversed(entries if isinstance(entries, list) else []):
             forwarded = entry.get("forwarded") if isinstance(entry, dict) else None
             if forwarded is not None and nonce in json.dumps(forwarded, ensure_ascii=False):
@@ -308,17 +316,12 @@ def _whitebox_reader(debug_url: str, admin_key: str | None) -> Callable[[str, st
     return forwarded_for
 
 
-def _probe(debug_url: str, headers: dict[str, str]) -> None:
-    try:
-        response = httpx.get(debug_url, headers=headers, params={"limit": 1}, timeout=10.0)
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        raise WhiteboxUnavailable(f"cannot reach the debug view: {type(exc).__name__}") from None
-    if response.status_code == 401:
+def _probe(get: Callable[..., tuple[int | None, Any]], debug_url: str) -> None:
+    status, data = get(debug_url, limit=1)
+    if status is None:
+        raise WhiteboxUnavailable("cannot reach the debug view (no answer within the bounds)")
+    if status == 401:
         raise WhiteboxUnavailable(f"the debug view needs the gateway's admin key: set {ADMIN_KEY_ENV}")
-    try:
-        ok = response.status_code == 200 and isinstance(response.json().get("requests"), list)
-    except (ValueError, AttributeError):
-        ok = False
-    if not ok:
-        raise WhiteboxUnavailable(f"HTTP {response.status_code}: not a reference gateway debug view "
+    if not (status == 200 and isinstance(data, dict) and isinstance(data.get("requests"), list)):
+        raise WhiteboxUnavailable(f"HTTP {status}: not a reference gateway debug view "
                                   "(serve --debug-endpoint; the URL ends in /_reference/debug/requests)")

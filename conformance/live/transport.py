@@ -8,6 +8,9 @@ more than the cap allows."""
 
 from __future__ import annotations
 
+import functools
+import json
+import ssl
 import time
 import zlib
 from contextlib import contextmanager
@@ -89,17 +92,27 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-def bounded_client() -> httpx.Client:
-    """An HTTP/1.1 client (no redirects) whose every network wait honours ``deadline``.
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process: loading the CA bundle costs tens of
+    milliseconds, and httpx would load it again for every client."""
+    return ssl.create_default_context()
+
+
+def bounded_client(url: str) -> httpx.Client:
+    """An HTTP/1.1 client (no redirects) for ``url``'s origin whose every network wait honours
+    ``deadline``. A plain-HTTP origin gets no CA bundle (loading it is a third of a second),
+    and without redirects the client never leaves that scheme.
 
     httpx has no public hook for its network backend, so the pool's is wrapped; should a
     future httpx rename it, ``iter_decoded`` still checks the deadline between reads."""
-    transport = httpx.HTTPTransport()
+    verify: ssl.SSLContext | bool = _tls_context() if not url.lower().startswith("http://") else False
+    transport = httpx.HTTPTransport(verify=verify)
     pool = getattr(transport, "_pool", None)
     backend = getattr(pool, "_network_backend", None)
     if isinstance(backend, httpcore.NetworkBackend):
         pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
-    return httpx.Client(transport=transport, follow_redirects=False)
+    return httpx.Client(transport=transport, follow_redirects=False, verify=verify)
 
 
 class _Inflater:
@@ -149,3 +162,19 @@ def iter_decoded(response: httpx.Response, cap: int, until: float) -> Iterator[b
             raise TooLarge(f"{cap} bytes after decompression")
         if data:
             yield data
+
+
+def get_json(client: httpx.Client, url: str, headers: dict[str, str], cap: int, until: float,
+             params: dict[str, Any] | None = None) -> tuple[int, Any]:
+    """A GET whose whole exchange ends by ``until`` and whose decoded body stays under ``cap``:
+    the status and the JSON body (``None`` when it is not JSON). Transport failures, the
+    deadline, the cap and bad compression raise (``httpx.HTTPError``, ``DeadlineExceeded``,
+    ``TooLarge``, ``Undecodable``); the caller words them."""
+    with deadline(until):
+        with client.stream("GET", url, headers={**headers, "Accept-Encoding": ACCEPT_ENCODING}, params=params,
+                           timeout=max(until - time.monotonic(), _MIN_WAIT)) as response:
+            raw = b"".join(iter_decoded(response, cap, until))
+    try:
+        return response.status_code, json.loads(raw.decode("utf-8", errors="replace"))
+    except (ValueError, RecursionError):
+        return response.status_code, None
