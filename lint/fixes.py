@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from gonka_conformance.catalogue.model import Rule
 from gonka_conformance.common.pointers import child, split_pointer
-from gonka_conformance.engine.lookup import CatalogueOptionError, verb_option
+from gonka_conformance.engine.lookup import CatalogueOptionError, tool_call_id_format
 from gonka_conformance.engine.schemas import Bounds, NodeLimit, RefError, Vocabulary, dereference
 from gonka_conformance.engine.types import MISSING, Analysis, Limits
 
@@ -231,14 +231,10 @@ def rewrite_tool_call_ids(ctx: FixContext) -> list[Change] | None:
     return ctx.shared["tool-call-ids"]
 
 
-_CANONICAL_IDS = ("check", "canonical-tool-call-ids")  # the verb whose options state the id's form
-
-
 @lru_cache(maxsize=8)
 def _id_format(catalogue: "Catalogue") -> tuple["re.Pattern[str]", str]:
     """The canonical id's ``pattern`` and ``template`` (``functions.{name}:{index}``)."""
-    pattern = verb_option(catalogue, *_CANONICAL_IDS, "pattern")
-    template = verb_option(catalogue, *_CANONICAL_IDS, "template")
+    pattern, template = tool_call_id_format(catalogue)
     return re.compile(pattern), template
 
 

@@ -222,6 +222,34 @@ def test_a_matchless_rule_nothing_delegates_to_fails_at_load(cases_copy: Path) -
     assert "must be named in another rule's delegate map" in problem
 
 
+def test_a_matchless_undelegated_route_rule_fails_at_load(cases_copy: Path) -> None:
+    """Route and response rules name their verb like any other rule: no stage exemption."""
+    path = cases_copy / "rules" / "70-gateway.yaml"
+    _break(cases_copy, "rules/70-gateway.yaml", "    match: {path: /model, route: served-model}\n", "")
+    (problem,) = _problems(cases_copy)
+    assert problem.startswith(f"cases/rules/70-gateway.yaml:{_line_of(path, 'id: reject-unknown-model')}: reject-unknown-model: ")
+    assert "must be named in another rule's delegate map" in problem and "a route rule names its verb in match" in problem
+
+
+def test_a_route_verb_in_a_pipeline_stage_fails_at_load(cases_copy: Path) -> None:
+    """A gateway verb in a stage normalize runs (or a check in the route stage) would never run."""
+    path = cases_copy / "rules" / "70-gateway.yaml"
+    _break(cases_copy, "rules/70-gateway.yaml", "    match: {path: /model, route: served-model}\n",
+           "    match: {path: /model, check: present}\n")
+    problems = _problems(cases_copy)
+    assert any(p.startswith(f"cases/rules/70-gateway.yaml:{_line_of(path, 'id: reject-unknown-model')}: reject-unknown-model: ")
+               and "a check verb cannot run in stage 'route'" in p for p in problems)
+
+
+def test_a_misspelled_gateway_verb_option_fails_at_load(cases_copy: Path) -> None:
+    path = cases_copy / "rules" / "70-gateway.yaml"
+    _break(cases_copy, "rules/70-gateway.yaml", "with: {bytes_per_token: 4}", "with: {bytes_per_tokens: 4}")
+    problems = _problems(cases_copy)
+    assert f"cases/rules/70-gateway.yaml:{_line_of(path, 'bytes_per_tokens')}: reject-over-capacity: route 'admission': " \
+        "unknown option 'bytes_per_tokens' (options: bytes_per_token)" in problems
+    assert any("'bytes_per_token' is a required property" in p for p in problems)
+
+
 def test_a_live_example_rejected_by_an_unknown_rule_fails_at_load(cases_copy: Path) -> None:
     _break(cases_copy, "rules/00-request.yaml", "rejected_by: reject-tags}", "rejected_by: reject-tagz}")
     assert any("unwrap-extra_body: live example 'lifted-tags-rejected' is rejected_by unknown rule 'reject-tagz'" in p

@@ -41,3 +41,10 @@ def int_verb_option(catalogue: "Catalogue", kind: str, name: str, option: str) -
     if not isinstance(value, int) or isinstance(value, bool):
         raise CatalogueOptionError(f"invalid catalogue: {kind} {name!r}: option {option!r} must be an integer")
     return value
+
+
+def tool_call_id_format(catalogue: "Catalogue") -> tuple[str, str]:
+    """The canonical tool-call id's ``pattern`` and ``template`` (``functions.{name}:{index}``),
+    as the advice check that reports other ids states them (for the linter's rewrite fix)."""
+    verb = ("check", "canonical-tool-call-ids")
+    return str(verb_option(catalogue, *verb, "pattern")), str(verb_option(catalogue, *verb, "template"))
