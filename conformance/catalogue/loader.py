@@ -15,7 +15,7 @@ from . import cache as catalogue_cache
 from .extensions import option_schemas, rule_checks
 from .files import FileProblem, read_file
 from .model import (
-    TROUBLESHOOTING_URL, VERB_FIELDS, Alternative, BrokerProfile, Divergence, Evidence, Family, Revision,
+    TROUBLESHOOTING_URL, Alternative, BrokerProfile, Divergence, Evidence, Family, Revision,
     RevisionRange, Rule, Target,
 )
 
@@ -258,7 +258,8 @@ def _option_problems(item: _File) -> list[str]:
         match = raw.get("match") or []
         targets = [(("match",), match)] if isinstance(match, dict) else [(("match", i), t) for i, t in enumerate(match)]
         for where, target in targets:
-            verb = Target(path="", **{kind: target.get(kind) for kind in VERB_FIELDS}).verb
+            verb = Target(path="", check=target.get("check"), transform=target.get("transform"),
+                          route=target.get("route"), respond=target.get("respond")).verb
             if verb not in schemas:
                 continue  # an unknown verb is reported by the cross-check, once
             path = ("rules", index, *where, "with")
