@@ -499,7 +499,9 @@ def _matchless_problems(rules: list[Rule]) -> list[str]:
             f"delegate map (e.g. reject-unknown-param's), be an accept rule or say why no verb runs it (no_verb); "
             f"a {rule.stage} rule names its verb in match"
             for rule in rules
-            if not rule.targets and rule.id not in delegated and rule.kind != "accept" and not rule.no_verb]
+            if not rule.targets and rule.id not in delegated and rule.kind != "accept" and not rule.no_verb] + [
+        f"{rule.source_file}:{rule.line}: {rule.id}: no_verb says no verb runs this rule, but it has a match"
+        for rule in rules if rule.targets and rule.no_verb]
 
 
 def _override_problems(rules: list[Rule], by_id: dict[str, Rule]) -> list[str]:
