@@ -231,6 +231,15 @@ def test_a_matchless_undelegated_route_rule_fails_at_load(cases_copy: Path) -> N
     assert "must be named in another rule's delegate map" in problem and "a route rule names its verb in match" in problem
 
 
+def test_no_verb_on_a_rule_with_a_match_fails_at_load(cases_copy: Path) -> None:
+    path = cases_copy / "rules" / "70-gateway.yaml"
+    _break(cases_copy, "rules/70-gateway.yaml", "    match: {path: /model, route: served-model}\n",
+           "    match: {path: /model, route: served-model}\n    no_verb: \"said by mistake, it has a verb\"\n")
+    (problem,) = _problems(cases_copy)
+    assert problem == (f"cases/rules/70-gateway.yaml:{_line_of(path, 'id: reject-unknown-model')}: reject-unknown-model: "
+                       "no_verb says no verb runs this rule, but it has a match")
+
+
 def test_a_route_verb_in_a_pipeline_stage_fails_at_load(cases_copy: Path) -> None:
     """A gateway verb in a stage normalize runs (or a check in the route stage) would never run."""
     path = cases_copy / "rules" / "70-gateway.yaml"
