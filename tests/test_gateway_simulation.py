@@ -278,3 +278,15 @@ def test_response_rules_follow_the_engine_plan_including_inactive_divergences():
     patched = dataclasses.replace(catalogue, brokers={**catalogue.brokers, broker.id: dataclasses.replace(
         broker, divergences=(*broker.divergences, inactive))})
     assert not responder(patched, "2026-09", broker.id, result, ID_PARTS).stream_removes
+
+
+@pytest.mark.parametrize(("extra", "kept"), [
+    ({"logprobs": 1}, False),             # 2026-05 forwards it; only `true` asks for logprobs
+    ({"top_logprobs": 1}, True),          # a positive top_logprobs asks for them
+    ({"top_logprobs": 0}, False),
+    ({"logprobs": True}, True),
+])
+def test_only_true_or_a_positive_top_logprobs_keeps_logprobs(extra: dict, kept: bool):
+    result, _ = run({"messages": ask("hi"), **extra}, model=QWEN, revision=OLD)
+    removes = responder(load_catalogue(), OLD, None, result, ID_PARTS).removes
+    assert ("logprobs" not in removes) is kept and client_intent(result).logprobs is kept

@@ -98,12 +98,6 @@ def client_value(accepted: Accepted, pointer: str) -> Any:
     return value
 
 
-def asked(accepted: Accepted, pointer: str) -> bool:
-    """The client asked for what ``pointer`` names: it sent ``true`` or a positive integer."""
-    value = client_value(accepted, pointer)
-    return value is True or (isinstance(value, int) and not isinstance(value, bool) and value > 0)
-
-
 @dataclass(frozen=True)
 class ClientIntent:
     """What the client asked for, as the gateway remembers it (contract.md §1 step 10, §6)."""
@@ -117,8 +111,9 @@ def client_intent(accepted: Accepted) -> ClientIntent:
     """Stream, streamed usage and logprobs as the client asked (the newest revision forces the
     upstream to stream with usage and logprobs on; the events keep what the client had)."""
     stream = client_value(accepted, "/stream") is True
-    return ClientIntent(stream, stream and asked(accepted, "/stream_options/include_usage"),
-                        asked(accepted, "/logprobs") or asked(accepted, "/top_logprobs"))
+    top = client_value(accepted, "/top_logprobs")
+    return ClientIntent(stream, stream and client_value(accepted, "/stream_options/include_usage") is True,
+                        client_value(accepted, "/logprobs") is True or (isinstance(top, int) and not isinstance(top, bool) and top > 0))
 
 
 # --- respond ------------------------------------------------------------------------------
@@ -153,8 +148,8 @@ class Responder:
 def responder(catalogue: Catalogue, revision: str, profile: str | None, accepted: Accepted,
               id_parts: Mapping[str, Any]) -> Responder:
     """The :class:`Responder` for the answer to ``accepted`` (its family picks the rules in
-    force; what the client sent decides the ``unless_asked`` options)."""
-    facts = ResponseFacts(lambda pointer: asked(accepted, pointer), id_parts)
+    force; what the client sent decides the ``unless_true``/``unless_positive`` options)."""
+    facts = ResponseFacts(lambda pointer: client_value(accepted, pointer), id_parts)
     return Responder([VERB_KINDS["respond"][target.respond or ""].fn(facts, target.options)
                       for _rule, target in _steps(catalogue, revision, accepted.family, profile, RESPONSE_STAGE, "respond")])
 

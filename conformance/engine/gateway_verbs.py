@@ -17,6 +17,7 @@ from .types import Edit, Hit, ResponseFacts, RouteFacts
 _MODES = {"enum": ["open", "api_key", "admin_only"]}
 _POINTERS = {"type": "array", "items": {"type": "string", "pattern": "^(/[^/]+)+$"},
              "description": "client fields (JSON pointers) that keep what the verb removes when asked for"}
+_UNLESS = {"unless_true": _POINTERS, "unless_positive": _POINTERS}
 
 
 # --- route --------------------------------------------------------------------------------
@@ -80,7 +81,15 @@ def input_tokens(size: int, opts: Mapping[str, Any]) -> int:
 
 
 def _kept(facts: ResponseFacts, opts: Mapping[str, Any]) -> bool:
-    return any(facts.asked(pointer) for pointer in opts.get("unless_asked") or ())
+    """The client asked to keep what the verb removes: ``true`` at one of ``unless_true``, or a
+    positive integer at one of ``unless_positive`` (any other value asks for nothing)."""
+    if any(facts.client(pointer) is True for pointer in opts.get("unless_true") or ()):
+        return True
+    return any(_positive(value) for value in map(facts.client, opts.get("unless_positive") or ()))
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 @respond("set-id", options=options(required={"template": "string"}))
@@ -90,15 +99,16 @@ def set_id(facts: ResponseFacts, opts: Mapping[str, Any]) -> Edit:
     return Edit(set_id=render(str(opts["template"]), facts.id_parts))
 
 
-@respond("strip-fields", options=options(required={"fields": "strings"}, optional={"unless_asked": _POINTERS}))
+@respond("strip-fields", options=options(required={"fields": "strings"}, optional=_UNLESS))
 def strip_fields(facts: ResponseFacts, opts: Mapping[str, Any]) -> Edit:
-    """``fields`` are removed at any depth, unless the client asked for one of ``unless_asked``
-    (``true`` or a positive number)."""
+    """``fields`` are removed at any depth, unless the client sent ``true`` at one of
+    ``unless_true`` or a positive integer at one of ``unless_positive``."""
     return Edit() if _kept(facts, opts) else Edit(remove=frozenset(opts["fields"]))
 
 
-@respond("strip-stream-fields", options=options(required={"fields": "strings"}, optional={"unless_asked": _POINTERS}))
+@respond("strip-stream-fields", options=options(required={"fields": "strings"}, optional=_UNLESS))
 def strip_stream_fields(facts: ResponseFacts, opts: Mapping[str, Any]) -> Edit:
-    """Top-level ``fields`` are removed from streamed chunks unless the client asked for one of
-    ``unless_asked``; a chunk left without choices is dropped."""
+    """Top-level ``fields`` are removed from streamed chunks unless the client asked to keep them
+    (``unless_true``, ``unless_positive``, as for ``strip-fields``); a chunk left without choices
+    is dropped."""
     return Edit() if _kept(facts, opts) else Edit(stream_remove=frozenset(opts["fields"]))

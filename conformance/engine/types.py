@@ -210,7 +210,7 @@ class RouteFacts:
 class ResponseFacts:
     """What the response verbs need to know about one answer."""
 
-    asked: "Callable[[str], bool]"     # whether the client asked for the field at this pointer
+    client: "Callable[[str], Any]"     # the value the client sent at a pointer (MISSING: absent)
     id_parts: Mapping[str, Any]        # the response id's parts (e.g. escrow, inference)
 
 
