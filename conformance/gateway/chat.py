@@ -36,6 +36,26 @@ def same_secret(given: str | None, expected: str | None) -> bool:
     return bool(given) and bool(expected) and hmac.compare_digest(given.encode(), expected.encode())  # type: ignore[union-attr]
 
 
+class _Admission:
+    """The limiter as the admission rule asks it (``RouteFacts.admit``): what it admitted is
+    released once, when the answer ends."""
+
+    def __init__(self, limiter: Any, model: str) -> None:
+        self.limiter = limiter
+        self.model = model
+        self.admitted: list[int] = []  # the input-token estimates taken (none: no admission rule in force)
+
+    def __call__(self, tokens: int) -> tuple[str, int, int] | None:
+        refused: tuple[str, int, int] | None = self.limiter.admit(tokens, self.model)
+        if refused is None:
+            self.admitted.append(tokens)
+        return refused
+
+    def release(self) -> None:
+        while self.admitted:
+            self.limiter.release(self.admitted.pop(), self.model)
+
+
 class ChatService:
     def __init__(self, state: GatewayState, rules: RouteRules, debug: DebugLog | None, faults: Any, log: Any) -> None:
         self.state = state
@@ -92,30 +112,20 @@ class ChatService:
         if self.debug is not None:  # the exact upstream bytes, only when someone can look at them
             exact = forwarded_bytes(result)
             record.update(forwarded=json.loads(exact), forwarded_bytes=body_for_record(exact))
-        admitted: list[int] = []  # the input-token estimate the limiter took, to release it
-
-        def admit(tokens: int) -> tuple[str, int, int] | None:
-            refused = state.limiter.admit(tokens, result.model)
-            if refused is None:
-                admitted.append(tokens)
-            return refused
-
-        refused = self.rules.route(self._facts(result, token, admin, len(raw), admit), result.family)
+        admission = _Admission(state.limiter, result.model)
+        refused = self.rules.route(self._facts(result, token, admin, len(raw), admission), result.family)
         if refused is not None:
             record.update(outcome="rejected", rule=refused.rule, message=refused.message)
-            if self.log is not None and not refused.pointer == "":
+            if self.log is not None and refused.pointer:  # about the model; a 429 shows as its status line
                 lines.append(self.log.finding("error", refused.rule, refused.pointer, refused.message))
             return self.rules.error(refused)
-        def release() -> None:
-            for tokens in admitted:  # none when no admission rule is in force
-                state.limiter.release(tokens, result.model)
         try:
-            return self._answer(result, record, lines, release)
+            return self._answer(result, record, lines, admission.release)
         except BaseException:
-            release()
+            admission.release()
             raise
 
-    def _facts(self, result: Accepted, token: str | None, admin: bool, size: int, admit: Any) -> RouteFacts:
+    def _facts(self, result: Accepted, token: str | None, admin: bool, size: int, admit: _Admission) -> RouteFacts:
         """What the gateway knows once the request is normalized (model validation, access
         control and admission run after normalization, as upstream)."""
         state = self.state
