@@ -14,7 +14,7 @@ from .messages import render
 from .registry import options, respond, route
 from .types import Edit, Hit, ResponseFacts, RouteFacts
 
-_MODES = {"enum": ["open", "api_key", "admin_only"]}
+_MODES = {"enum": ["api_key", "admin_only"]}  # the modes that refuse a request ("open" never does)
 _POINTERS = {"type": "array", "items": {"type": "string", "pattern": "^(/[^/]+)+$"},
              "description": "client fields (JSON pointers) that keep what the verb removes when asked for"}
 _UNLESS = {"unless_true": _POINTERS, "unless_positive": _POINTERS}
