@@ -290,3 +290,9 @@ def test_only_true_or_a_positive_top_logprobs_keeps_logprobs(extra: dict, kept: 
     result, _ = run({"messages": ask("hi"), **extra}, model=QWEN, revision=OLD)
     removes = responder(load_catalogue(), OLD, None, result, ID_PARTS).removes
     assert ("logprobs" not in removes) is kept and client_intent(result).logprobs is kept
+
+
+def test_the_stream_end_event_is_the_rules_option():
+    """stream-done-sentinel's respond verb names the end event; the gateway writes what it says."""
+    result, _ = run({"messages": ask("hi"), "stream": True}, model=QWEN)
+    assert responder(load_catalogue(), NEW, None, result, ID_PARTS).stream_end == "[DONE]"

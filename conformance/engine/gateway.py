@@ -130,6 +130,9 @@ class Responder:
         #: Field names removed at any depth: the host need not render them at all.
         self.removes: frozenset[str] = frozenset().union(*(edit.remove for edit in edits))
         self.stream_removes: frozenset[str] = frozenset().union(*(edit.stream_remove for edit in edits))
+        ends = [edit.stream_end for edit in edits if edit.stream_end is not None]
+        #: The data of the event a successful stream ends with (None: the stream just ends).
+        self.stream_end: str | None = ends[-1] if ends else None
 
     def shape(self, obj: dict[str, Any], streamed: bool) -> dict[str, Any] | None:
         """``obj`` edited in place; None when a streamed chunk is to be dropped."""

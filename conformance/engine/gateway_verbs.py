@@ -112,3 +112,9 @@ def strip_stream_fields(facts: ResponseFacts, opts: Mapping[str, Any]) -> Edit:
     (``unless_true``, ``unless_positive``, as for ``strip-fields``); a chunk left without choices
     is dropped."""
     return Edit() if _kept(facts, opts) else Edit(stream_remove=frozenset(opts["fields"]))
+
+
+@respond("stream-end", options=options(required={"event": "string"}))
+def stream_end(facts: ResponseFacts, opts: Mapping[str, Any]) -> Edit:
+    """A successful stream ends with one more ``data:`` event carrying ``event`` (``[DONE]``)."""
+    return Edit(stream_end=str(opts["event"]))

@@ -223,3 +223,4 @@ class Edit:
     remove: frozenset[str] = frozenset()           # field names removed at any depth
     stream_remove: frozenset[str] = frozenset()    # top-level fields removed from streamed chunks;
                                                    # a chunk left without choices is dropped
+    stream_end: str | None = None                  # the data of the event ending a successful stream

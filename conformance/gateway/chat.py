@@ -19,7 +19,7 @@ from .livelog import Line
 from .respond import upstream_chunks, upstream_completion
 from .simulate import canonical, simulate
 from .state import GatewayState
-from .wire import EVENT_STREAM, SSE_DONE, TEXT_PLAIN, Response, RouteRules, compact_json, http_error, sse_event
+from .wire import EVENT_STREAM, TEXT_PLAIN, Response, RouteRules, compact_json, http_error, sse_data, sse_event
 from .debug import DebugLog, body_for_record
 
 
@@ -179,7 +179,8 @@ class ChatService:
             shaped = shaper.shape(chunk, streamed=True)
             if shaped is not None:
                 yield sse_event(shaped)
-        yield SSE_DONE
+        if shaper.stream_end is not None:
+            yield sse_data(shaper.stream_end)
 
     def _paced(self, events: list[bytes]) -> Iterator[bytes]:
         delay = self.state.config.faults.chunk_delay_ms / 1000.0

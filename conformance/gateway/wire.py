@@ -77,7 +77,9 @@ def sse_event(payload: Any) -> bytes:
     return b"data: " + _COMPACT.encode(payload).encode("utf-8", errors="surrogatepass") + b"\n\n"
 
 
-SSE_DONE = b"data: [DONE]\n\n"
+def sse_data(text: str) -> bytes:
+    """An SSE event with literal data (the stream's end marker the response rules name)."""
+    return b"data: " + text.encode("utf-8", errors="surrogatepass") + b"\n\n"
 
 
 class RouteRules:
