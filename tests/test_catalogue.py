@@ -283,3 +283,29 @@ def test_verbs_document_is_up_to_date(capsys) -> None:
     assert "### `list-bounds`" in text and "| `max_entries?` | integer |" in text and "Used by: `limit-stop`" in text
     assert (REPO / "docs" / "verbs.md").read_text(encoding="utf-8") == text, \
         "regenerate with: gonka-conformance rules --verbs > docs/verbs.md"
+
+
+def test_the_admission_estimate_and_the_large_prompt_advice_use_one_ratio() -> None:
+    """Both state upstream's estimatePromptTokens (body bytes / 4): the two options must agree."""
+    from gonka_conformance.engine.lookup import verb_option
+
+    catalogue = load_catalogue()
+    assert verb_option(catalogue, "route", "admission", "bytes_per_token") == \
+        verb_option(catalogue, "check", "large-prompt", "bytes_per_token") == 4
+
+
+def test_a_verb_option_stated_twice_differently_is_an_error() -> None:
+    """Faces look numbers up by verb and option; two rules disagreeing is a catalogue bug."""
+    import dataclasses
+
+    from gonka_conformance.engine.lookup import CatalogueOptionError, verb_option
+
+    catalogue = load_catalogue()
+    rule = catalogue.by_id["limit-body-size"]
+    twin = dataclasses.replace(rule, id="limit-body-size-twin", targets=tuple(
+        dataclasses.replace(t, options={**t.options, "limit": 1}) for t in rule.targets))
+    broken = dataclasses.replace(catalogue, rules=(*catalogue.rules, twin))
+    with pytest.raises(CatalogueOptionError, match="disagree on option 'limit'"):
+        verb_option(broken, "check", "body-size", "limit")
+    with pytest.raises(CatalogueOptionError, match="no rule's check 'body-size' has option 'nothing'"):
+        verb_option(catalogue, "check", "body-size", "nothing")
