@@ -152,7 +152,14 @@ def responder(catalogue: Catalogue, revision: str, profile: str | None, accepted
               id_parts: Mapping[str, Any]) -> Responder:
     """The :class:`Responder` for the answer to ``accepted`` (its family picks the rules in
     force; what the client sent decides the ``unless_true``/``unless_positive`` options)."""
-    facts = ResponseFacts(lambda pointer: client_value(accepted, pointer), id_parts)
+    values: dict[str, Any] = {}  # several verbs may ask for the same field
+
+    def client(pointer: str) -> Any:
+        if pointer not in values:
+            values[pointer] = client_value(accepted, pointer)
+        return values[pointer]
+
+    facts = ResponseFacts(client, id_parts)
     return Responder([VERB_KINDS["respond"][target.respond or ""].fn(facts, target.options)
                       for _rule, target in _steps(catalogue, revision, accepted.family, profile, RESPONSE_STAGE, "respond")])
 
