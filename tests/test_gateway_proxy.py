@@ -131,9 +131,8 @@ def test_cut_upstream_stream_ends_the_relayed_stream(broker):
 
 
 def test_an_oversized_body_is_answered_locally_with_the_catalogue_message(broker):
-    from gonka_conformance.gateway.wire import RouteRules
-
-    status, message = RouteRules(broker.catalogue).reject("limit-body-size")
+    rule = broker.catalogue.by_id["limit-body-size"]
+    status, message = rule.status, rule.messages["default"]
     with proxy_for(broker) as (proxy, log):
         big = b'{"messages":[{"role":"user","content":"' + b"x" * (proxy.rules.body_limit + 10) + b'"}]}'
         response = httpx.post(proxy.base_url + "/chat/completions", content=big, timeout=30,

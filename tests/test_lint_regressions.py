@@ -221,8 +221,8 @@ def test_schema_sites_use_the_targets_bounds(catalogue) -> None:
 
 
 def test_limits_missing_from_the_catalogue_fail_loudly(catalogue) -> None:
-    broken = SimpleNamespace(by_id={})
-    with pytest.raises(CatalogueOptionError, match="limit-body-size"):
+    broken = SimpleNamespace(by_id={}, rules=())
+    with pytest.raises(CatalogueOptionError, match="body-size"):
         Options(broken).max_body  # type: ignore[arg-type]  # noqa: B018
     limit = catalogue.by_id["limit-body-size"].targets[0].options["limit"]
     assert Options(catalogue).max_body == limit

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from ..goemu import json as gojson
 
@@ -105,6 +105,9 @@ class Rejection:
     status: int
     message: str
     pointer: str
+    #: Members the error object carries besides ``message`` (the rule's ``type``/``code``), as
+    #: (name, value) pairs; empty for almost every gateway error.
+    error_fields: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"rule": self.rule, "status": self.status, "message": self.message, "pointer": self.pointer}
@@ -179,3 +182,45 @@ class Analysis:
     #: The top-level keys of the body as the client sent it (empty when it did not parse);
     #: the linter tells a client's field from one the gateway wrote with it.
     client_keys: frozenset[str] = frozenset()
+
+
+# --- what the gateway tells the engine, and what the engine answers (engine/gateway.py) -------
+
+
+@dataclass(frozen=True)
+class RouteFacts:
+    """What the gateway knows about a request at one point of its handling, as data: the route
+    verbs decide from these (each verb ignores a request whose facts it was not given), and the
+    rule's message says why. Defaults mean "not known here"."""
+
+    model: str | None = None           # the routed model, after normalize
+    served: tuple[str, ...] | None = None  # the model ids this gateway serves (None: not checked)
+    access_mode: str | None = None     # the model's configured access mode (None: no entry)
+    admin: bool = False                # the request carries the admin key
+    key_accepted: bool = False         # it carries a client key the gateway accepts
+    admin_path: bool = False           # an admin path (admin key configured)
+    disabled: bool = False             # the gateway is in disabled (redirect) mode
+    #: The limiter: called with the estimated input tokens once every earlier route rule passed;
+    #: ``(code, current, limit)`` when it refuses (None: the request was admitted).
+    admit: "Callable[[int], tuple[str, int, int] | None] | None" = None
+    body_size: int = 0                 # bytes of the request body (the admission estimate)
+
+
+@dataclass(frozen=True)
+class ResponseFacts:
+    """What the response verbs need to know about one answer."""
+
+    client: "Callable[[str], Any]"     # the value the client sent at a pointer (MISSING: absent)
+    id_parts: Mapping[str, Any]        # the response id's parts (e.g. escrow, inference)
+
+
+@dataclass(frozen=True)
+class Edit:
+    """What a response verb does to the answer; the gateway's :class:`~.gateway.Responder`
+    applies the edits of every response rule in force."""
+
+    set_id: str | None = None                      # the top-level ``id`` of every body and chunk
+    remove: frozenset[str] = frozenset()           # field names removed at any depth
+    stream_remove: frozenset[str] = frozenset()    # top-level fields removed from streamed chunks;
+                                                   # a chunk left without choices is dropped
+    stream_end: str | None = None                  # the data of the event ending a successful stream
