@@ -163,12 +163,14 @@ def test_the_catalogue_is_validated_against_the_packaged_schema(cases_copy: Path
     assert load_catalogue(cases_copy).by_id["strip-store"]  # a catalogue does not bring its own format
 
 
-def test_limits_come_from_the_catalogue_and_the_python_fallback_agrees() -> None:
+def test_limits_come_from_the_catalogue_alone() -> None:
     from gonka_conformance.engine.pipeline import limits_for
     from gonka_conformance.engine.types import Limits
 
     catalogue = load_catalogue()
-    assert limits_for(catalogue) == Limits() == Limits(3072, 4096)
+    assert limits_for(catalogue) == Limits(3072, 4096)  # contract.md §4: the compiled defaults
+    with pytest.raises(TypeError):
+        Limits()  # type: ignore[call-arg]  # no number lives in Python
     assert limits_for(catalogue, "gonka-api.org", default_max_tokens=100) == Limits(100, 3072)
 
 

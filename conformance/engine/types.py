@@ -31,12 +31,11 @@ MISSING: Any = _Missing()
 
 @dataclass(frozen=True)
 class Limits:
-    """Output-token limits the gateway applies (contract.md §4). The numbers in force come
-    from the catalogue through ``pipeline.limits_for``; these defaults only serve code that
-    builds a Limits by hand, and a test keeps them equal to the catalogue's."""
+    """Output-token limits the gateway applies (contract.md §4). The numbers come from the
+    catalogue through ``pipeline.limits_for`` (no Python default: the catalogue states them)."""
 
-    default_max_tokens: int = 3072
-    max_tokens_cap: int = 4096
+    default_max_tokens: int
+    max_tokens_cap: int
 
 
 # --- what check and transform functions yield -------------------------------------------

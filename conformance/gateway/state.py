@@ -149,7 +149,7 @@ class GatewayState:
                     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                         raise SettingsError(f"{key} must be a non-negative integer")
                     # A zero falls back to the compiled value (contract.md §4 configuration layers).
-                    limits = replace(limits, **{attr: value or getattr(Limits(), attr)})
+                    limits = replace(limits, **{attr: value or getattr(limits_for(self.catalogue), attr)})
             access = dict(self.settings.access)
             for entry in payload.get("model_limits") or ():
                 if not isinstance(entry, dict) or not isinstance(entry.get("model_id"), str):
