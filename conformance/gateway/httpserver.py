@@ -194,7 +194,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def __init__(self, request: socket.socket, client_address: object, server: GatewayHTTPServer, slot: Slot) -> None:
         self.slot = slot
-        super().__init__(request, client_address, server)  # type: ignore[arg-type]
+        super().__init__(request, client_address, server)
 
     def setup(self) -> None:
         super().setup()

@@ -174,7 +174,7 @@ class LiveRun:
             if done.cancelled():
                 member.cancel()
             elif done.exception() is not None:
-                member.set_exception(done.exception())  # type: ignore[arg-type]
+                member.set_exception(done.exception())
             else:
                 member.set_result(self.results[key])
 
