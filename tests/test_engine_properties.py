@@ -8,14 +8,10 @@ import math
 from hypothesis import example, HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gonka_conformance.catalogue.loader import load_catalogue
 from gonka_conformance.engine.pipeline import analyse, forwarded_bytes, normalize
+from models import ALL_MODELS as MODELS, CATALOGUE, REVISIONS
 
-CATALOGUE = load_catalogue()
 ALLOWED = set(CATALOGUE.by_id["reject-unknown-param"].targets[0].options["allowed"])
-MODELS = ["moonshotai/Kimi-K2.6", "Qwen/Qwen3-235B-A22B-Instruct-2507-FP8", "MiniMaxAI/MiniMax-M2.7",
-          "zai-org/GLM-5.3-Flash", "deepseek-ai/DeepSeek-V4-Flash-0731"]
-REVISIONS = ["2026-05", "2026-09"]
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**65), max_value=2**65),

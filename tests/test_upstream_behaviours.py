@@ -10,10 +10,8 @@ from gonka_conformance.catalogue.loader import load_catalogue
 from gonka_conformance.engine.pipeline import forwarded_bytes, normalize
 from gonka_conformance.lint import lint
 from gonka_conformance.lint.explain import explain_json, explain_text
+from models import HI, KIMI, MINIMAX, NEW, OLD, QWEN
 
-KIMI, QWEN, MINIMAX = "moonshotai/Kimi-K2.6", "Qwen/Qwen3-235B-A22B-Instruct-2507-FP8", "MiniMaxAI/MiniMax-M2.7"
-OLD, NEW = "2026-05", "2026-09"
-HI = [{"role": "user", "content": "hi"}]
 BOTH = pytest.mark.parametrize("revision", [OLD, NEW])
 
 
