@@ -13,7 +13,7 @@ import pytest
 from gonka_conformance.engine.pipeline import normalize
 from gonka_conformance.gateway.instances import instance, is_valid
 from gonka_conformance.gateway.simulate import simulate
-from models import SERVED_BY  # model -> the newest revision that serves it
+from models import KIMI, SERVED_BY
 
 SCHEMAS = {
     "person": {"type": "object", "additionalProperties": False, "required": ["name", "age", "tags", "email"],
@@ -105,7 +105,7 @@ def test_single_word_instruction(model: str, prompt: str, word: str) -> None:
 def test_a_budget_too_small_cuts_the_json_with_finish_length() -> None:
     body = {"messages": _ask("order"), "max_tokens": 20, "thinking_token_budget": 0,
             "response_format": {"type": "json_schema", "json_schema": {"name": "o", "schema": SCHEMAS["order"]}}}
-    _, text, finish = _answer("moonshotai/Kimi-K2.6", body)
+    _, text, finish = _answer(KIMI, body)
     assert finish == "length" and text
     with pytest.raises(ValueError):
         json.loads(text)
