@@ -17,13 +17,10 @@ from gonka_conformance.catalogue.loader import load_catalogue
 from gonka_conformance.engine.pipeline import limits_for, normalize, render
 from gonka_conformance.gateway import DisabledMode, ReferenceGateway
 from gateways import serve
+from models import CATALOGUE, DEEPSEEK, GLM, HI, KIMI, MINIMAX, QWEN
 
-KIMI, MINIMAX, GLM, DEEPSEEK = "moonshotai/Kimi-K2.6", "MiniMaxAI/MiniMax-M2.7", "zai-org/GLM-5.3-Flash", "deepseek-ai/DeepSeek-V4-Flash-0731"
-QWEN = "Qwen/Qwen3-235B-A22B-Instruct-2507-FP8"
 KEY, ADMIN = "sk-test-user-4b1d", "sk-admin-test-77aa"
-HI = [{"role": "user", "content": "hi"}]
 ID = re.compile(r"^devshard-[0-9]+-[0-9]+$")
-CATALOGUE = load_catalogue()
 WEATHER = [{"type": "function", "function": {"name": "get_weather", "description": "Weather for a city", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
 

@@ -18,11 +18,10 @@ from gonka_conformance.engine.pipeline import normalize
 from gonka_conformance.gateway import ReferenceGateway
 from gateways import serve
 from gonka_conformance.common.redact import Redactor
+from models import HI, KIMI
 
 PLANTED = "sk-planted-7f3a9c1e5b2d4f60aa81"   # the broker key: must never appear in any output
 ADMIN = "sk-admin-planted-0c4e2b"
-KIMI = "moonshotai/Kimi-K2.6"
-HI = [{"role": "user", "content": "hi"}]
 
 
 

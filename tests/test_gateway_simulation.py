@@ -13,12 +13,8 @@ from gonka_conformance.engine.pipeline import normalize
 from gonka_conformance.engine.gateway import client_intent, responder
 from gonka_conformance.gateway.respond import upstream_chunks, upstream_completion
 from gonka_conformance.gateway.simulate import answer_length, simulate
+from models import DEEPSEEK, GLM, KIMI, MINIMAX, NEW, OLD, QWEN
 
-KIMI, QWEN, MINIMAX, GLM, DEEPSEEK = (
-    "moonshotai/Kimi-K2.6", "Qwen/Qwen3-235B-A22B-Instruct-2507-FP8", "MiniMaxAI/MiniMax-M2.7",
-    "zai-org/GLM-5.3-Flash", "deepseek-ai/DeepSeek-V4-Flash-0731",
-)
-OLD, NEW = "2026-05", "2026-09"
 WEATHER = [{"type": "function", "function": {"name": "get_weather", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}, "required": ["city"]}}}]
 

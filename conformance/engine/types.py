@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 from ..goemu import json as gojson
 
@@ -131,7 +131,7 @@ class Accepted:
     model: str
     family: str | None
     revision: str
-    outcome: str = "accepted"
+    outcome: Literal["accepted"] = "accepted"  # a Literal, so checking it narrows the union
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -150,7 +150,7 @@ class Rejected:
     model: str
     family: str | None
     revision: str
-    outcome: str = "rejected"
+    outcome: Literal["rejected"] = "rejected"
 
     def to_json(self) -> dict[str, Any]:
         return {
