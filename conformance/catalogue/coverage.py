@@ -52,7 +52,7 @@ def _upstream_section(record: dict) -> list[str]:
         "## Upstream unit tests",
         "",
         f"{total} table cases of upstream's own Go unit tests are vendored as data in `tests/data/upstream`",
-        f"and run by `tests/test_upstream_cases.py` in every test run; {len(skipped)} are skipped, each with",
+        f"and run by `tests/engine/test_upstream_cases.py` in every test run; {len(skipped)} are skipped, each with",
         "its reason.",
         "",
         "| file | commit | revision | cases | skipped |",

@@ -16,7 +16,7 @@ from gonka_conformance.lint.formats.github import annotation, escape_data, escap
 from models import KIMI, PLAIN
 
 # The official schema, vendored with its provenance (tests/data/README.md).
-OFFICIAL_SARIF_SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
+OFFICIAL_SARIF_SCHEMA = Path(__file__).parent.parent / "data" / "sarif-schema-2.1.0.json"
 
 
 @pytest.fixture()

@@ -13,7 +13,7 @@ import pytest
 from gonka_conformance.lint import agentconfig
 from gonka_conformance.lint.cli import main
 
-DATA = Path(__file__).parent / "data" / "agents"
+DATA = Path(__file__).parent.parent / "data" / "agents"
 SECRETS = ("sk-ant-api03-NOT-A-REAL-KEY", "gp-NOT-A-REAL-KEY", "GONKA_API_KEY-value")
 
 EXPECTED = {

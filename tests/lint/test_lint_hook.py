@@ -152,7 +152,7 @@ def test_the_documented_example_runs_offline() -> None:
     import sys
     from pathlib import Path
 
-    example = Path(__file__).resolve().parents[1] / "examples" / "httpx_lint_hook.py"
+    example = Path(__file__).resolve().parents[2] / "examples" / "httpx_lint_hook.py"
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("GONKA_") or k == "GONKA_CONFORMANCE_CACHE_DIR"}  # (the test run's cache)
     done = subprocess.run([sys.executable, str(example)], capture_output=True, text=True, timeout=60, env=env)

@@ -153,7 +153,7 @@ def test_explain_covers_every_rule() -> None:
 
 
 def test_pre_commit_hooks_and_requests_only(project, capsys) -> None:
-    hooks = yaml.safe_load((Path(__file__).resolve().parents[1] / ".pre-commit-hooks.yaml").read_text())
+    hooks = yaml.safe_load((Path(__file__).resolve().parents[2] / ".pre-commit-hooks.yaml").read_text())
     lint_hook = next(h for h in hooks if h["id"] == "gonka-lint")
     assert lint_hook["entry"].split()[0] == "gonka-lint" and lint_hook["language"] == "python"
     import re

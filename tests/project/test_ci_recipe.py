@@ -20,7 +20,7 @@ import yaml
 
 from gateways import serve
 
-WORKFLOW = Path(__file__).resolve().parents[1] / "examples" / "ci" / "github-actions.yml"
+WORKFLOW = Path(__file__).resolve().parents[2] / "examples" / "ci" / "github-actions.yml"
 EXPRESSION = re.compile(r"\$\{\{\s*(vars|secrets)\.([A-Z_]+)\s*\}\}")
 KEY = "ci-recipe-test-key"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from gonka_conformance.catalogue.loader import load_catalogue
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCANNED = ("conformance", "lint", "reports")
 SKIPPED = {"engine", "__pycache__"}  # conformance/engine/: see the module docstring
 

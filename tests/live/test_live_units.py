@@ -74,10 +74,8 @@ def test_rerun_command_only_when_another_candidate_explains_more() -> None:
 
 def test_report_html_is_one_offline_file() -> None:
     import re
-    import sys
 
-    sys.path.insert(0, str(Path(__file__).parent))
-    from test_report_browser import sample_report
+    from samples import sample_report
 
     from gonka_conformance.reports.html import render_html
 

@@ -11,7 +11,7 @@ from gonka_conformance.catalogue.coverage import load_coverage, load_upstream_te
 from gonka_conformance.catalogue.loader import CatalogueError, default_root, load_catalogue
 from gonka_conformance.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 # ecosystem.md §1: the anchors that exist in a stored troubleshooting.md (TS-A/TS-B).
 TROUBLESHOOTING_ANCHORS = [

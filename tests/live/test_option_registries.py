@@ -43,7 +43,7 @@ def _help_options(text: str, prefix: str = "-") -> set[str]:
 
 def _pytest_help() -> str:
     done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--help"],
-                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent)
+                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent.parent)
     assert done.returncode == 0, done.stderr[-1000:]
     return done.stdout
 

@@ -12,7 +12,7 @@ import pytest
 from gonka_conformance import __version__
 from gonka_conformance.lint.cli import build_parser, main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
