@@ -293,8 +293,7 @@ def bounded_schema(
     """Inline local refs (when ``refs: inline`` and the inline rule is in force), then walk the
     schema and check its serialized size — the order of ``tools.go`` / ``response_format.go``."""
     options = site.options
-    bounds = Bounds.from_options(options["bounds"])
-    vocab = Vocabulary.from_options(options["schema"])
+    bounds, vocab = _parsed_options(options)
     if not ctx.code_applies(site, "pattern-key"):
         vocab = replace(vocab, pattern_keys=())
     schema, inlined = holder[key], None
@@ -324,6 +323,23 @@ def bounded_schema(
             yield Hit(pointer, "size", {"prefix": prefix, "limit": bounds.max_size})
 
 
+_PARSED: dict[int, tuple[Mapping[str, Any], Bounds, Vocabulary]] = {}
+
+
+def _parsed_options(options: Mapping[str, Any]) -> tuple[Bounds, Vocabulary]:
+    """The bounds and vocabulary of a target's options, built once per options mapping (a
+    plan's targets keep theirs for the process; the entry holds the mapping, so its id is
+    not reused while it is cached)."""
+    known = _PARSED.get(id(options))
+    if known is not None and known[0] is options:
+        return known[1], known[2]
+    bounds, vocab = Bounds.from_options(options["bounds"]), Vocabulary.from_options(options["schema"])
+    if len(_PARSED) >= 64:
+        _PARSED.clear()  # options built per call (a caller's own mapping): stay bounded
+    _PARSED[id(options)] = (options, bounds, vocab)
+    return bounds, vocab
+
+
 @dataclass(frozen=True)
 class _Verdict:
     mentions_refs: bool
@@ -342,12 +358,14 @@ def _verdict(schema: Any, bounds: Bounds, vocab: Vocabulary) -> _Verdict:
     remembered by that text. Agents send the same tool definitions with every request, and
     the linter sees thousands of requests per log."""
     text = _compact_text(schema)
+    if text is not None and len(text) <= _VERDICT_TEXT_LIMIT:
+        # Only a text that measures exactly was stored (below), so a hit needs no measuring.
+        known = _VERDICTS.get((text, bounds, vocab))
+        if known is not None:
+            return known
     text_size = _go_size_of_text(text) if text is not None else None
     # Only a text that measures exactly is a key: Python prints the floats 1.0 and 1.00 alike.
-    key = (text, bounds, vocab) if text_size is not None and len(text) <= _VERDICT_TEXT_LIMIT else None
-    known = _VERDICTS.get(key) if key is not None else None
-    if known is not None:
-        return known
+    key = (text, bounds, vocab) if text_size is not None and len(text) <= _VERDICT_TEXT_LIMIT else None  # type: ignore[arg-type]
     problem = walk_schema(schema, bounds, vocab)
     size = None
     if problem is None and bounds.max_size > 0:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import marshal
 import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
@@ -238,13 +239,26 @@ def _condition_holds(body: dict[str, Any], condition: Mapping[str, Any]) -> bool
 
 def _json_copy(value: Any) -> Any:
     """A deep copy of decoded JSON (dicts, lists and immutable scalars): copy.deepcopy's
-    result, several times faster on the tool schemas the linter copies on every request
-    (exact type tests: one set lookup per value instead of isinstance chains)."""
+    result, several times faster on the tool schemas the linter copies on every request.
+    ``marshal`` copies exact dicts, lists, strings, ints and bools at C speed (about half the
+    time of the walk below); it refuses a :class:`~gonka_conformance.goemu.json.Num` (a float
+    subclass), and then the walk copies it."""
+    kind = type(value)
+    if kind is dict or kind is list:
+        try:
+            return marshal.loads(marshal.dumps(value))
+        except ValueError:
+            return _walk_copy(value)
+    return value if kind in _JSON_SCALARS else copy.deepcopy(value)
+
+
+def _walk_copy(value: Any) -> Any:
+    """:func:`_json_copy` in Python (exact type tests: one set lookup per value)."""
     kind = type(value)
     if kind is dict:
-        return {k: v if type(v) in _JSON_SCALARS else _json_copy(v) for k, v in value.items()}
+        return {k: v if type(v) in _JSON_SCALARS else _walk_copy(v) for k, v in value.items()}
     if kind is list:
-        return [v if type(v) in _JSON_SCALARS else _json_copy(v) for v in value]
+        return [v if type(v) in _JSON_SCALARS else _walk_copy(v) for v in value]
     return value if kind in _JSON_SCALARS else copy.deepcopy(value)
 
 
