@@ -247,6 +247,7 @@ class SourceIndex:
         self._line0 = line  # line and column of text[0] in the file it came from
         self._column0 = column
         self._containers: dict[int, Container] = {}
+        self._members: dict[str, Member | None] = {}
         self._line_starts: list[int] | None = None
         self._lookups = 0
         self._root: int | None = None
@@ -260,7 +261,15 @@ class SourceIndex:
         return self._root
 
     def member(self, pointer: str) -> Member | None:
-        """The member a pointer names (``None`` for the root, or when it does not exist)."""
+        """The member a pointer names (``None`` for the root, or when it does not exist).
+        Remembered per pointer: a finding's anchor, position and fix ask for the same ones."""
+        try:
+            return self._members[pointer]
+        except KeyError:
+            found = self._members[pointer] = self._member(pointer)
+            return found
+
+    def _member(self, pointer: str) -> Member | None:
         found: Member | None = None
         start = self.root
         try:

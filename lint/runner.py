@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable
 
 from gonka_conformance.goemu import json as gojson
@@ -40,11 +41,13 @@ class Options:
     limits: Limits | None = None
     admin: bool = False
 
-    @property
+    # Cached: asked for every record and every finding (the instance is frozen, and
+    # ``dataclasses.replace`` makes a new one with its own cache).
+    @cached_property
     def effective_limits(self) -> Limits:
         return self.limits if self.limits is not None else limits_for(self.catalogue, self.profile)
 
-    @property
+    @cached_property
     def max_body(self) -> int:
         """The gateway's body limit, from the catalogue only (a catalogue without it is a bug)."""
         return int_option(self.catalogue, "limit-body-size", "limit")

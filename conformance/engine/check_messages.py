@@ -10,13 +10,19 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
-from ..goemu.json import go_trim_space
+from ..goemu.json import GO_SPACE, go_trim_space
 from .context import Context, Site, child
 from .registry import check, options
 from .types import MISSING, Hit
 
 def is_blank(text: str) -> bool:
-    """``strings.TrimSpace(text) == ""``."""
+    """``strings.TrimSpace(text) == ""``. A text whose first or last character is not Go
+    white space is not blank: answered without copying it (tool results are long texts that
+    often end in a newline, and every message's strings are checked)."""
+    if not text:
+        return True
+    if text[0] not in GO_SPACE or text[-1] not in GO_SPACE:
+        return False
     return not go_trim_space(text)
 
 
