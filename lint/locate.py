@@ -16,6 +16,8 @@ from json.decoder import scanstring  # type: ignore[attr-defined]  # defined at 
 from gonka_conformance.common.pointers import join_pointer, split_pointer
 
 _WS = re.compile(r"[ \t\n\r]*")
+_COLON = re.compile(r"[ \t\n\r]*:[ \t\n\r]*")
+_SEPARATOR = re.compile(r"[ \t\n\r]*,[ \t\n\r]*")
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_.\-]+")
 _UNDECIDED = object()
 # Values are skipped, not used: numbers stay text (a 20,000-digit integer is valid JSON, and
@@ -204,10 +206,10 @@ class Container:
                 key, index = scanstring(text, index + 1, False)
             except ValueError as exc:
                 raise LocateError(str(exc)) from None
-            index = _skip_ws(text, index)
-            if index >= len(text) or text[index] != ":":
-                raise LocateError(f"expected ':' at {index}")
-            index = _skip_ws(text, index + 1)
+            colon = _COLON.match(text, index)  # white space, ':' and white space in one C call
+            if colon is None:
+                raise LocateError(f"expected ':' at {_skip_ws(text, index)}")
+            index = colon.end()
             name: str | int = key
         else:
             key_start = index
@@ -231,10 +233,12 @@ class Container:
             raise LocateError(str(exc)) from None
         member._end = index
         self._pending = None
+        separator = _SEPARATOR.match(text, index)  # white space, ',' and white space in one C call
+        if separator is not None:
+            self._next = separator.end()
+            return
         index = _skip_ws(text, index)
-        if index < len(text) and text[index] == ",":
-            self._next = _skip_ws(text, index + 1)
-        elif index < len(text) and text[index] == self._close:
+        if index < len(text) and text[index] == self._close:
             self.end = index + 1
         else:
             raise LocateError(f"expected ',' or {self._close!r} at {index}")
