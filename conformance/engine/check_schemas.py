@@ -15,6 +15,7 @@ engine's first (applicable) hit is a faithful choice.
 from __future__ import annotations
 
 import json
+import marshal
 import re
 from dataclasses import dataclass, replace
 from typing import Any, Iterator, Mapping
@@ -391,8 +392,42 @@ def tools(ctx: Context, site: Site) -> Iterator[Hit | Change]:
     if not isinstance(site.value, list):
         yield Hit(site.pointer, "wrapper")
         return
+    key = _clean_key(ctx, site)
+    if key is not None:
+        judged = _CLEAN_TOOLS.get(key)
+        if judged is not None and judged[0] is site.options and judged[1] is ctx.applicable:
+            return  # these very tools passed under these options and rules: nothing to say or change
+    found = False
     for index, tool in enumerate(site.value):
-        yield from _tool(ctx, site, index, tool, child(site.pointer, index))
+        for item in _tool(ctx, site, index, tool, child(site.pointer, index)):
+            found = True
+            yield item
+    if key is not None and not found:
+        if len(_CLEAN_TOOLS) >= _CLEAN_KEPT:
+            _CLEAN_TOOLS.clear()  # endlessly varied tools: start over, bounded
+        _CLEAN_TOOLS[key] = (site.options, ctx.applicable)
+
+
+# Tools arrays that produced no hit and no change, by their exact content (agents send the
+# same definitions with every request). The content key is ``marshal`` version 2 of the array:
+# equal bytes mean an equal structure (types, key order and every value), version 2 writes no
+# reference flags that would vary with reference counts, and a Num (a float, whose literal
+# matters to the size bound) is refused, so such arrays are simply checked every time. With it
+# go the ids of the options and of the plan's applicability mapping the array was judged
+# under; the entry holds both objects, so an id cannot be reused while it is cached.
+_CLEAN_TOOLS: dict[tuple[bytes, int, int], tuple[Any, Any]] = {}
+_CLEAN_KEPT = 64
+_CLEAN_KEY_LIMIT = 1 << 16
+
+
+def _clean_key(ctx: Context, site: Site) -> tuple[bytes, int, int] | None:
+    try:
+        text = marshal.dumps(site.value, 2)
+    except ValueError:
+        return None
+    if len(text) > _CLEAN_KEY_LIMIT:
+        return None
+    return text, id(site.options), id(ctx.applicable)
 
 
 def _tool(ctx: Context, site: Site, index: int, tool: Any, pointer: str) -> Iterator[Hit | Change]:
