@@ -254,6 +254,7 @@ class SourceIndex:
         self._members: dict[str, Member | None] = {}
         self._line_starts: list[int] | None = None
         self._lookups = 0
+        self._single_line: bool | None = None
         self._root: int | None = None
 
     # --- pointers -------------------------------------------------------------------------
@@ -331,14 +332,21 @@ class SourceIndex:
         """1-based line and column of an offset, in the coordinates of the enclosing file."""
         text = self.text
         self._lookups += 1
-        if self._line_starts is None and self._lookups > 16:  # many findings: index the lines once
-            self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
-        if self._line_starts is not None:
-            row = bisect_right(self._line_starts, offset) - 1
-            column = offset - self._line_starts[row] + 1
+        if self._single_line is None:
+            # One search for the whole text: compact JSON (every JSON Lines record, most
+            # captured bodies) has no newline, and then no lookup counts lines in it.
+            self._single_line = "\n" not in text
+        if self._single_line:
+            row, column = 0, offset + 1
         else:
-            row = text.count("\n", 0, offset)
-            column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+            if self._line_starts is None and self._lookups > 16:  # many findings: index the lines once
+                self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+            if self._line_starts is not None:
+                row = bisect_right(self._line_starts, offset) - 1
+                column = offset - self._line_starts[row] + 1
+            else:
+                row = text.count("\n", 0, offset)
+                column = offset - (text.rfind("\n", 0, offset) + 1) + 1
         if row == 0:
             column += self._column0 - 1
         return self._line0 + row, column
