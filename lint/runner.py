@@ -186,8 +186,8 @@ def lint_record(record: Record, options: Options, *, whole_file: bool = False,
     if only_requests and analysis.parsed and not ({"messages", "model"} & analysis.client_keys):
         return Outcome(record, analysis=analysis, skipped=True)
     index = SourceIndex(text, line=record.line, column=record.column) if text is not None else None
-    if whole_file and index is not None and analysis.parsed:
-        trailing = _trailing_data(index)
+    if whole_file and index is not None and analysis.parsed and analysis.whole is not True:
+        trailing = _trailing_data(index)  # (scans the body: only when the engine's decode saw more)
         if trailing is not None:
             return Outcome(record, error=_error(record, "extra data after the request body (one JSON object "
                                                         "per .json file; use .jsonl for several)",

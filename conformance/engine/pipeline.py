@@ -350,7 +350,7 @@ def _finish(ctx: Context, state: _Run, parsed: bool, client_keys: frozenset[str]
     else:
         result = Accepted(ctx.body, events, model, family, ctx.revision.id)
     return Analysis(result, tuple(state.rejections), events, tuple(state.advice), ctx.body if parsed else None, parsed,
-                    client_keys)
+                    client_keys, ctx.state.get("whole"))
 
 
 def _as_bytes(source: bytes | str | Mapping[str, Any]) -> bytes:
