@@ -72,7 +72,7 @@ def mark_orphan_tool_messages(ctx: Context, site: Site) -> Iterator[Change]:
     pending: set[str] = set()
     dropped: list[int] = []
     for index, message in enumerate(messages):
-        role = _role(message)
+        role = message.get("role") if isinstance(message, dict) else None  # _role inlined (hot loop)
         if role == ASSISTANT and isinstance(message.get("tool_calls"), list):
             for call in message["tool_calls"]:
                 call_id = call.get("id") if isinstance(call, dict) else None
