@@ -332,10 +332,16 @@ def run(
 def limits_for(catalogue: Catalogue, profile: str | None = None, **overrides: int | None) -> Limits:
     """The output-token limits in force: the catalogue's compiled defaults (rule
     ``cap-max-tokens``), a broker profile's overlay, then explicit overrides (None = keep)."""
+    limits = _catalogue_limits(catalogue, profile)
+    given = {k: int(v) for k, v in overrides.items() if v is not None}
+    return dataclasses.replace(limits, **given) if given else limits
+
+
+@lru_cache(maxsize=64)  # asked for every request that names no limits
+def _catalogue_limits(catalogue: Catalogue, profile: str | None) -> Limits:
     options = catalogue.by_id["cap-max-tokens"].targets[0].options
     values = {name: int(options[name]) for name in ("default_max_tokens", "max_tokens_cap")}
     values.update({k: int(v) for k, v in (catalogue.broker(profile).limits if profile else {}).items()})
-    values.update({k: int(v) for k, v in overrides.items() if v is not None})
     return Limits(**values)
 
 

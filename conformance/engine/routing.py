@@ -59,6 +59,7 @@ def is_served(catalogue: "Catalogue", model: str, revision: str | None, profile:
     return model in served
 
 
+@lru_cache(maxsize=1024)  # the linter asks for every request, mostly about the same few ids
 def unsupported_model(
     catalogue: "Catalogue", model: str, revision: str | None, profile: str | None = None, pointer: str = "/model",
 ) -> Rejection | None:
