@@ -8,7 +8,7 @@ documents it. Message texts, the role list and the per-role policies come from t
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, TypeGuard
 
 from ..goemu.json import GO_SPACE, go_trim_space
 from .context import Context, Site, child
@@ -97,7 +97,7 @@ def _policies(roles: Mapping[str, Mapping[str, Any]]) -> dict[str, _Policy]:
     return compiled
 
 
-def _plainly_set(value: Any) -> bool:
+def _plainly_set(value: Any) -> TypeGuard[str]:
     """A string that is surely not blank: its first or last character is not Go white space."""
     return type(value) is str and value != "" and (value[0] not in GO_SPACE or value[-1] not in GO_SPACE)
 

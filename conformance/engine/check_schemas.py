@@ -366,7 +366,9 @@ def _verdict(schema: Any, bounds: Bounds, vocab: Vocabulary) -> _Verdict:
             return known
     text_size = _go_size_of_text(text) if text is not None else None
     # Only a text that measures exactly is a key: Python prints the floats 1.0 and 1.00 alike.
-    key = (text, bounds, vocab) if text_size is not None and len(text) <= _VERDICT_TEXT_LIMIT else None  # type: ignore[arg-type]
+    key: tuple[str, Bounds, Vocabulary] | None = None
+    if text is not None and text_size is not None and len(text) <= _VERDICT_TEXT_LIMIT:
+        key = (text, bounds, vocab)
     problem = walk_schema(schema, bounds, vocab)
     size = None
     if problem is None and bounds.max_size > 0:
