@@ -19,7 +19,7 @@ from gonka_conformance.catalogue.choices import check_profile, check_revision
 from gonka_conformance.commandline import run_guarded
 from gonka_conformance.common.errors import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
 
-from . import agentconfig, explain
+from . import agentconfig
 from .config import FORMATS, IGNORE_FILE, Config, ConfigError, IgnoreFile, Selector, find_pyproject, load_config
 from .findings import SEVERITIES, SEVERITY_RANK, Finding, sort_key
 from .fixes import CatalogueOptionError
@@ -409,6 +409,8 @@ def _main(args: argparse.Namespace) -> int:
         sys.stdout.write(resources.files("gonka_conformance.docs").joinpath("lint.md").read_text(encoding="utf-8"))
         return EXIT_OK
     if args.explain:
+        from . import explain  # (start-up time: only --explain needs it)
+
         catalogue = load_catalogue(args.catalogue)
         text = explain.explain_json(catalogue, args.explain) if args.format == "json" else \
             explain.explain_text(catalogue, args.explain)

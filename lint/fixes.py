@@ -62,12 +62,26 @@ class FixContext:
         span only: an op looking at ``max_tokens`` does not parse the conversation."""
         key = "value:" + pointer
         if key not in self.shared:
+            self.shared[key] = self._decode(pointer)
+        return self.shared[key]
+
+    def _decode(self, pointer: str) -> Any:
+        """``json.loads`` of the value's span, decoded where it starts: finding where it
+        ends would decode it once more (the C scanner reads one value and stops)."""
+        if pointer == "":
             span = self.index.value_span(pointer)
             try:
-                self.shared[key] = json.loads(self.index.text[span[0]:span[1]]) if span else MISSING
+                return json.loads(self.index.text[span[0]:span[1]]) if span else MISSING
             except (ValueError, RecursionError):
-                self.shared[key] = MISSING
-        return self.shared[key]
+                return MISSING
+        member = self.index.member(pointer)
+        if member is None:
+            return MISSING
+        try:
+            value, _end = _VALUE(self.index.text, member.start)
+        except (StopIteration, ValueError, RecursionError):
+            return MISSING
+        return value
 
     def raw(self, pointer: str) -> Raw:
         span = self.index.value_span(pointer)
@@ -75,6 +89,9 @@ class FixContext:
             raise KeyError(pointer)
         return Raw(self.index.text[span[0]:span[1]])
 
+
+#: ``json.loads``'s own scanner, reading one value at an offset.
+_VALUE = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[attr-defined]
 
 Op = Callable[[FixContext], "list[Change] | None"]
 OPS: dict[str, Op] = {}

@@ -16,6 +16,8 @@ from json.decoder import scanstring  # type: ignore[attr-defined]  # defined at 
 from gonka_conformance.common.pointers import join_pointer, split_pointer
 
 _WS = re.compile(r"[ \t\n\r]*")
+_COLON = re.compile(r"[ \t\n\r]*:[ \t\n\r]*")
+_SEPARATOR = re.compile(r"[ \t\n\r]*,[ \t\n\r]*")
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_.\-]+")
 _UNDECIDED = object()
 # Values are skipped, not used: numbers stay text (a 20,000-digit integer is valid JSON, and
@@ -204,10 +206,10 @@ class Container:
                 key, index = scanstring(text, index + 1, False)
             except ValueError as exc:
                 raise LocateError(str(exc)) from None
-            index = _skip_ws(text, index)
-            if index >= len(text) or text[index] != ":":
-                raise LocateError(f"expected ':' at {index}")
-            index = _skip_ws(text, index + 1)
+            colon = _COLON.match(text, index)  # white space, ':' and white space in one C call
+            if colon is None:
+                raise LocateError(f"expected ':' at {_skip_ws(text, index)}")
+            index = colon.end()
             name: str | int = key
         else:
             key_start = index
@@ -231,10 +233,12 @@ class Container:
             raise LocateError(str(exc)) from None
         member._end = index
         self._pending = None
+        separator = _SEPARATOR.match(text, index)  # white space, ',' and white space in one C call
+        if separator is not None:
+            self._next = separator.end()
+            return
         index = _skip_ws(text, index)
-        if index < len(text) and text[index] == ",":
-            self._next = _skip_ws(text, index + 1)
-        elif index < len(text) and text[index] == self._close:
+        if index < len(text) and text[index] == self._close:
             self.end = index + 1
         else:
             raise LocateError(f"expected ',' or {self._close!r} at {index}")
@@ -247,8 +251,10 @@ class SourceIndex:
         self._line0 = line  # line and column of text[0] in the file it came from
         self._column0 = column
         self._containers: dict[int, Container] = {}
+        self._members: dict[str, Member | None] = {}
         self._line_starts: list[int] | None = None
         self._lookups = 0
+        self._single_line: bool | None = None
         self._root: int | None = None
 
     # --- pointers -------------------------------------------------------------------------
@@ -260,7 +266,15 @@ class SourceIndex:
         return self._root
 
     def member(self, pointer: str) -> Member | None:
-        """The member a pointer names (``None`` for the root, or when it does not exist)."""
+        """The member a pointer names (``None`` for the root, or when it does not exist).
+        Remembered per pointer: a finding's anchor, position and fix ask for the same ones."""
+        try:
+            return self._members[pointer]
+        except KeyError:
+            found = self._members[pointer] = self._member(pointer)
+            return found
+
+    def _member(self, pointer: str) -> Member | None:
         found: Member | None = None
         start = self.root
         try:
@@ -318,14 +332,21 @@ class SourceIndex:
         """1-based line and column of an offset, in the coordinates of the enclosing file."""
         text = self.text
         self._lookups += 1
-        if self._line_starts is None and self._lookups > 16:  # many findings: index the lines once
-            self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
-        if self._line_starts is not None:
-            row = bisect_right(self._line_starts, offset) - 1
-            column = offset - self._line_starts[row] + 1
+        if self._single_line is None:
+            # One search for the whole text: compact JSON (every JSON Lines record, most
+            # captured bodies) has no newline, and then no lookup counts lines in it.
+            self._single_line = "\n" not in text
+        if self._single_line:
+            row, column = 0, offset + 1
         else:
-            row = text.count("\n", 0, offset)
-            column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+            if self._line_starts is None and self._lookups > 16:  # many findings: index the lines once
+                self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+            if self._line_starts is not None:
+                row = bisect_right(self._line_starts, offset) - 1
+                column = offset - self._line_starts[row] + 1
+            else:
+                row = text.count("\n", 0, offset)
+                column = offset - (text.rfind("\n", 0, offset) + 1) + 1
         if row == 0:
             column += self._column0 - 1
         return self._line0 + row, column

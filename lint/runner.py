@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable
 
 from gonka_conformance.goemu import json as gojson
@@ -41,11 +42,13 @@ class Options:
     limits: Limits | None = None
     admin: bool = False
 
-    @property
+    # Cached: asked for every record and every finding (the instance is frozen, and
+    # ``dataclasses.replace`` makes a new one with its own cache).
+    @cached_property
     def effective_limits(self) -> Limits:
         return self.limits if self.limits is not None else limits_for(self.catalogue, self.profile)
 
-    @property
+    @cached_property
     def max_body(self) -> int:
         """The gateway's body limit, from the catalogue only (a catalogue without it is a bug)."""
         return body_limit(self.catalogue)
@@ -184,8 +187,8 @@ def lint_record(record: Record, options: Options, *, whole_file: bool = False,
     if only_requests and analysis.parsed and not ({"messages", "model"} & analysis.client_keys):
         return Outcome(record, analysis=analysis, skipped=True)
     index = SourceIndex(text, line=record.line, column=record.column) if text is not None else None
-    if whole_file and index is not None and analysis.parsed:
-        trailing = _trailing_data(index)
+    if whole_file and index is not None and analysis.parsed and analysis.whole is not True:
+        trailing = _trailing_data(index)  # (scans the body: only when the engine's decode saw more)
         if trailing is not None:
             return Outcome(record, error=_error(record, "extra data after the request body (one JSON object "
                                                         "per .json file; use .jsonl for several)",

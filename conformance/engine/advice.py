@@ -87,6 +87,7 @@ def canonical_tool_call_ids(ctx: Context, site: Site) -> Iterator[Hit]:
     messages = site.value
     if not isinstance(messages, list):
         return
+    pattern = re.compile(site.options["pattern"])  # once per request, not once per call
     for index, message in enumerate(messages):
         if not isinstance(message, dict) or message.get("role") != "assistant":
             continue
@@ -94,7 +95,7 @@ def canonical_tool_call_ids(ctx: Context, site: Site) -> Iterator[Hit]:
         if not isinstance(calls, list):
             continue
         for position, call in enumerate(calls):
-            if isinstance(call, dict) and isinstance(call.get("id"), str) and not re.fullmatch(site.options["pattern"], call["id"]):
+            if isinstance(call, dict) and isinstance(call.get("id"), str) and not pattern.fullmatch(call["id"]):
                 yield Hit(child("/messages", index, "tool_calls", position, "id"), params={"id": call["id"]})
 
 

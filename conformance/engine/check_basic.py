@@ -54,6 +54,7 @@ def raw_nesting_depth(ctx: Context, site: Site) -> Iterator[Hit]:
         whole = False
     else:
         ctx.state["decoded"] = body
+        ctx.state["whole"] = whole
     exceeded = gojson.tree_depth_exceeds(body, limit) if whole else gojson.nesting_depth_exceeds(ctx.raw, limit)
     if exceeded:
         yield Hit("", params={"limit": limit})

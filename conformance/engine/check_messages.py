@@ -8,15 +8,21 @@ documents it. Message texts, the role list and the per-role policies come from t
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, TypeGuard
 
-from ..goemu.json import go_trim_space
+from ..goemu.json import GO_SPACE, go_trim_space
 from .context import Context, Site, child
 from .registry import check, options
 from .types import MISSING, Hit
 
 def is_blank(text: str) -> bool:
-    """``strings.TrimSpace(text) == ""``."""
+    """``strings.TrimSpace(text) == ""``. A text whose first or last character is not Go
+    white space is not blank: answered without copying it (tool results are long texts that
+    often end in a newline, and every message's strings are checked)."""
+    if not text:
+        return True
+    if text[0] not in GO_SPACE or text[-1] not in GO_SPACE:
+        return False
     return not go_trim_space(text)
 
 
@@ -58,10 +64,95 @@ def messages_contract(ctx: Context, site: Site) -> Iterator[Hit]:
         yield Hit(site.pointer, "empty")
         return
     roles: Mapping[str, Mapping[str, Any]] = site.options["roles"]
+    policies = _policies(roles)
     pending: set[str] = set()  # tool_call ids still waiting for their tool message
     for index, message in enumerate(messages):
+        if type(message) is dict and _clean(message, policies, pending):
+            continue
         # "/messages/<i>" needs no escaping; pointers below are only built for a problem.
         yield from _message(f"{site.pointer}/{index}", index, message, roles, pending)
+
+
+# --- the fast path: a message that certainly has no problem ---------------------------------
+#
+# Agents send thousands of well-formed messages; ``_clean`` recognises one with a few dict
+# lookups and no generator, and updates ``pending`` exactly as ``_message`` would. Anything
+# it is not sure about (a blank-looking string, an unusual shape, any problem at all) goes to
+# ``_message``, untouched, which decides and reports as before.
+
+_Policy = tuple[tuple[str, ...], bool, bool, bool, Any]  # forbidden, calls, tool_call_id, name, content
+_POLICIES: dict[int, tuple[Mapping[str, Any], dict[str, _Policy]]] = {}
+
+
+def _policies(roles: Mapping[str, Mapping[str, Any]]) -> dict[str, _Policy]:
+    """Each role's policy as a tuple, built once per ``roles`` mapping (held, so its id stays its own)."""
+    known = _POLICIES.get(id(roles))
+    if known is not None and known[0] is roles:
+        return known[1]
+    compiled = {role: (tuple(policy.get("forbidden", ())), bool(policy.get("calls")), bool(policy.get("tool_call_id")),
+                       bool(policy.get("name")), policy.get("content")) for role, policy in roles.items()}
+    if len(_POLICIES) >= 16:
+        _POLICIES.clear()
+    _POLICIES[id(roles)] = (roles, compiled)
+    return compiled
+
+
+def _plainly_set(value: Any) -> TypeGuard[str]:
+    """A string that is surely not blank: its first or last character is not Go white space."""
+    return type(value) is str and value != "" and (value[0] not in GO_SPACE or value[-1] not in GO_SPACE)
+
+
+def _clean(message: dict[str, Any], policies: Mapping[str, _Policy], pending: set[str]) -> bool:
+    role = message.get("role")
+    policy = policies.get(role) if type(role) is str else None
+    if policy is None or role == "" or not (role[0] not in GO_SPACE or role[-1] not in GO_SPACE):  # type: ignore[index]
+        return False
+    forbidden, calls, wants_id, wants_name, content_rule = policy
+    for field in forbidden:
+        if field in message:
+            return False
+    if calls and wants_id:
+        return False  # both checks on one message: their order matters, leave it to _message
+    added: list[str] = []
+    has_calls = False
+    if calls:
+        if message.get("function_call") is not None:
+            return False
+        tool_calls = message.get("tool_calls")
+        if tool_calls is not None:
+            if type(tool_calls) is not list or not tool_calls:
+                return False
+            for call in tool_calls:
+                if type(call) is not dict:
+                    return False
+                call_id = call.get("id")
+                if not _plainly_set(call_id) or call_id in added or call.get("type") != "function":
+                    return False
+                function = call.get("function")
+                if type(function) is not dict or not _plainly_set(function.get("name")):
+                    return False
+                arguments = function.get("arguments")
+                if arguments is not None and type(arguments) is not str:
+                    return False
+                added.append(call_id)
+            has_calls = True
+    call_id = None
+    if wants_id:
+        call_id = message.get("tool_call_id")
+        if not _plainly_set(call_id) or call_id not in pending:
+            return False
+    if wants_name and not _plainly_set(message.get("name")):
+        return False
+    content = message.get("content")
+    if content is None:
+        if not (content_rule == "unless-calls" and has_calls):
+            return False
+    elif type(content) is not str or content == "" or (content[0] in GO_SPACE and content[-1] in GO_SPACE):
+        return False  # (_plainly_set inlined: every message has content)
+    pending.update(added)
+    if call_id is not None:
+        pending.discard(call_id)
+    return True
 
 
 def _message(pointer: str, index: int, message: Any, roles: Mapping[str, Mapping[str, Any]],

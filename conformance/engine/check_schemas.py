@@ -15,6 +15,7 @@ engine's first (applicable) hit is a faithful choice.
 from __future__ import annotations
 
 import json
+import marshal
 import re
 from dataclasses import dataclass, replace
 from typing import Any, Iterator, Mapping
@@ -294,8 +295,7 @@ def bounded_schema(
     """Inline local refs (when ``refs: inline`` and the inline rule is in force), then walk the
     schema and check its serialized size — the order of ``tools.go`` / ``response_format.go``."""
     options = site.options
-    bounds = Bounds.from_options(options["bounds"])
-    vocab = Vocabulary.from_options(options["schema"])
+    bounds, vocab = _parsed_options(options)
     if not ctx.code_applies(site, "pattern-key"):
         vocab = replace(vocab, pattern_keys=())
     schema, inlined = holder[key], None
@@ -325,6 +325,23 @@ def bounded_schema(
             yield Hit(pointer, "size", {"prefix": prefix, "limit": bounds.max_size})
 
 
+_PARSED: dict[int, tuple[Mapping[str, Any], Bounds, Vocabulary]] = {}
+
+
+def _parsed_options(options: Mapping[str, Any]) -> tuple[Bounds, Vocabulary]:
+    """The bounds and vocabulary of a target's options, built once per options mapping (a
+    plan's targets keep theirs for the process; the entry holds the mapping, so its id is
+    not reused while it is cached)."""
+    known = _PARSED.get(id(options))
+    if known is not None and known[0] is options:
+        return known[1], known[2]
+    bounds, vocab = Bounds.from_options(options["bounds"]), Vocabulary.from_options(options["schema"])
+    if len(_PARSED) >= 64:
+        _PARSED.clear()  # options built per call (a caller's own mapping): stay bounded
+    _PARSED[id(options)] = (options, bounds, vocab)
+    return bounds, vocab
+
+
 @dataclass(frozen=True)
 class _Verdict:
     mentions_refs: bool
@@ -343,14 +360,16 @@ def _verdict(schema: Any, bounds: Bounds, vocab: Vocabulary) -> _Verdict:
     remembered by that text. Agents send the same tool definitions with every request, and
     the linter sees thousands of requests per log."""
     text = _compact_text(schema)
+    if text is not None and len(text) <= _VERDICT_TEXT_LIMIT:
+        # Only a text that measures exactly was stored (below), so a hit needs no measuring.
+        known = _VERDICTS.get((text, bounds, vocab))
+        if known is not None:
+            return known
     text_size = _go_size_of_text(text) if text is not None else None
     # Only a text that measures exactly is a key: Python prints the floats 1.0 and 1.00 alike.
     key: tuple[str, Bounds, Vocabulary] | None = None
     if text is not None and text_size is not None and len(text) <= _VERDICT_TEXT_LIMIT:
         key = (text, bounds, vocab)
-    known = _VERDICTS.get(key) if key is not None else None
-    if known is not None:
-        return known
     problem = walk_schema(schema, bounds, vocab)
     size = None
     if problem is None and bounds.max_size > 0:
@@ -376,8 +395,42 @@ def tools(ctx: Context, site: Site) -> Iterator[Hit | Change]:
     if not isinstance(site.value, list):
         yield Hit(site.pointer, "wrapper")
         return
+    key = _clean_key(ctx, site)
+    if key is not None:
+        judged = _CLEAN_TOOLS.get(key)
+        if judged is not None and judged[0] is site.options and judged[1] is ctx.applicable:
+            return  # these very tools passed under these options and rules: nothing to say or change
+    found = False
     for index, tool in enumerate(site.value):
-        yield from _tool(ctx, site, index, tool, child(site.pointer, index))
+        for item in _tool(ctx, site, index, tool, child(site.pointer, index)):
+            found = True
+            yield item
+    if key is not None and not found:
+        if len(_CLEAN_TOOLS) >= _CLEAN_KEPT:
+            _CLEAN_TOOLS.clear()  # endlessly varied tools: start over, bounded
+        _CLEAN_TOOLS[key] = (site.options, ctx.applicable)
+
+
+# Tools arrays that produced no hit and no change, by their exact content (agents send the
+# same definitions with every request). The content key is ``marshal`` version 2 of the array:
+# equal bytes mean an equal structure (types, key order and every value), version 2 writes no
+# reference flags that would vary with reference counts, and a Num (a float, whose literal
+# matters to the size bound) is refused, so such arrays are simply checked every time. With it
+# go the ids of the options and of the plan's applicability mapping the array was judged
+# under; the entry holds both objects, so an id cannot be reused while it is cached.
+_CLEAN_TOOLS: dict[tuple[bytes, int, int], tuple[Any, Any]] = {}
+_CLEAN_KEPT = 64
+_CLEAN_KEY_LIMIT = 1 << 16
+
+
+def _clean_key(ctx: Context, site: Site) -> tuple[bytes, int, int] | None:
+    try:
+        text = marshal.dumps(site.value, 2)
+    except ValueError:
+        return None
+    if len(text) > _CLEAN_KEY_LIMIT:
+        return None
+    return text, id(site.options), id(ctx.applicable)
 
 
 def _tool(ctx: Context, site: Site, index: int, tool: Any, pointer: str) -> Iterator[Hit | Change]:

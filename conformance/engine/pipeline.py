@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import marshal
 import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
@@ -241,13 +242,26 @@ def _condition_holds(body: dict[str, Any], condition: Mapping[str, Any]) -> bool
 
 def _json_copy(value: Any) -> Any:
     """A deep copy of decoded JSON (dicts, lists and immutable scalars): copy.deepcopy's
-    result, several times faster on the tool schemas the linter copies on every request
-    (exact type tests: one set lookup per value instead of isinstance chains)."""
+    result, several times faster on the tool schemas the linter copies on every request.
+    ``marshal`` copies exact dicts, lists, strings, ints and bools at C speed (about half the
+    time of the walk below); it refuses a :class:`~gonka_conformance.goemu.json.Num` (a float
+    subclass), and then the walk copies it."""
+    kind = type(value)
+    if kind is dict or kind is list:
+        try:
+            return marshal.loads(marshal.dumps(value))
+        except ValueError:
+            return _walk_copy(value)
+    return value if kind in _JSON_SCALARS else copy.deepcopy(value)
+
+
+def _walk_copy(value: Any) -> Any:
+    """:func:`_json_copy` in Python (exact type tests: one set lookup per value)."""
     kind = type(value)
     if kind is dict:
-        return {k: v if type(v) in _JSON_SCALARS else _json_copy(v) for k, v in value.items()}
+        return {k: v if type(v) in _JSON_SCALARS else _walk_copy(v) for k, v in value.items()}
     if kind is list:
-        return [v if type(v) in _JSON_SCALARS else _json_copy(v) for v in value]
+        return [v if type(v) in _JSON_SCALARS else _walk_copy(v) for v in value]
     return value if kind in _JSON_SCALARS else copy.deepcopy(value)
 
 
@@ -322,10 +336,16 @@ def limits_for(catalogue: Catalogue, profile: str | None = None, **overrides: in
     """The output-token limits in force: the catalogue's compiled defaults (the options of the
     ``output-token-limits`` transform), a broker profile's overlay, then explicit overrides
     (None = keep)."""
+    limits = _catalogue_limits(catalogue, profile)
+    given = {k: int(v) for k, v in overrides.items() if v is not None}
+    return dataclasses.replace(limits, **given) if given else limits
+
+
+@lru_cache(maxsize=64)  # asked for every request that names no limits
+def _catalogue_limits(catalogue: Catalogue, profile: str | None) -> Limits:
     values = {name: int_verb_option(catalogue, "transform", "output-token-limits", name)
               for name in ("default_max_tokens", "max_tokens_cap")}
     values.update({k: int(v) for k, v in (catalogue.broker(profile).limits if profile else {}).items()})
-    values.update({k: int(v) for k, v in overrides.items() if v is not None})
     return Limits(**values)
 
 
@@ -340,7 +360,7 @@ def _finish(ctx: Context, state: _Run, parsed: bool, client_keys: frozenset[str]
     else:
         result = Accepted(ctx.body, events, model, family, ctx.revision.id)
     return Analysis(result, tuple(state.rejections), events, tuple(state.advice), ctx.body if parsed else None, parsed,
-                    client_keys)
+                    client_keys, ctx.state.get("whole"))
 
 
 def _as_bytes(source: bytes | str | Mapping[str, Any]) -> bytes:

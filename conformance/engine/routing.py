@@ -8,6 +8,7 @@ configured models); the linter asks here so it can report the 400 a payload woul
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ..goemu.json import go_trim_space
@@ -22,8 +23,10 @@ if TYPE_CHECKING:
 SERVED_MODEL_VERB = ("route", "served-model")
 
 
+@lru_cache(maxsize=1024)
 def family_of(catalogue: "Catalogue", model: str) -> str | None:
-    """The model family a (possibly broker-prefixed, any-case) model id belongs to."""
+    """The model family a (possibly broker-prefixed, any-case) model id belongs to (cached:
+    every request asks, mostly about the same few ids)."""
     for family in catalogue.families:
         if re.search(family.pattern, model, re.IGNORECASE):
             return family.id
@@ -39,6 +42,7 @@ def served_models(catalogue: "Catalogue", revision: str | None, profile: str | N
     return tuple(spellings.get(family_of(catalogue, route) or "", route) for route in routes)
 
 
+@lru_cache(maxsize=256)
 def expected_spelling(catalogue: "Catalogue", revision: str | None, profile: str | None, family: str | None) -> str | None:
     """The served id of this family in this revision and profile (None when it is not served)."""
     if family is None:
@@ -57,6 +61,7 @@ def is_served(catalogue: "Catalogue", model: str, revision: str | None, profile:
     return model in served
 
 
+@lru_cache(maxsize=1024)  # the linter asks for every request, mostly about the same few ids
 def unsupported_model(
     catalogue: "Catalogue", model: str, revision: str | None, profile: str | None = None, pointer: str = "/model",
 ) -> Rejection | None:

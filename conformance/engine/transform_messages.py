@@ -31,6 +31,9 @@ def _messages(site: Site) -> list[Any] | None:
 
 
 def _role(message: Any) -> str:
+    """The role as upstream reads it ("" when absent or not a string). The hot loops below
+    compare ``message.get("role")`` directly: a decoded JSON value that is not a string never
+    equals a role name, so the answer is the same."""
     role = message.get("role") if isinstance(message, dict) else None
     return role if isinstance(role, str) else ""
 
@@ -69,7 +72,7 @@ def mark_orphan_tool_messages(ctx: Context, site: Site) -> Iterator[Change]:
     pending: set[str] = set()
     dropped: list[int] = []
     for index, message in enumerate(messages):
-        role = _role(message)
+        role = message.get("role") if isinstance(message, dict) else None  # _role inlined (hot loop)
         if role == ASSISTANT and isinstance(message.get("tool_calls"), list):
             for call in message["tool_calls"]:
                 call_id = call.get("id") if isinstance(call, dict) else None
@@ -109,7 +112,7 @@ def mark_empty_assistant_turns(ctx: Context, site: Site) -> Iterator[Change]:
         return
     dropped: list[int] = []
     for index, message in enumerate(messages):
-        if _role(message) == ASSISTANT and _assistant_turn_empty(message):
+        if isinstance(message, dict) and message.get("role") == ASSISTANT and _assistant_turn_empty(message):
             dropped.append(index)
             yield Change(child(site.pointer, index), message, MISSING,
                          "assistant turn with no content, tool_calls or function_call dropped")
@@ -127,7 +130,7 @@ def empty_tool_content(ctx: Context, site: Site) -> Iterator[Change]:
         return
     sentinel = site.options["sentinel"]
     for index, message in enumerate(messages):
-        if _role(message) != TOOL:
+        if not isinstance(message, dict) or message.get("role") != TOOL:  # _role inlined (hot loop)
             continue
         content = message.get("content", MISSING)
         if content is MISSING or content is None or is_empty_content(content):
@@ -146,7 +149,7 @@ def null_empty_assistant_content(ctx: Context, site: Site) -> Iterator[Change]:
     if messages is None:
         return
     for index, message in enumerate(messages):
-        if _role(message) != ASSISTANT:
+        if not isinstance(message, dict) or message.get("role") != ASSISTANT:  # _role inlined (hot loop)
             continue
         content = message.get("content")
         if content is None or not is_empty_content(content):
@@ -164,7 +167,7 @@ def strip_tool_message_name(ctx: Context, site: Site) -> Iterator[Change]:
     if messages is None:
         return
     for index, message in enumerate(messages):
-        if _role(message) == TOOL and "name" in message:
+        if isinstance(message, dict) and message.get("role") == TOOL and "name" in message:
             yield Change(child(site.pointer, index, "name"), message.pop("name"), MISSING,
                          "name removed from tool message")
 
@@ -180,7 +183,7 @@ def strip_null_calls(ctx: Context, site: Site) -> Iterator[Change]:
     if messages is None:
         return
     for index, message in enumerate(messages):
-        if _role(message) != ASSISTANT:
+        if not isinstance(message, dict) or message.get("role") != ASSISTANT:  # _role inlined (hot loop)
             continue
         for field in site.options["fields"]:
             if field in message and message[field] is None:

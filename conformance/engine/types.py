@@ -181,6 +181,10 @@ class Analysis:
     #: The top-level keys of the body as the client sent it (empty when it did not parse);
     #: the linter tells a client's field from one the gateway wrote with it.
     client_keys: frozenset[str] = frozenset()
+    #: Whether the raw body is exactly one JSON value with nothing but white space after it,
+    #: as the depth check's decode found (``None`` when it did not decode the body): the
+    #: linter reports trailing data without decoding a whole file once more.
+    whole: bool | None = None
 
 
 # --- what the gateway tells the engine, and what the engine answers (engine/gateway.py) -------

@@ -7,7 +7,7 @@ from typing import Any, TextIO
 
 from gonka_conformance import __version__
 
-from . import TOOL_NAME, Report
+from . import TOOL_NAME, Report, indented
 
 VERSION = 1
 
@@ -32,5 +32,10 @@ def to_json(report: Report) -> dict[str, Any]:
 
 
 def render(report: Report, stream: TextIO) -> None:
-    json.dump(to_json(report), stream, ensure_ascii=False, indent=2, default=str)
+    data = to_json(report)
+    try:
+        text = indented.dumps(data)  # json.dump's text at C speed (see indented.py)
+    except indented.Unsupported:
+        text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    stream.write(text)
     stream.write("\n")

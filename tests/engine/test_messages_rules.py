@@ -424,3 +424,35 @@ def test_forwarded_history_is_stable(messages: list[Any], revision: str) -> None
     again = normalize(body(forwarded), model=QWEN if revision == "2026-05" else KIMI, revision=revision)
     assert again.outcome == "accepted" and again.body["messages"] == forwarded
     assert not [e for e in again.events if e.pointer.startswith("/messages")]
+
+
+# --- the validator's fast path gives the slow path's answer ----------------------------------
+
+_BLANKISH = st.sampled_from(["c1", "c2", " c3", "c4 ", " ", "\u3000", "\u3000x\u3000", "\x1c", ""])
+_FAST_CALL = st.fixed_dictionaries({"id": _BLANKISH, "type": st.sampled_from(["function", "custom"])},
+                                   optional={"function": st.fixed_dictionaries(
+                                       {"name": _BLANKISH}, optional={"arguments": st.sampled_from(["{}", None, 1])})})
+_FAST_MESSAGE = st.fixed_dictionaries(
+    {"role": st.sampled_from(["user", "assistant", "tool", "system", "function", " tool", "pirate", ""])},
+    optional={"content": _BLANKISH | st.none() | st.just([]) | st.just([{"type": "text", "text": "a"}]),
+              "tool_calls": st.none() | st.lists(_FAST_CALL, max_size=3), "tool_call_id": _BLANKISH | st.none(),
+              "function_call": st.none() | st.just({"name": "f"}), "name": _BLANKISH},
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(messages=st.lists(_FAST_MESSAGE | PLAUSIBLE, max_size=10))
+def test_fast_path_gives_the_same_hits(messages: Any) -> None:
+    from gonka_conformance.engine import check_messages
+
+    def hits(fast: bool) -> list[tuple[str, str, Any]]:
+        original = check_messages._clean
+        if not fast:
+            check_messages._clean = lambda *args: False  # type: ignore[assignment]
+        try:
+            site = _contract_site(json.loads(json.dumps(messages)))
+            return [(h.pointer, h.code, h.params) for h in messages_contract(None, site)]  # type: ignore[arg-type]
+        finally:
+            check_messages._clean = original  # type: ignore[assignment]
+
+    assert hits(True) == hits(False)

@@ -69,3 +69,42 @@ def test_memo_stays_bounded() -> None:
     for i in range(check_schemas._VERDICTS_KEPT + 50):
         normalize(_body({"type": "object", "description": f"schema {i}"}), model=MINIMAX)
     assert 0 < len(check_schemas._VERDICTS) <= check_schemas._VERDICTS_KEPT
+
+
+def _with_tool_size(limit: int) -> Any:
+    """The packaged catalogue with schema-tools' size bound set to ``limit`` (new options)."""
+    import dataclasses
+
+    from gonka_conformance.catalogue.loader import load_catalogue
+
+    catalogue = load_catalogue()
+    rule = catalogue.by_id["schema-tools"]
+    targets = tuple(dataclasses.replace(t, options={**t.options, "bounds": {**t.options["bounds"], "max_size": limit}})
+                    for t in rule.targets)
+    rules = tuple(dataclasses.replace(r, targets=targets) if r.id == rule.id else r for r in catalogue.rules)
+    return dataclasses.replace(catalogue, rules=rules)
+
+
+def test_remembered_clean_tools_are_judged_again_under_other_options() -> None:
+    # The same tools array passes under the packaged bound and is remembered as clean; a
+    # catalogue whose bound it exceeds must still reject it (and the clean answer must stay).
+    body = _body({"type": "object", "description": "x" * 200})
+    for _ in range(2):
+        assert isinstance(normalize(body, model=MINIMAX), Accepted)
+    result = normalize(body, model=MINIMAX, catalogue=_with_tool_size(50))
+    assert isinstance(result, Rejected) and result.rule == "schema-tools", result
+    assert isinstance(normalize(body, model=MINIMAX), Accepted)
+
+
+def test_tools_with_changes_are_never_remembered_as_clean() -> None:
+    tools = [{"type": "function", "function": {"name": "f", "strict": True, "parameters": {"type": "object"}}}]
+    body = json.dumps({"model": MINIMAX, "messages": [{"role": "user", "content": "hi"}], "tools": tools}).encode()
+    for _ in range(3):  # every request gets its own strip event
+        events = [e.rule for e in analyse(body, model=MINIMAX).events]
+        assert any("strict" in rule for rule in events), events
+
+
+def test_clean_tools_memo_stays_bounded() -> None:
+    for i in range(check_schemas._CLEAN_KEPT + 20):
+        normalize(_body({"type": "object", "description": f"clean {i}"}), model=MINIMAX)
+    assert 0 < len(check_schemas._CLEAN_TOOLS) <= check_schemas._CLEAN_KEPT

@@ -186,3 +186,31 @@ def test_a_format_listed_without_a_renderer_fails_with_a_clear_error() -> None:
         formats.check_registry({**formats.RENDERER_MODULES, "yaml": "yaml_report"}, package_dir)
     with pytest.raises(formats.FormatRegistryError, match="unknown lint output format 'yaml'"):
         formats.renderer("yaml")
+
+
+# --- the fast indented JSON writer (lint/formats/indented.py) --------------------------------
+
+from decimal import Decimal  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from gonka_conformance.goemu.json import Num  # noqa: E402
+from gonka_conformance.lint.formats import indented  # noqa: E402
+
+_SCALARS = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
+            | st.text() | st.builds(Num, st.sampled_from(["1.50", "-0", "1e400", "2.0E-3"]))
+            | st.builds(Decimal, st.sampled_from(["1.5", "-0.00"])))  # default=str
+_VALUES = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
+                       | st.dictionaries(st.text(max_size=6), inner, max_size=4), max_leaves=40)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_VALUES)
+def test_indented_writer_gives_json_dumps_text(value) -> None:
+    assert indented.dumps(value) == json.dumps(value, ensure_ascii=False, indent=2, default=str)
+
+
+def test_indented_writer_refuses_what_it_does_not_reproduce() -> None:
+    with pytest.raises(indented.Unsupported):
+        indented.dumps({"a": {1: "x"}})
