@@ -32,7 +32,7 @@ MODES = (
     "wrong-types-answer", "slow-reject", "drip-headers",
     # the proxy's echo checks (tests/test_gateway_proxy_echo.py)
     "key-echo-gzip", "key-echo-deflate", "key-echo-escaped", "key-echo-split-stream", "key-echo-gzip-stream",
-    "key-echo-header", "gzip-bomb-body", "brotli-body", "plain",
+    "key-echo-header", "gzip-bomb-body", "brotli-body", "plain", "gated-stream",
 )
 # "plain": a fixed answer with JSON escapes and no key, to be relayed byte for byte
 PLAIN_BODY = b'{"id":"c-1","choices":[{"message":{"content":"caf\\u00e9 \\/ 100%25 \\n sk-"}}],"note":"a\\\\b"}'
@@ -69,6 +69,8 @@ class HostileBroker:
         self.chat_requests = 0
         self.model_requests = 0
         self.reject_delay = 2.0  # slow-reject: seconds before each 400
+        self.gate = threading.Event()  # gated-stream: the rest of the stream waits for it (at most 5 s)
+        self.gate_opened = False       # whether it was opened rather than timed out
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -260,6 +262,15 @@ def _handler_for(broker: HostileBroker) -> type[BaseHTTPRequestHandler]:
             for event in PLAIN_EVENTS:
                 self.wfile.write(event)
                 self.wfile.flush()
+
+        def mode_gated_stream(self, request: Any, streaming: bool) -> None:
+            # one event echoing the key, then nothing until the client saw it (a relay that
+            # buffers the stream would only deliver it after the gate's 5 s ran out)
+            self.start_stream()
+            self.wfile.write(f'data: {{"choices":[{{"delta":{{"content":"first {self.key}"}}}}]}}\n\n'.encode())
+            self.wfile.flush()
+            broker.gate_opened = broker.gate.wait(5.0)
+            self.wfile.write(b"data: [DONE]\n\n")
 
         def mode_markup(self, request: Any, streaming: bool) -> None:
             self.send_json(400, {"error": {"message": f"bad request {MARKUP} {ESCAPES} authorization: "}})

@@ -101,6 +101,18 @@ def test_an_echoed_key_is_masked_in_a_relayed_stream(mode):
     assert_clean(received, *seen)
 
 
+def test_a_masked_stream_is_still_relayed_as_it_arrives():
+    with proxied("gated-stream") as (broker, proxy, _log):
+        with httpx.stream("POST", proxy.base_url + "/chat/completions", json={**HI, "stream": True}, timeout=30,
+                          headers={"Authorization": f"Bearer {CLIENT}"}) as response:
+            pieces = response.iter_raw()
+            first = next(pieces)
+            broker.gate.set()  # the upstream sends the rest only now
+            rest = b"".join(pieces)
+    assert first == b'data: {"choices":[{"delta":{"content":"first ***"}}]}\n\n' and rest == b"data: [DONE]\n\n"
+    assert broker.gate_opened  # the first event arrived while the upstream was still waiting
+
+
 def test_an_echoed_key_is_masked_in_every_header():
     with proxied("key-echo-header") as (_broker, proxy, log):
         response = post(proxy)
