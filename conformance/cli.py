@@ -16,6 +16,7 @@ from .catalogue.summary import rule_summary
 from .commandline import PROG, StrictParser, Subcommand, positive_int, print_json, run_guarded
 from .common.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from .common.inputs import read_input
+from .engine.gateway import body_limit
 from .engine.pipeline import limits_for, normalize
 from .gateway import cli as gateway_cli
 from .live import commands as live_commands
@@ -33,7 +34,7 @@ def cmd_normalize(args: argparse.Namespace) -> int:
     check_revision(catalogue, args.revision)
     check_profile(catalogue, args.profile)
     # One byte past the gateway's body limit is enough to get its 413; more is never read.
-    raw = read_input(args.file, limit=int(catalogue.by_id["limit-body-size"].targets[0].options["limit"]))
+    raw = read_input(args.file, limit=body_limit(catalogue))
     limits = limits_for(catalogue, args.profile, default_max_tokens=args.default_max_tokens,
                         max_tokens_cap=args.max_tokens_cap)
     result = normalize(raw, model=args.model, revision=args.revision, limits=limits, admin=args.admin,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from gonka_conformance.catalogue.model import Rule
 from gonka_conformance.common.pointers import child, split_pointer
+from gonka_conformance.engine.lookup import CatalogueOptionError, tool_call_id_format
 from gonka_conformance.engine.schemas import Bounds, NodeLimit, RefError, Vocabulary, dereference
 from gonka_conformance.engine.types import MISSING, Analysis, Limits
 
@@ -124,10 +125,6 @@ def describe(ctx: FixContext) -> FixInfo | None:
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-class CatalogueOptionError(LookupError):
-    """An option the linter reads from the catalogue is missing: a catalogue bug, said loudly."""
 
 
 def target_option(catalogue: "Catalogue", rule_id: str, name: str) -> Any:
@@ -234,14 +231,10 @@ def rewrite_tool_call_ids(ctx: FixContext) -> list[Change] | None:
     return ctx.shared["tool-call-ids"]
 
 
-_CANONICAL_IDS = "canonical-tool-call-ids"
-
-
 @lru_cache(maxsize=8)
 def _id_format(catalogue: "Catalogue") -> tuple["re.Pattern[str]", str]:
     """The canonical id's ``pattern`` and ``template`` (``functions.{name}:{index}``)."""
-    pattern = target_option(catalogue, _CANONICAL_IDS, "pattern")
-    template = target_option(catalogue, _CANONICAL_IDS, "template")
+    pattern, template = tool_call_id_format(catalogue)
     return re.compile(pattern), template
 
 

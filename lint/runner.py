@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from gonka_conformance.goemu import json as gojson
+from gonka_conformance.engine.gateway import body_limit
 from gonka_conformance.engine.pipeline import EngineError, analyse, limits_for
 from gonka_conformance.engine.types import Analysis, Limits
 
 from . import edits as edit_ops
 from .findings import SEVERITY_RANK, Finding, ambient, map_analysis
-from .fixes import FixContext, changes_for, describe, int_option
+from .fixes import FixContext, changes_for, describe
 from .inputs import InputError, Record
 from .locate import SourceIndex
 
@@ -47,7 +48,7 @@ class Options:
     @property
     def max_body(self) -> int:
         """The gateway's body limit, from the catalogue only (a catalogue without it is a bug)."""
-        return int_option(self.catalogue, "limit-body-size", "limit")
+        return body_limit(self.catalogue)
 
 
 @dataclass

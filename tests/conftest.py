@@ -5,6 +5,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 # tests/ helpers (goldens loader) are imported as plain modules.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -13,6 +15,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 if not os.environ.get("GONKA_CONFORMANCE_CACHE_DIR"):
     os.environ["GONKA_CONFORMANCE_CACHE_DIR"] = tempfile.mkdtemp(prefix="gonka-cache-")
     atexit.register(shutil.rmtree, os.environ["GONKA_CONFORMANCE_CACHE_DIR"], True)
+
+from gonka_conformance.catalogue.loader import load_catalogue  # noqa: E402  (after the cache directory is set)
+
+# Shared constants (model and revision ids, read from the catalogue) are in models.py; the
+# shared fixtures are here.
+
+
+@pytest.fixture(scope="session")
+def catalogue():
+    """The packaged catalogue: the one object ``load_catalogue()`` keeps (models.CATALOGUE too)."""
+    return load_catalogue()
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -21,9 +21,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import quote
 
+from models import KIMI, MINIMAX
+
 MARKUP = '<img src=x onerror="document.title=\'pwned\'"><script>alert(1)</script>'
 ESCAPES = "\x1b[2J\x1b]0;owned\x07\r\x1b[32mPASSED\x1b[0m\n"
-DEFAULT_MODELS = ("moonshotai/Kimi-K2.6", "MiniMaxAI/MiniMax-M2.7")
+DEFAULT_MODELS = (KIMI, MINIMAX)
 
 MODES = (
     "key-echo-message", "key-echo-body", "key-echo-5xx", "key-echo-stream", "key-echo-models",

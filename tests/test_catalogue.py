@@ -163,12 +163,14 @@ def test_the_catalogue_is_validated_against_the_packaged_schema(cases_copy: Path
     assert load_catalogue(cases_copy).by_id["strip-store"]  # a catalogue does not bring its own format
 
 
-def test_limits_come_from_the_catalogue_and_the_python_fallback_agrees() -> None:
+def test_limits_come_from_the_catalogue_alone() -> None:
     from gonka_conformance.engine.pipeline import limits_for
     from gonka_conformance.engine.types import Limits
 
     catalogue = load_catalogue()
-    assert limits_for(catalogue) == Limits() == Limits(3072, 4096)
+    assert limits_for(catalogue) == Limits(3072, 4096)  # contract.md §4: the compiled defaults
+    with pytest.raises(TypeError):
+        Limits()  # type: ignore[call-arg]  # no number lives in Python
     assert limits_for(catalogue, "gonka-api.org", default_max_tokens=100) == Limits(100, 3072)
 
 
@@ -222,6 +224,43 @@ def test_a_matchless_rule_nothing_delegates_to_fails_at_load(cases_copy: Path) -
     assert "must be named in another rule's delegate map" in problem
 
 
+def test_a_matchless_undelegated_route_rule_fails_at_load(cases_copy: Path) -> None:
+    """Route and response rules name their verb like any other rule: no stage exemption."""
+    path = cases_copy / "rules" / "70-gateway.yaml"
+    _break(cases_copy, "rules/70-gateway.yaml", "    match: {path: /model, route: served-model}\n", "")
+    (problem,) = _problems(cases_copy)
+    assert problem.startswith(f"cases/rules/70-gateway.yaml:{_line_of(path, 'id: reject-unknown-model')}: reject-unknown-model: ")
+    assert "must be named in another rule's delegate map" in problem and "a route rule names its verb in match" in problem
+
+
+def test_no_verb_on_a_rule_with_a_match_fails_at_load(cases_copy: Path) -> None:
+    path = cases_copy / "rules" / "70-gateway.yaml"
+    _break(cases_copy, "rules/70-gateway.yaml", "    match: {path: /model, route: served-model}\n",
+           "    match: {path: /model, route: served-model}\n    no_verb: \"said by mistake, it has a verb\"\n")
+    (problem,) = _problems(cases_copy)
+    assert problem == (f"cases/rules/70-gateway.yaml:{_line_of(path, 'id: reject-unknown-model')}: reject-unknown-model: "
+                       "no_verb says no verb runs this rule, but it has a match")
+
+
+def test_a_route_verb_in_a_pipeline_stage_fails_at_load(cases_copy: Path) -> None:
+    """A gateway verb in a stage normalize runs (or a check in the route stage) would never run."""
+    path = cases_copy / "rules" / "70-gateway.yaml"
+    _break(cases_copy, "rules/70-gateway.yaml", "    match: {path: /model, route: served-model}\n",
+           "    match: {path: /model, check: present}\n")
+    problems = _problems(cases_copy)
+    assert any(p.startswith(f"cases/rules/70-gateway.yaml:{_line_of(path, 'id: reject-unknown-model')}: reject-unknown-model: ")
+               and "a check verb cannot run in stage 'route'" in p for p in problems)
+
+
+def test_a_misspelled_gateway_verb_option_fails_at_load(cases_copy: Path) -> None:
+    path = cases_copy / "rules" / "70-gateway.yaml"
+    _break(cases_copy, "rules/70-gateway.yaml", "with: {bytes_per_token: 4}", "with: {bytes_per_tokens: 4}")
+    problems = _problems(cases_copy)
+    assert f"cases/rules/70-gateway.yaml:{_line_of(path, 'bytes_per_tokens')}: reject-over-capacity: route 'admission': " \
+        "unknown option 'bytes_per_tokens' (options: bytes_per_token)" in problems
+    assert any("'bytes_per_token' is a required property" in p for p in problems)
+
+
 def test_a_live_example_rejected_by_an_unknown_rule_fails_at_load(cases_copy: Path) -> None:
     _break(cases_copy, "rules/00-request.yaml", "rejected_by: reject-tags}", "rejected_by: reject-tagz}")
     assert any("unwrap-extra_body: live example 'lifted-tags-rejected' is rejected_by unknown rule 'reject-tagz'" in p
@@ -246,3 +285,29 @@ def test_verbs_document_is_up_to_date(capsys) -> None:
     assert "### `list-bounds`" in text and "| `max_entries?` | integer |" in text and "Used by: `limit-stop`" in text
     assert (REPO / "docs" / "verbs.md").read_text(encoding="utf-8") == text, \
         "regenerate with: gonka-conformance rules --verbs > docs/verbs.md"
+
+
+def test_the_admission_estimate_and_the_large_prompt_advice_use_one_ratio() -> None:
+    """Both state upstream's estimatePromptTokens (body bytes / 4): the two options must agree."""
+    from gonka_conformance.engine.lookup import verb_option
+
+    catalogue = load_catalogue()
+    assert verb_option(catalogue, "route", "admission", "bytes_per_token") == \
+        verb_option(catalogue, "check", "large-prompt", "bytes_per_token") == 4
+
+
+def test_a_verb_option_stated_twice_differently_is_an_error() -> None:
+    """Faces look numbers up by verb and option; two rules disagreeing is a catalogue bug."""
+    import dataclasses
+
+    from gonka_conformance.engine.lookup import CatalogueOptionError, verb_option
+
+    catalogue = load_catalogue()
+    rule = catalogue.by_id["limit-body-size"]
+    twin = dataclasses.replace(rule, id="limit-body-size-twin", targets=tuple(
+        dataclasses.replace(t, options={**t.options, "limit": 1}) for t in rule.targets))
+    broken = dataclasses.replace(catalogue, rules=(*catalogue.rules, twin))
+    with pytest.raises(CatalogueOptionError, match="disagree on option 'limit'"):
+        verb_option(broken, "check", "body-size", "limit")
+    with pytest.raises(CatalogueOptionError, match="no rule's check 'body-size' has option 'nothing'"):
+        verb_option(catalogue, "check", "body-size", "nothing")

@@ -8,14 +8,10 @@ import math
 from hypothesis import example, HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gonka_conformance.catalogue.loader import load_catalogue
 from gonka_conformance.engine.pipeline import analyse, forwarded_bytes, normalize
+from models import ALL_MODELS as MODELS, CATALOGUE, KIMI, MINIMAX, NEW, OLD, REVISIONS
 
-CATALOGUE = load_catalogue()
 ALLOWED = set(CATALOGUE.by_id["reject-unknown-param"].targets[0].options["allowed"])
-MODELS = ["moonshotai/Kimi-K2.6", "Qwen/Qwen3-235B-A22B-Instruct-2507-FP8", "MiniMaxAI/MiniMax-M2.7",
-          "zai-org/GLM-5.3-Flash", "deepseek-ai/DeepSeek-V4-Flash-0731"]
-REVISIONS = ["2026-05", "2026-09"]
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**65), max_value=2**65),
@@ -51,8 +47,8 @@ settings.load_profile("engine")
 
 
 @given(bodies, st.sampled_from(MODELS), st.sampled_from(REVISIONS))
-@example({"messages": [{"role": "user", "content": "hi"}], "min_p": -0.0}, "moonshotai/Kimi-K2.6", "2026-05")
-@example({"messages": [{"role": "user", "content": "hi"}], "seed": -0.0}, "MiniMaxAI/MiniMax-M2.7", "2026-09")
+@example({"messages": [{"role": "user", "content": "hi"}], "min_p": -0.0}, KIMI, OLD)
+@example({"messages": [{"role": "user", "content": "hi"}], "seed": -0.0}, MINIMAX, NEW)
 def test_normalizing_an_accepted_body_again_changes_nothing(body, model, revision) -> None:
     first = normalize(body, model=model, revision=revision)
     if first.outcome != "accepted":
@@ -124,6 +120,6 @@ def test_the_engine_never_crashes_on_arbitrary_bytes(raw) -> None:
 def test_a_negative_zero_literal_keeps_its_sign_as_go_forwards_it() -> None:
     # Go keeps json.Number("-0") verbatim when it forwards a field untouched, and ParseInt reads 0.
     body = b'{"messages":[{"role":"user","content":"hi"}],"seed":-0,"min_p":-0}'
-    result = normalize(body, model="MiniMaxAI/MiniMax-M2.7", revision="2026-09")
+    result = normalize(body, model=MINIMAX, revision=NEW)
     assert result.outcome == "accepted"
     assert b'"seed":-0' in forwarded_bytes(result) and b'"min_p":-0' in forwarded_bytes(result)

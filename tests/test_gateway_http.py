@@ -14,16 +14,13 @@ import pytest
 from openai import OpenAI
 
 from gonka_conformance.catalogue.loader import load_catalogue
-from gonka_conformance.engine.pipeline import normalize, render
+from gonka_conformance.engine.pipeline import limits_for, normalize, render
 from gonka_conformance.gateway import DisabledMode, ReferenceGateway
 from gateways import serve
+from models import CATALOGUE, DEEPSEEK, GLM, HI, KIMI, MINIMAX, QWEN
 
-KIMI, MINIMAX, GLM, DEEPSEEK = "moonshotai/Kimi-K2.6", "MiniMaxAI/MiniMax-M2.7", "zai-org/GLM-5.3-Flash", "deepseek-ai/DeepSeek-V4-Flash-0731"
-QWEN = "Qwen/Qwen3-235B-A22B-Instruct-2507-FP8"
 KEY, ADMIN = "sk-test-user-4b1d", "sk-admin-test-77aa"
-HI = [{"role": "user", "content": "hi"}]
 ID = re.compile(r"^devshard-[0-9]+-[0-9]+$")
-CATALOGUE = load_catalogue()
 WEATHER = [{"type": "function", "function": {"name": "get_weather", "description": "Weather for a city", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
 
@@ -369,3 +366,18 @@ def test_cli_main_still_works(capsys):
     with pytest.raises(SystemExit) as done:
         main(["serve", "--help"])
     assert done.value.code == 0 and "--upstream" in capsys.readouterr().out
+
+
+def test_admin_settings_zero_falls_back_to_the_catalogues_compiled_limits(http):
+    """contract.md §4: a zero in the settings means the compiled default — the catalogue's,
+    even under a broker profile whose own limits are lower."""
+    compiled = limits_for(load_catalogue())
+    with serve(admin_key=ADMIN, profile="gonka-api.org") as gateway:
+        auth = {"Authorization": f"Bearer {ADMIN}"}
+        changed = http.post(gateway.base_url + "/admin/settings", headers=auth,
+                            json={"default_request_max_tokens": 100, "request_max_tokens_cap": 200})
+        assert changed.json()["request_max_tokens_cap"] == 200
+        reset = http.post(gateway.base_url + "/admin/settings", headers=auth,
+                          json={"default_request_max_tokens": 0, "request_max_tokens_cap": 0}).json()
+        assert (reset["default_request_max_tokens"], reset["request_max_tokens_cap"]) == \
+            (compiled.default_max_tokens, compiled.max_tokens_cap)

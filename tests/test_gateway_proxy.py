@@ -18,11 +18,10 @@ from gonka_conformance.engine.pipeline import normalize
 from gonka_conformance.gateway import ReferenceGateway
 from gateways import serve
 from gonka_conformance.common.redact import Redactor
+from models import HI, KIMI
 
 PLANTED = "sk-planted-7f3a9c1e5b2d4f60aa81"   # the broker key: must never appear in any output
 ADMIN = "sk-admin-planted-0c4e2b"
-KIMI = "moonshotai/Kimi-K2.6"
-HI = [{"role": "user", "content": "hi"}]
 
 
 
@@ -131,9 +130,8 @@ def test_cut_upstream_stream_ends_the_relayed_stream(broker):
 
 
 def test_an_oversized_body_is_answered_locally_with_the_catalogue_message(broker):
-    from gonka_conformance.gateway.wire import RouteRules
-
-    status, message = RouteRules(broker.catalogue).reject("limit-body-size")
+    rule = broker.catalogue.by_id["limit-body-size"]
+    status, message = rule.status, rule.messages["default"]
     with proxy_for(broker) as (proxy, log):
         big = b'{"messages":[{"role":"user","content":"' + b"x" * (proxy.rules.body_limit + 10) + b'"}]}'
         response = httpx.post(proxy.base_url + "/chat/completions", content=big, timeout=30,

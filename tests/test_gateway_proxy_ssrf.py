@@ -21,7 +21,7 @@ import pytest
 
 from gonka_conformance.gateway import ReferenceGateway
 from gonka_conformance.gateway.cli import banner
-from gonka_conformance.gateway.wire import RouteRules
+from gonka_conformance.engine.pipeline import render
 from gateways import raw_exchange, serve
 
 UPSTREAM_PASSWORD = "pw-upstream-planted-5e1d9a"   # the operator's broker credentials
@@ -333,11 +333,11 @@ def test_forwarded_paths_stay_under_the_upstream_base(proxy, upstream, internal,
 def test_a_missing_or_wrong_client_key_is_401_and_never_forwarded(proxy, upstream, internal, authorization):
     before = len(upstream.seen)
     headers = {} if authorization is None else {"Authorization": authorization}
-    rules = RouteRules(proxy.catalogue)
+    template = proxy.catalogue.by_id["require-api-key"].messages["default"]
     with httpx.Client(timeout=10) as client:
         chat = client.post(proxy.base_url + "/chat/completions", json={"model": "moonshotai/Kimi-K2.6", **HI}, headers=headers)
         models = client.get(proxy.base_url + "/models", headers={**headers, "X-Api-Key": CLIENT_KEY})
-    assert chat.status_code == 401 and chat.json()["error"]["message"] == rules.reject("require-api-key", model="moonshotai/Kimi-K2.6")[1]
+    assert chat.status_code == 401 and chat.json()["error"]["message"] == render(template, {"model": "moonshotai/Kimi-K2.6"})
     assert chat.headers["content-type"] == "text/plain; charset=utf-8"
     assert models.status_code == 401
     assert len(upstream.seen) == before and internal.seen == []

@@ -17,8 +17,8 @@ from openai import OpenAI
 
 from gonka_conformance.gateway import Faults, GatewayConfig, ReferenceGateway
 from gateways import raw_exchange, serve
+from models import HI
 
-HI = [{"role": "user", "content": "hi"}]
 AUTH = {"Authorization": "Bearer sk-robust"}
 
 

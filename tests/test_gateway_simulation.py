@@ -10,14 +10,11 @@ import pytest
 
 from gonka_conformance.catalogue.loader import load_catalogue
 from gonka_conformance.engine.pipeline import normalize
-from gonka_conformance.gateway.respond import ResponseRules, Shaper, client_intent, upstream_chunks, upstream_completion
+from gonka_conformance.engine.gateway import client_intent, responder
+from gonka_conformance.gateway.respond import upstream_chunks, upstream_completion
 from gonka_conformance.gateway.simulate import answer_length, simulate
+from models import DEEPSEEK, GLM, KIMI, MINIMAX, NEW, OLD, QWEN
 
-KIMI, QWEN, MINIMAX, GLM, DEEPSEEK = (
-    "moonshotai/Kimi-K2.6", "Qwen/Qwen3-235B-A22B-Instruct-2507-FP8", "MiniMaxAI/MiniMax-M2.7",
-    "zai-org/GLM-5.3-Flash", "deepseek-ai/DeepSeek-V4-Flash-0731",
-)
-OLD, NEW = "2026-05", "2026-09"
 WEATHER = [{"type": "function", "function": {"name": "get_weather", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}, "required": ["city"]}}}]
 
@@ -161,11 +158,13 @@ def test_deterministic_for_a_given_forwarded_body():
 # --- response rules and the client's intent -------------------------------------------------
 
 
+ID_PARTS = {"escrow": 1, "inference": 1}  # devshard-1-1
+
+
 def shaped(body: dict, model: str = QWEN, revision: str = NEW):
     result, sim = run(body, model=model, revision=revision)
     intent = client_intent(result)
-    rules = ResponseRules(load_catalogue(), revision, None)
-    shaper = Shaper(rules, result.family, intent, "devshard-1-1")
+    shaper = responder(load_catalogue(), revision, None, result, ID_PARTS)
     if intent.stream:
         return intent, [c for c in (shaper.shape(chunk, True) for chunk in upstream_chunks(sim, 0)) if c is not None]
     return intent, shaper.shape(upstream_completion(sim, 0), False)
@@ -179,20 +178,20 @@ def shaped(body: dict, model: str = QWEN, revision: str = NEW):
     {"tools": WEATHER, "messages": ask("What is the weather in Paris? Use the tool.")},
 ])
 def test_fields_the_gateway_strips_need_not_be_rendered(revision: str, model: str, extra: dict):
-    """The host skips what the response rules strip (``Shaper.stripped``): the client's answer is
-    exactly the one shaped from the full host output, and no stripped field is in either."""
+    """The host skips what the response rules strip (``Responder.removes``): the client's answer
+    is exactly the one shaped from the full host output, and no stripped field is in either."""
     result, sim = run({"messages": ask("Write 30 words about rivers"), **extra}, model=model, revision=revision)
-    shaper = Shaper(ResponseRules(load_catalogue(), revision, None), result.family, client_intent(result), "devshard-1-1")
-    if shaper.intent.stream:
+    shaper = responder(load_catalogue(), revision, None, result, ID_PARTS)
+    if client_intent(result).stream:
         full = [shaper.shape(c, True) for c in upstream_chunks(sim, 0)]
-        lean = [shaper.shape(c, True) for c in upstream_chunks(sim, 0, shaper.stripped)]
+        lean = [shaper.shape(c, True) for c in upstream_chunks(sim, 0, shaper.removes)]
     else:
         full = shaper.shape(upstream_completion(sim, 0), False)
-        lean = shaper.shape(upstream_completion(sim, 0, shaper.stripped), False)
-    assert shaper.stripped  # every revision strips token ids
+        lean = shaper.shape(upstream_completion(sim, 0, shaper.removes), False)
+    assert shaper.removes  # every revision strips token ids
     assert json.dumps(lean) == json.dumps(full)
-    assert not any(f'"{name}"' in json.dumps(lean) for name in shaper.stripped)
-    rendered = json.dumps(upstream_completion(sim, 0, shaper.stripped))
+    assert not any(f'"{name}"' in json.dumps(lean) for name in shaper.removes)
+    rendered = json.dumps(upstream_completion(sim, 0, shaper.removes))
     assert '"token_ids"' not in rendered and '"prompt_token_ids"' not in rendered  # never built
 
 
@@ -242,35 +241,54 @@ def test_stream_usage_only_when_asked():
 
 
 def test_strip_fields_and_the_token_estimate_come_from_the_catalogue():
-    from gonka_conformance.catalogue.loader import load_catalogue
-    from gonka_conformance.gateway.respond import ResponseRules
-    from gonka_conformance.gateway.wire import RouteRules
+    """The strip fields are the verbs' options (not the live examples' no_fields), and the
+    admission estimate is the admission verb's bytes_per_token."""
+    from gonka_conformance.engine.gateway import route
+    from gonka_conformance.engine.types import RouteFacts
 
     catalogue = load_catalogue()
-    rules = ResponseRules(catalogue, catalogue.revision(None).id, None)
-    assert rules.token_id_fields == {"token_ids", "prompt_token_ids", "prompt_logprobs"}
-    assert rules.logprob_fields == {"logprobs", "logprob"}
-    route = RouteRules(catalogue)
-    assert route.estimate_input_tokens(b"") == 1 and route.estimate_input_tokens(b"x" * 9) == 3
-    import pytest
-
-    with pytest.raises(KeyError, match="no option 'nothing'"):
-        route.option("limit-body-size", "nothing")
+    result, _ = run({"messages": ask("hi")}, model=QWEN)
+    assert responder(catalogue, NEW, None, result, ID_PARTS).removes == {
+        "token_ids", "prompt_token_ids", "prompt_logprobs", "logprobs", "logprob"}
+    asked, _ = run({"messages": ask("hi"), "logprobs": True}, model=QWEN)
+    assert responder(catalogue, NEW, None, asked, ID_PARTS).removes == {"token_ids", "prompt_token_ids", "prompt_logprobs"}
+    seen: list[int] = []
+    for size, tokens in ((0, 1), (9, 3)):
+        assert route(catalogue, NEW, None, RouteFacts(admit=lambda n: seen.append(n), body_size=size)) is None
+        assert seen[-1] == tokens
 
 
 def test_response_rules_follow_the_engine_plan_including_inactive_divergences():
     import dataclasses
 
-    from gonka_conformance.catalogue.loader import load_catalogue
     from gonka_conformance.catalogue.model import Divergence
-    from gonka_conformance.gateway.respond import STRIP_STREAM_USAGE, ResponseRules
 
     catalogue = load_catalogue()
-    assert ResponseRules(catalogue, "2026-09", None).active(STRIP_STREAM_USAGE, None)
-    assert not ResponseRules(catalogue, "2026-05", None).active(STRIP_STREAM_USAGE, None)  # newest only
+    rule = "strip-stream-usage-unless-asked"
+    result, _ = run({"messages": ask("hi"), "stream": True}, model=QWEN)
+    assert responder(catalogue, "2026-09", None, result, ID_PARTS).stream_removes == {"usage"}
+    assert not responder(catalogue, "2026-05", None, result, ID_PARTS).stream_removes  # newest only
     broker = next(iter(catalogue.brokers.values()))
     fields = {f.name for f in dataclasses.fields(Divergence)}
-    inactive = Divergence(**{name: None for name in fields} | {"rule": STRIP_STREAM_USAGE, "behaviour": "inactive"})
+    inactive = Divergence(**{name: None for name in fields} | {"rule": rule, "behaviour": "inactive"})
     patched = dataclasses.replace(catalogue, brokers={**catalogue.brokers, broker.id: dataclasses.replace(
         broker, divergences=(*broker.divergences, inactive))})
-    assert not ResponseRules(patched, "2026-09", broker.id).active(STRIP_STREAM_USAGE, None)
+    assert not responder(patched, "2026-09", broker.id, result, ID_PARTS).stream_removes
+
+
+@pytest.mark.parametrize(("extra", "kept"), [
+    ({"logprobs": 1}, False),             # 2026-05 forwards it; only `true` asks for logprobs
+    ({"top_logprobs": 1}, True),          # a positive top_logprobs asks for them
+    ({"top_logprobs": 0}, False),
+    ({"logprobs": True}, True),
+])
+def test_only_true_or_a_positive_top_logprobs_keeps_logprobs(extra: dict, kept: bool):
+    result, _ = run({"messages": ask("hi"), **extra}, model=QWEN, revision=OLD)
+    removes = responder(load_catalogue(), OLD, None, result, ID_PARTS).removes
+    assert ("logprobs" not in removes) is kept and client_intent(result).logprobs is kept
+
+
+def test_the_stream_end_event_is_the_rules_option():
+    """stream-done-sentinel's respond verb names the end event; the gateway writes what it says."""
+    result, _ = run({"messages": ask("hi"), "stream": True}, model=QWEN)
+    assert responder(load_catalogue(), NEW, None, result, ID_PARTS).stream_end == "[DONE]"

@@ -12,9 +12,7 @@ import yaml
 from gonka_conformance import load_catalogue
 from gonka_conformance.lint.cli import main
 from gonka_conformance.lint.config import ConfigError, Selector
-
-QWEN = "deepseek-ai/DeepSeek-V4-Flash-0731"  # a plain route the newest revision serves (Qwen is retired there)
-USER = [{"role": "user", "content": "hi"}]
+from models import HI, PLAIN
 
 
 @pytest.fixture()
@@ -22,9 +20,9 @@ def project(tmp_path: Path, monkeypatch) -> Path:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "fixtures").mkdir()
     (tmp_path / "fixtures" / "hermes.json").write_text(json.dumps(
-        {"model": QWEN, "messages": USER, "tags": ["x"], "store": True, "think": True}, indent=2))
-    (tmp_path / "fixtures" / "clean.json").write_text(json.dumps({"model": QWEN, "messages": USER}))
-    (tmp_path / "fixtures" / "info.json").write_text(json.dumps({"model": QWEN, "messages": USER,
+        {"model": PLAIN, "messages": HI, "tags": ["x"], "store": True, "think": True}, indent=2))
+    (tmp_path / "fixtures" / "clean.json").write_text(json.dumps({"model": PLAIN, "messages": HI}))
+    (tmp_path / "fixtures" / "info.json").write_text(json.dumps({"model": PLAIN, "messages": HI,
                                                                   "extra_body": {"top_k": 2}}))
     return tmp_path
 
@@ -96,7 +94,7 @@ def test_ignore_file_generate_apply_and_stale(project, capsys) -> None:
     report = json.loads(out)
     assert code == 0 and report["findings"] == [] and report["summary"]["ignored"] == 5 and err == ""
     # the payload is fixed: its entries go stale, and the run says so
-    (project / "fixtures" / "hermes.json").write_text(json.dumps({"model": QWEN, "messages": USER, "tags": ["x"]}))
+    (project / "fixtures" / "hermes.json").write_text(json.dumps({"model": PLAIN, "messages": HI, "tags": ["x"]}))
     code, out, err = run(capsys, "fixtures", "--format", "json")
     assert code == 0
     assert "stale ignore entry fixtures/hermes.json: strip-store /store" in err

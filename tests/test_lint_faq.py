@@ -11,20 +11,11 @@ from typing import Any
 
 import pytest
 
-from gonka_conformance import load_catalogue
 from gonka_conformance.lint import Finding, lint
-
-KIMI = "moonshotai/Kimi-K2.6"
-QWEN = "deepseek-ai/DeepSeek-V4-Flash-0731"  # a plain route the newest revision serves (Qwen is retired there)
-DEEPSEEK = "deepseek-ai/DeepSeek-V4-Flash-0731"
+from models import DEEPSEEK, KIMI, PLAIN
 
 
-@pytest.fixture(scope="module")
-def catalogue():
-    return load_catalogue()
-
-
-def chat(model: str = QWEN, **extra: Any) -> dict[str, Any]:
+def chat(model: str = PLAIN, **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"model": model, "messages": [
         {"role": "system", "content": "You are a helpful coding agent."},
         {"role": "user", "content": "List the files in src/."},
@@ -67,26 +58,26 @@ FAQ_CASES: dict[str, tuple[dict[str, Any], set[str]]] = {
     "hermes-tags": (chat(KIMI, tags=["hermes", "session:abc"], tools=[tool()], thinking_token_budget=0),
                     {"reject-tags"}),
     "hermes-extra-body-tags": (chat(KIMI, extra_body={"tags": ["hermes"]}), {"reject-tags", "unwrap-extra_body"}),
-    "kilo-code-deep-mcp-schema-strict": (chat(QWEN, tools=[tool("mcp_query", deep_schema(20), strict=True)]),
+    "kilo-code-deep-mcp-schema-strict": (chat(PLAIN, tools=[tool("mcp_query", deep_schema(20), strict=True)]),
                                          {"schema-depth-tools", "strip-tools-strict"}),
-    "openclaw-tool-schema-size": (chat(QWEN, tools=[tool("configure", wide_schema(120))]), {"schema-nodes-tools"}),
+    "openclaw-tool-schema-size": (chat(PLAIN, tools=[tool("configure", wide_schema(120))]), {"schema-nodes-tools"}),
     "kimi-cli-cache-key": (chat(KIMI, cache_key="kimi-cli_f1c55293"), {"strip-cache_key"}),
-    "cline-think": (chat(QWEN, think=True), {"strip-think"}),
-    "autogen-duplicate-tool-call-ids": (chat(QWEN, messages=tool_call_history(["call_0", "call_0"])),
+    "cline-think": (chat(PLAIN, think=True), {"strip-think"}),
+    "autogen-duplicate-tool-call-ids": (chat(PLAIN, messages=tool_call_history(["call_0", "call_0"])),
                                         {"reject-duplicate-tool-call-id"}),
-    "image-url": (chat(QWEN, messages=[{"role": "user", "content": [
+    "image-url": (chat(PLAIN, messages=[{"role": "user", "content": [
         {"type": "text", "text": "What is in this picture?"},
         {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]}]),
         {"reject-multimodal-content"}),
-    "guided-json": (chat(QWEN, guided_json={"type": "object"}), {"reject-guided-decoding"}),
+    "guided-json": (chat(PLAIN, guided_json={"type": "object"}), {"reject-guided-decoding"}),
     "structured-outputs-with-response-format": (
-        chat(QWEN, structured_outputs={"json": {"type": "object"}}, response_format={"type": "json_object"}),
+        chat(PLAIN, structured_outputs={"json": {"type": "object"}}, response_format={"type": "json_object"}),
         {"reject-structured_outputs-with-response_format", "prefer-response-format"}),
     "kimi-max-tokens-100": (chat(KIMI, max_tokens=100), {"kimi-empty-content-think-burn"}),
     "kimi-tool-heavy-default-budget": (chat(KIMI, tools=[tool()]), {"kimi-default-budget-tool-heavy"}),
-    "openrouter-plugins": (chat(QWEN, plugins=[{"id": "web"}]), {"strip-plugins"}),
-    "above-output-cap": (chat(QWEN, max_tokens=8000), {"cap-max-tokens"}),
-    "tool-choice-required": (chat(QWEN, tools=[tool()], tool_choice="required"), {"coerce-tool-choice-required"}),
+    "openrouter-plugins": (chat(PLAIN, plugins=[{"id": "web"}]), {"strip-plugins"}),
+    "above-output-cap": (chat(PLAIN, max_tokens=8000), {"cap-max-tokens"}),
+    "tool-choice-required": (chat(PLAIN, tools=[tool()], tool_choice="required"), {"coerce-tool-choice-required"}),
 }
 
 
@@ -123,7 +114,7 @@ def test_rejections_are_errors_with_the_gateway_message(catalogue) -> None:
 
 
 def test_every_problem_is_reported_not_only_the_first(catalogue) -> None:
-    payload = chat(QWEN, tags=["x"], guided_json={}, think=True, cache_key="k", temperature=5,
+    payload = chat(PLAIN, tags=["x"], guided_json={}, think=True, cache_key="k", temperature=5,
                    messages=tool_call_history(["a", "a"]))
     found = rules(lint(json.dumps(payload), catalogue=catalogue))
     assert {"reject-tags", "reject-guided-decoding", "strip-think", "strip-cache_key", "clamp-temperature",
@@ -131,7 +122,7 @@ def test_every_problem_is_reported_not_only_the_first(catalogue) -> None:
 
 
 def test_positions_point_at_the_field(catalogue) -> None:
-    text = '{\n  "model": "%s",\n  "messages": [{"role": "user", "content": "hi"}],\n  "tags": ["a"]\n}' % QWEN
+    text = '{\n  "model": "%s",\n  "messages": [{"role": "user", "content": "hi"}],\n  "tags": ["a"]\n}' % PLAIN
     tags = next(f for f in lint(text, catalogue=catalogue) if f.rule == "reject-tags")
     assert (tags.line, tags.column) == (4, 3)
 
@@ -144,7 +135,7 @@ def test_kimi_max_tokens_100_names_the_forced_budget(catalogue) -> None:
 
 
 def test_broker_profile_and_revision_change_the_findings(catalogue) -> None:
-    plugins = json.dumps(chat(QWEN, plugins=[{"id": "web"}]))
+    plugins = json.dumps(chat(PLAIN, plugins=[{"id": "web"}]))
     default = {f.rule: f for f in lint(plugins, catalogue=catalogue)}
     assert default["strip-plugins"].severity == "warning"
     divergent = [b.id for b in catalogue.brokers.values()
@@ -159,28 +150,28 @@ def test_broker_profile_and_revision_change_the_findings(catalogue) -> None:
 def test_model_override_applies_when_the_body_names_none(catalogue) -> None:
     body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 100}
     assert "kimi-empty-content-think-burn" in rules(lint(json.dumps(body), model=KIMI, catalogue=catalogue))
-    assert "kimi-empty-content-think-burn" not in rules(lint(json.dumps(body), model=QWEN, catalogue=catalogue))
+    assert "kimi-empty-content-think-burn" not in rules(lint(json.dumps(body), model=PLAIN, catalogue=catalogue))
 
 
 # --- clean payloads ---------------------------------------------------------------------------
 
 CLEAN = {
-    "minimal-qwen": chat(QWEN),
+    "minimal-qwen": chat(PLAIN),
     "minimal-kimi": chat(KIMI),
     "no-model": {"messages": [{"role": "user", "content": "hi"}]},
-    "sampling": chat(QWEN, temperature=0.7, top_p=0.9, max_tokens=1024, seed=7, user="u-1", n=1,
+    "sampling": chat(PLAIN, temperature=0.7, top_p=0.9, max_tokens=1024, seed=7, user="u-1", n=1,
                      frequency_penalty=0, presence_penalty=0, stop=["\n\n"]),
     "streaming-with-usage": chat(KIMI, stream=True, stream_options={"include_usage": True}, max_tokens=2048),
-    "not-streaming": chat(QWEN, stream=False),
+    "not-streaming": chat(PLAIN, stream=False),
     "max-completion-tokens": chat(KIMI, max_completion_tokens=1500),
-    "tools-auto": chat(QWEN, tools=[tool(), tool("read_file")], tool_choice="auto", parallel_tool_calls=True),
-    "tool-history": chat(QWEN, tools=[tool("tool_0"), tool("tool_1")],
+    "tools-auto": chat(PLAIN, tools=[tool(), tool("read_file")], tool_choice="auto", parallel_tool_calls=True),
+    "tool-history": chat(PLAIN, tools=[tool("tool_0"), tool("tool_1")],
                          messages=[{"role": "system", "content": "Agent."}] + tool_call_history(["call_a", "call_b"])),
     "json-mode": chat(DEEPSEEK, response_format={"type": "json_object"}),
-    "json-schema": chat(QWEN, response_format={"type": "json_schema", "json_schema": {
+    "json-schema": chat(PLAIN, response_format={"type": "json_schema", "json_schema": {
         "name": "answer", "schema": {"type": "object", "properties": {"answer": {"type": "string"}}}}}),
-    "logprobs": chat(QWEN, logprobs=True, top_logprobs=3),
-    "metadata": chat(QWEN, metadata={"run": "nightly"}),
+    "logprobs": chat(PLAIN, logprobs=True, top_logprobs=3),
+    "metadata": chat(PLAIN, metadata={"run": "nightly"}),
 }
 
 
@@ -201,6 +192,6 @@ def test_clean_payloads_stay_clean_in_every_revision(catalogue) -> None:
 
 
 def test_lint_accepts_mappings_and_text(catalogue) -> None:
-    payload = chat(QWEN, tags=["x"])
+    payload = chat(PLAIN, tags=["x"])
     assert rules(lint(payload, catalogue=catalogue)) == rules(lint(json.dumps(payload), catalogue=catalogue))
     assert lint(copy.deepcopy(payload), catalogue=catalogue)[0].line is not None

@@ -13,9 +13,8 @@ import pytest
 
 from gonka_conformance.lint.cli import main
 from gonka_conformance.lint.formats.github import annotation, escape_data, escape_property
+from models import KIMI, PLAIN
 
-QWEN = "deepseek-ai/DeepSeek-V4-Flash-0731"  # a plain route the newest revision serves (Qwen is retired there)
-KIMI = "moonshotai/Kimi-K2.6"
 # The official schema, vendored with its provenance (tests/data/README.md).
 OFFICIAL_SARIF_SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
 
@@ -25,8 +24,8 @@ def corpus(tmp_path: Path) -> dict[str, Path]:
     files = {
         "hermes.json": {"model": KIMI, "messages": [{"role": "user", "content": "hi"}], "tags": ["a,b:c"],
                         "cache_key": "k", "max_tokens": 100, "temperature": 5},
-        "clean.json": {"model": QWEN, "messages": [{"role": "user", "content": "hi"}]},
-        "weird name %,:.json": {"model": QWEN, "messages": [{"role": "user", "content": "100% <b>&\x01"}],
+        "clean.json": {"model": PLAIN, "messages": [{"role": "user", "content": "hi"}]},
+        "weird name %,:.json": {"model": PLAIN, "messages": [{"role": "user", "content": "100% <b>&\x01"}],
                                 "think": True},
     }
     paths = {}

@@ -13,12 +13,11 @@ import pytest
 
 from gonka_conformance.lint import lint
 from gonka_conformance.lint.hook import GonkaLintError, LintHook, install
+from models import KIMI, PLAIN
 
-QWEN = "deepseek-ai/DeepSeek-V4-Flash-0731"  # a plain route the newest revision serves (Qwen is retired there)
-KIMI = "moonshotai/Kimi-K2.6"
 SECRET = "sk-test-NEVER-LOGGED"
 
-COMPLETION = {"id": "devshard-1-1", "object": "chat.completion", "created": 0, "model": QWEN,
+COMPLETION = {"id": "devshard-1-1", "object": "chat.completion", "created": 0, "model": PLAIN,
               "choices": [{"index": 0, "finish_reason": "stop",
                            "message": {"role": "assistant", "content": "hello"}}],
               "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
@@ -39,7 +38,7 @@ def test_hook_raises_before_a_rejected_request_leaves(caplog) -> None:
     with caplog.at_level(logging.WARNING, logger="gonka_conformance.lint"):
         with pytest.raises(GonkaLintError) as error:
             client.post("http://127.0.0.1:9/v1/chat/completions",
-                        json={"model": QWEN, "messages": [{"role": "user", "content": "hi"}], "tags": ["x"]})
+                        json={"model": PLAIN, "messages": [{"role": "user", "content": "hi"}], "tags": ["x"]})
     assert sent == []  # never sent
     assert [f.rule for f in error.value.findings] == ["reject-tags"]
     assert "reject-tags at /tags" in str(error.value)
@@ -52,7 +51,7 @@ def test_hook_logs_warnings_and_lets_clean_requests_through(caplog) -> None:
     client = httpx.Client(transport=transport(sent), event_hooks={"request": [hook]})
     with caplog.at_level(logging.INFO, logger="gonka_conformance.lint"):
         client.post("http://127.0.0.1:9/v1/chat/completions",
-                    json={"model": QWEN, "messages": [{"role": "user", "content": "hi"}], "store": True, "tags": []})
+                    json={"model": PLAIN, "messages": [{"role": "user", "content": "hi"}], "store": True, "tags": []})
         client.get("http://127.0.0.1:9/v1/models")
         client.post("http://127.0.0.1:9/v1/embeddings", json={"input": "x", "tags": ["x"]})
     assert len(sent) == 3
@@ -79,10 +78,10 @@ def test_install_on_an_async_client() -> None:
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
             install(client)
             await client.post("http://127.0.0.1:9/v1/chat/completions",
-                              json={"model": QWEN, "messages": [{"role": "user", "content": "hi"}]})
+                              json={"model": PLAIN, "messages": [{"role": "user", "content": "hi"}]})
             with pytest.raises(GonkaLintError):
                 await client.post("http://127.0.0.1:9/v1/chat/completions",
-                                  json={"model": QWEN, "messages": [{"role": "user", "content": "hi"}],
+                                  json={"model": PLAIN, "messages": [{"role": "user", "content": "hi"}],
                                         "guided_json": {}})
 
     asyncio.run(go())
@@ -109,15 +108,15 @@ def sdk_client(sent: list[bytes], hook: LintHook | None = None) -> Any:
 
 
 SDK_CALLS: dict[str, dict[str, Any]] = {
-    "plain": {"model": QWEN, "messages": [{"role": "user", "content": "hi"}]},
+    "plain": {"model": PLAIN, "messages": [{"role": "user", "content": "hi"}]},
     "kimi-chat": {"model": KIMI, "messages": [{"role": "system", "content": "Be brief."},
                                               {"role": "user", "content": "hi"}], "max_tokens": 1024},
-    "sampling": {"model": QWEN, "messages": [{"role": "user", "content": "hi"}], "temperature": 0.2, "top_p": 0.9,
+    "sampling": {"model": PLAIN, "messages": [{"role": "user", "content": "hi"}], "temperature": 0.2, "top_p": 0.9,
                  "seed": 1, "user": "u", "stop": ["END"], "n": 1, "presence_penalty": 0},
-    "tools": {"model": QWEN, "messages": [{"role": "user", "content": "weather?"}], "tool_choice": "auto",
+    "tools": {"model": PLAIN, "messages": [{"role": "user", "content": "weather?"}], "tool_choice": "auto",
               "tools": [{"type": "function", "function": {"name": "get_weather", "description": "Weather",
                          "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]},
-    "json-mode": {"model": QWEN, "messages": [{"role": "user", "content": "json please"}],
+    "json-mode": {"model": PLAIN, "messages": [{"role": "user", "content": "json please"}],
                   "response_format": {"type": "json_object"}, "max_completion_tokens": 500},
 }
 
@@ -136,15 +135,15 @@ def test_the_hook_in_the_openai_sdk_stops_a_rejected_request() -> None:
     sent: list[bytes] = []
     client = sdk_client(sent, LintHook())
     with pytest.raises(Exception) as error:  # GonkaLintError, possibly wrapped by the SDK
-        client.chat.completions.create(model=QWEN, messages=[{"role": "user", "content": "hi"}],
+        client.chat.completions.create(model=PLAIN, messages=[{"role": "user", "content": "hi"}],
                                        extra_body={"tags": ["hermes"]})
     cause: BaseException | None = error.value
     while cause is not None and not isinstance(cause, GonkaLintError):
         cause = cause.__cause__ or cause.__context__
     assert isinstance(cause, GonkaLintError) and cause.findings[0].rule == "reject-tags"
     assert sent == []
-    client.chat.completions.create(model=QWEN, messages=[{"role": "user", "content": "hi"}])
-    assert len(sent) == 1 and json.loads(sent[0])["model"] == QWEN
+    client.chat.completions.create(model=PLAIN, messages=[{"role": "user", "content": "hi"}])
+    assert len(sent) == 1 and json.loads(sent[0])["model"] == PLAIN
 
 
 def test_the_documented_example_runs_offline() -> None:

@@ -14,8 +14,8 @@ import pytest
 
 from gonka_conformance.lint import lint
 from gonka_conformance.lint.cli import main
+from models import KIMI
 
-KIMI = "moonshotai/Kimi-K2.6"
 GOOD = {"model": KIMI, "messages": [{"role": "user", "content": "hi"}]}
 HUGE = "9" * 20_000  # past Python's 4,300-digit limit for int(str)
 GONKA_LINT = Path(sys.executable).with_name("gonka-lint")

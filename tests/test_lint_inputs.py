@@ -14,9 +14,9 @@ import pytest
 
 from gonka_conformance.lint import PayloadError, lint
 from gonka_conformance.lint.cli import main
+from models import PLAIN
 
-QWEN = "deepseek-ai/DeepSeek-V4-Flash-0731"  # a plain route the newest revision serves (Qwen is retired there)
-GOOD = {"model": QWEN, "messages": [{"role": "user", "content": "hi"}]}
+GOOD = {"model": PLAIN, "messages": [{"role": "user", "content": "hi"}]}
 TAGGED = {**GOOD, "tags": ["x"]}
 
 

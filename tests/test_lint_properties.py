@@ -11,7 +11,6 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gonka_conformance import load_catalogue
 from gonka_conformance.goemu import json as gojson
 from gonka_conformance.engine.context import child
 from gonka_conformance.lint import PayloadError, lint
@@ -19,8 +18,8 @@ from gonka_conformance.lint.cli import main
 from gonka_conformance.lint.inputs import Record
 from gonka_conformance.lint.locate import SourceIndex
 from gonka_conformance.lint.runner import Options, fix_record
+from models import CATALOGUE
 
-CATALOGUE = load_catalogue()
 # GONKA_LINT_EXAMPLES=5000 for a longer hunt; the default keeps the suite fast.
 FAST = settings(max_examples=int(os.environ.get("GONKA_LINT_EXAMPLES", "150")), deadline=2000,
                 suppress_health_check=[HealthCheck.too_slow])

@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 
-from gonka_conformance import load_catalogue
 from gonka_conformance.goemu import json as gojson
 from gonka_conformance.lint import PayloadError, lint
 from gonka_conformance.lint.cli import main
@@ -26,15 +25,9 @@ from gonka_conformance.lint.inputs import Record
 from gonka_conformance.lint.runner import Options, fix_record
 
 from test_lint_inputs import GOOD, SECRET, TAGGED, entry, har, run, write
+from models import KIMI, PLAIN
 
-QWEN = "deepseek-ai/DeepSeek-V4-Flash-0731"  # a plain route the newest revision serves (Qwen is retired there)
-KIMI = "moonshotai/Kimi-K2.6"
 CHAT = "https://api.example/v1/chat/completions"
-
-
-@pytest.fixture(scope="module")
-def catalogue():
-    return load_catalogue()
 
 
 # --- 1: --fix never rewrites a HAR capture, whatever its extension --------------------------------
@@ -62,7 +55,7 @@ def test_fix_rewrites_a_sniffed_json_file_without_a_har_note(tmp_path: Path, cap
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_show_normalized_masks_secrets(fmt: str, tmp_path: Path, capsys) -> None:
     token = "sk-" + "test" + "abcdefghijklmnopqrstuvwxyz01"  # an obvious fake, shaped like a key
-    body = {"model": QWEN, "messages": [{"role": "user", "content": f"key {token}"}],
+    body = {"model": PLAIN, "messages": [{"role": "user", "content": f"key {token}"}],
             "extra_headers": {"Authorization": f"Bearer {SECRET}"}}
     path = write(tmp_path / "p.json", body)
     code, out, err = run(capsys, str(path), "--show-normalized", "--format", fmt)
@@ -221,8 +214,8 @@ def test_schema_sites_use_the_targets_bounds(catalogue) -> None:
 
 
 def test_limits_missing_from_the_catalogue_fail_loudly(catalogue) -> None:
-    broken = SimpleNamespace(by_id={})
-    with pytest.raises(CatalogueOptionError, match="limit-body-size"):
+    broken = SimpleNamespace(by_id={}, rules=())
+    with pytest.raises(CatalogueOptionError, match="body-size"):
         Options(broken).max_body  # type: ignore[arg-type]  # noqa: B018
     limit = catalogue.by_id["limit-body-size"].targets[0].options["limit"]
     assert Options(catalogue).max_body == limit

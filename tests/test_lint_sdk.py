@@ -19,11 +19,10 @@ from gateways import serve  # noqa: E402
 
 from gonka_conformance.lint import http_client, lint, wrap  # noqa: E402
 from gonka_conformance.lint.sdk import error_class  # noqa: E402
+from models import HI, KIMI
 
-MODEL = "moonshotai/Kimi-K2.6"  # served by the reference gateway in the newest revision
-KIMI = "moonshotai/Kimi-K2.6"
+MODEL = KIMI  # served by the reference gateway in the newest revision
 KEY = "sk-test-NOT-A-REAL-KEY-abcdef0123456789"
-HI = [{"role": "user", "content": "hi"}]
 TAGS = {"tags": ["product=hermes-agent"]}
 
 

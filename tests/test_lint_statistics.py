@@ -14,9 +14,8 @@ from distributed import Client, LocalCluster
 
 from gonka_conformance.lint.on_dask import lint_bag, lint_lines, statistics, statistics_of_results
 from gonka_conformance.lint.statistics import Statistics
+from models import HI, KIMI, MINIMAX
 
-KIMI, MINIMAX = "moonshotai/Kimi-K2.6", "MiniMaxAI/MiniMax-M2.7"
-HI = [{"role": "user", "content": "hi"}]
 SHAPES = [
     {"model": KIMI, "messages": HI, "max_tokens": 512},
     {"model": KIMI, "messages": HI, "tags": ["a"]},

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from gonka_conformance.catalogue.loader import load_catalogue
 from gonka_conformance.engine.pipeline import normalize, render
 from gonka_conformance.live.cases import build_request, canonical_models, live_cases
 from gonka_conformance.live.judge import expect
+from models import CATALOGUE
 
-CATALOGUE = load_catalogue()
 CASES = live_cases(CATALOGUE, tier="full")
 
 

@@ -13,7 +13,8 @@ from gonka_conformance.catalogue.loader import load_catalogue
 from gonka_conformance.live.cases import live_cases
 from gonka_conformance.live.packing import Planner, token_shares
 from gonka_conformance.reports.model import schema
-from test_live_suite import KIMI, MINIMAX, altered_catalogue, by_outcome, gateway, run_suite
+from models import KIMI, MINIMAX
+from test_live_suite import altered_catalogue, by_outcome, gateway, run_suite
 
 #: The cheap tier on the embedded gateway's four models spent 23,287 tokens before packing.
 CHEAP_TIER_BUDGET = 8000

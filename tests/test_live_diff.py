@@ -13,8 +13,8 @@ import pytest
 
 from gonka_conformance.catalogue.loader import load_catalogue
 from gonka_conformance.reports.diff import ModelSpellings, diff_reports
+from models import KIMI, MINIMAX
 
-KIMI, MINIMAX = "moonshotai/Kimi-K2.6", "MiniMaxAI/MiniMax-M2.7"
 RESPELLED = {KIMI: "moonshotai/kimi-k2.6", MINIMAX: "gonka/minimaxai/minimax-m2.7"}
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from test_live_suite import MINIMAX, altered_catalogue, gateway, run_suite
+from models import MINIMAX
+from test_live_suite import altered_catalogue, gateway, run_suite
 
 
 def _result(session, case_id: str):

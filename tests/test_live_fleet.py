@@ -18,10 +18,10 @@ from typing import Iterator
 import httpx
 
 from gateways import serve
+from models import KIMI  # served by both revisions
 
 KEY = "sk-fleet-Zq7tPLANTED0xW9"
 BIN = Path(sys.executable).parent
-KIMI = "moonshotai/Kimi-K2.6"  # served by both revisions
 
 
 @contextlib.contextmanager

@@ -30,9 +30,9 @@ from gonka_conformance.live.guard import Bounds, RunGuard
 from gonka_conformance.live.observe import Target, retry_delay, send
 from gonka_conformance.live.session import LiveSession, SessionOptions
 from gonka_conformance.live.transport import TooLarge, bounded_client, iter_decoded
+from models import KIMI
 
 KEY = "PLANTEDx0123abcdSECRET"
-KIMI = "moonshotai/Kimi-K2.6"
 #: The cases that passed on broken answers before (issue 8), and one stream case.
 FALSE_PASS_RULES = ("schema-depth-tools", "schema-response-format", "schema-tools",
                     "strip-response-logprobs-unless-asked", "strip-response-token-ids", "stream-done-sentinel")

@@ -23,8 +23,7 @@ from gonka_conformance.live.cases import LiveRequest
 from gonka_conformance.live.runner import curl_command
 from gonka_conformance.live.session import LiveSession, SessionOptions, TargetUnreachable, discover_models
 from gonka_conformance.reports.baseline import baseline_from_report
-
-MINIMAX = "MiniMaxAI/MiniMax-M2.7"
+from models import MINIMAX
 
 
 def _cli(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -13,9 +13,9 @@ import pytest
 
 from gonka_conformance.live import commands
 from hostile import HostileBroker
+from models import MINIMAX
 
 KEY = "Zq7tPLANTEDkey0xW9mQ2vR"
-MINIMAX = "MiniMaxAI/MiniMax-M2.7"
 BIN = Path(sys.executable).parent
 
 

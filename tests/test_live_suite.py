@@ -21,8 +21,8 @@ from gonka_conformance.live.session import LiveSession, SessionOptions
 from gonka_conformance.reports.baseline import baseline_from_report, load_baseline
 from gonka_conformance.reports.diff import diff_reports
 from gonka_conformance.reports.model import load_report, schema
+from models import KIMI, MINIMAX
 
-KIMI, MINIMAX = "moonshotai/Kimi-K2.6", "MiniMaxAI/MiniMax-M2.7"
 MODELS = [KIMI, MINIMAX]
 KEY = "sk-test-suite-0000"
 

@@ -15,11 +15,8 @@ from gonka_conformance.catalogue.loader import load_catalogue
 from gonka_conformance.engine.check_messages import messages_contract
 from gonka_conformance.engine.context import Site
 from gonka_conformance.engine.pipeline import analyse, normalize, render
+from models import KIMI, MINIMAX, QWEN, REVISIONS
 
-QWEN = "Qwen/Qwen3-235B-A22B-Instruct-2507-FP8"
-KIMI = "moonshotai/Kimi-K2.6"
-MINIMAX = "MiniMaxAI/MiniMax-M2.7"
-REVISIONS = ("2026-05", "2026-09")
 
 GOLDENS = [g for g in load_goldens() if g.name.startswith(("messages_", "arrays_messages_"))]
 

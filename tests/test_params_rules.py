@@ -8,13 +8,7 @@ import pytest
 
 from gonka_conformance.engine.pipeline import analyse, forwarded_bytes, normalize
 from gonka_conformance.engine.types import Limits
-
-KIMI, QWEN, MINIMAX, GLM, DEEPSEEK = (
-    "moonshotai/Kimi-K2.6", "Qwen/Qwen3-235B-A22B-Instruct-2507-FP8", "MiniMaxAI/MiniMax-M2.7",
-    "zai-org/GLM-5.3-Flash", "deepseek-ai/DeepSeek-V4-Flash-0731",
-)
-OLD, NEW = "2026-05", "2026-09"
-HI = [{"role": "user", "content": "hi"}]
+from models import DEEPSEEK, GLM, HI, KIMI, MINIMAX, NEW, OLD, QWEN
 
 
 def accepted(body: dict, model: str = QWEN, revision: str = NEW, **kw) -> dict:

@@ -18,12 +18,9 @@ from gonka_conformance.engine.check_schemas import Bounds, go_regexp_error, mars
 from gonka_conformance.engine.transform_schemas import Vocabulary
 from gonka_conformance.engine.pipeline import analyse, normalize, rule_applies
 from gonka_conformance.engine.types import Accepted, Rejected
+from models import KIMI, MINIMAX, NEW, OLD, QWEN
 
 
-QWEN = "Qwen/Qwen3-235B-A22B-Instruct-2507-FP8"
-KIMI = "moonshotai/Kimi-K2.6"
-MINIMAX = "MiniMaxAI/MiniMax-M2.7"
-OLD, NEW = "2026-05", "2026-09"
 BOTH = pytest.mark.parametrize("revision", [OLD, NEW])
 MY_FIELDS = ("tools", "tool_choice", "response_format", "structured_outputs", "metadata", "chat_template_kwargs")
 MY_FILES = ("30-schemas.yaml",)

@@ -19,8 +19,8 @@ from gonka_conformance.engine import check_schemas
 from gonka_conformance.engine.check_schemas import marshaled_size
 from gonka_conformance.engine.pipeline import analyse, normalize
 from gonka_conformance.engine.types import Accepted, Rejected
+from models import MINIMAX
 
-MINIMAX = "MiniMaxAI/MiniMax-M2.7"
 TRICKY = st.text(alphabet=st.sampled_from(list('ab"\\/\b\f\n\r\t\x01\x1f\x7f<>&\u2028\u2029é漢\U0001F600 .eE')))
 NUMBERS = st.sampled_from(["1.0", "1.00", "2e3", "-0.5E-7", "1e400", "12345678901234567890123"]).map(gojson.Num)
 SCALARS = st.one_of(TRICKY, st.integers(), st.booleans(), st.none(), NUMBERS)

@@ -10,10 +10,8 @@ from gonka_conformance.catalogue.loader import load_catalogue
 from gonka_conformance.engine.pipeline import forwarded_bytes, normalize
 from gonka_conformance.lint import lint
 from gonka_conformance.lint.explain import explain_json, explain_text
+from models import GLM, HI, KIMI, MINIMAX, NEW, OLD, PLAIN, QWEN
 
-KIMI, QWEN, MINIMAX = "moonshotai/Kimi-K2.6", "Qwen/Qwen3-235B-A22B-Instruct-2507-FP8", "MiniMaxAI/MiniMax-M2.7"
-OLD, NEW = "2026-05", "2026-09"
-HI = [{"role": "user", "content": "hi"}]
 BOTH = pytest.mark.parametrize("revision", [OLD, NEW])
 
 
@@ -113,9 +111,9 @@ def errors(payload: dict, **kw) -> list[tuple[str, str]]:
 @pytest.mark.parametrize("model, kw", [
     ("Kimi-K2.6", {}),
     ("moonshotai/kimi-k2.6", {}),                                    # upstream matches exactly
-    ("moonshotai/Kimi-K2.6", {"profile": "gonkagate.com"}),          # that broker serves the lowercase id
-    ("Qwen/Qwen3-235B-A22B-Instruct-2507-FP8", {}),                  # retired in 2026-09
-    ("zai-org/GLM-5.3-Flash", {"revision": OLD}),                    # not yet served in 2026-05
+    (KIMI, {"profile": "gonkagate.com"}),                            # that broker serves the lowercase id
+    (QWEN, {}),                                                      # retired in 2026-09
+    (GLM, {"revision": OLD}),                                        # not yet served in 2026-05
 ])
 def test_every_model_id_the_gateway_400s_is_an_error(model: str, kw: dict) -> None:
     found = errors({"model": model, "messages": HI}, **kw)
@@ -124,8 +122,8 @@ def test_every_model_id_the_gateway_400s_is_an_error(model: str, kw: dict) -> No
 
 
 @pytest.mark.parametrize("model, kw", [
-    ("moonshotai/Kimi-K2.6", {}), ("moonshotai/kimi-k2.6", {"profile": "gonkagate.com"}),
-    ("Qwen/Qwen3-235B-A22B-Instruct-2507-FP8", {"revision": OLD}), (" MiniMaxAI/MiniMax-M2.7 ", {}),
+    (KIMI, {}), ("moonshotai/kimi-k2.6", {"profile": "gonkagate.com"}),
+    (QWEN, {"revision": OLD}), (f" {MINIMAX} ", {}),
 ])
 def test_served_model_ids_are_not_errors(model: str, kw: dict) -> None:
     assert errors({"model": model, "messages": HI}, **kw) == []
@@ -133,12 +131,12 @@ def test_served_model_ids_are_not_errors(model: str, kw: dict) -> None:
 
 def test_case_hint_without_a_profile() -> None:
     hints = [f for f in lint({"model": "moonshotai/kimi-k2.6", "messages": HI}) if f.rule == "model-id-case-sensitive"]
-    assert len(hints) == 1 and '"moonshotai/Kimi-K2.6"' in hints[0].message
+    assert len(hints) == 1 and f'"{KIMI}"' in hints[0].message
 
 
 @pytest.mark.parametrize("revision", [OLD, NEW])
 def test_a_translated_client_field_is_an_info_finding_with_the_anchor(revision: str) -> None:
-    model = QWEN if revision == OLD else "deepseek-ai/DeepSeek-V4-Flash-0731"
+    model = QWEN if revision == OLD else PLAIN
     found = [f for f in lint({"model": model, "messages": HI, "enable_thinking": False}, revision=revision)
              if f.rule == "translate-enable_thinking"]
     assert len(found) == 1 and found[0].severity == "info"

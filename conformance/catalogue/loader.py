@@ -258,7 +258,8 @@ def _option_problems(item: _File) -> list[str]:
         match = raw.get("match") or []
         targets = [(("match",), match)] if isinstance(match, dict) else [(("match", i), t) for i, t in enumerate(match)]
         for where, target in targets:
-            verb = Target(path="", check=target.get("check"), transform=target.get("transform")).verb
+            verb = Target(path="", check=target.get("check"), transform=target.get("transform"),
+                          route=target.get("route"), respond=target.get("respond")).verb
             if verb not in schemas:
                 continue  # an unknown verb is reported by the cross-check, once
             path = ("rules", index, *where, "with")
@@ -333,8 +334,8 @@ def _build_rule(raw: dict[str, Any], filename: str, line: int) -> Rule:
         match = [match]
     targets = tuple(
         Target(
-            path=t["path"], check=t.get("check"), transform=t.get("transform"),
-            options=t.get("with") or {}, order=float(t.get("order", order)),
+            path=t["path"], check=t.get("check"), transform=t.get("transform"), route=t.get("route"),
+            respond=t.get("respond"), options=t.get("with") or {}, order=float(t.get("order", order)),
             revisions=RevisionRange(t["revisions"].get("from"), t["revisions"].get("until")) if "revisions" in t else None,
         )
         for t in match
@@ -357,7 +358,7 @@ def _build_rule(raw: dict[str, Any], filename: str, line: int) -> Rule:
         revisions=RevisionRange(revisions.get("from"), revisions.get("until")),
         when=tuple(applies.get("when") or ()),
         status=reject.get("status"), messages=messages, advice=action.get("advise"),
-        error_fields={key: reject[key] for key in ("type", "code") if key in reject},
+        error_fields={key: reject[key] for key in ("type", "code") if key in reject}, no_verb=raw.get("no_verb"),
         anchor=anchor, docs=raw["docs"], lint=raw.get("lint") or {},
         live=tuple(raw.get("live") or ()), source_file=filename, line=line,
         evidence=_evidence(raw.get("evidence")),
@@ -461,9 +462,9 @@ def _cross_check(
         for extra in rule_checks():  # e.g. the engine's: every verb a rule names exists
             problems.extend(f"{where}: {rule.id}: {problem}" for problem in extra(rule))
         problems.extend(f"{where}: {rule.id}: {problem}" for problem in _template_problems(rule))
-        has_check = any(t.check for t in rule.targets)
+        has_check = any(t.check or t.route for t in rule.targets)
         if has_check and rule.kind != "advise" and rule.status is None:
-            problems.append(f"{where}: {rule.id}: a rule with a check needs action.reject")
+            problems.append(f"{where}: {rule.id}: a rule with a check or route verb needs action.reject")
         if rule.kind == "advise" and has_check and not rule.advice:
             problems.append(f"{where}: {rule.id}: an advise rule with a check needs action.advise")
     for rule in rules:  # a delegated code needs a message in the rule it is delegated to
@@ -493,22 +494,22 @@ def _cross_check(
     return problems
 
 
-#: Stages whose rules the gateway face answers around ``normalize`` (routing, auth, the
-#: response it writes): a rule there may have no ``match``.
-_FACE_STAGES = ("route", "response")
-
-
 def _matchless_problems(rules: list[Rule]) -> list[str]:
     """A rule without ``match`` runs only when another rule's verb reports for it through
-    ``delegate``: one nothing delegates to would load, pass every test and never fire.
-    Exceptions: route/response rules (answered by the gateway) and ``accept`` rules (they
-    record that nothing rejects; their live examples check it)."""
+    ``delegate``: one nothing delegates to would load, pass every test and never fire. The one
+    exceptions do nothing a verb could do, and say so: an ``accept`` rule records that nothing
+    rejects (its live examples check it), and a rule with ``no_verb`` states why (a wire-format
+    fact, documentation). Route and response rules name their gateway verb (``route:`` /
+    ``respond:``) like any other rule."""
     delegated = {delegate for rule in rules for target in rule.targets
                  for delegate in (target.options.get("delegate") or {}).values()}
     return [f"{rule.source_file}:{rule.line}: {rule.id}: a rule without match must be named in another rule's "
-            f"delegate map (e.g. reject-unknown-param's), or be an accept rule or a {'/'.join(_FACE_STAGES)} rule"
+            f"delegate map (e.g. reject-unknown-param's), be an accept rule or say why no verb runs it (no_verb); "
+            f"a {rule.stage} rule names its verb in match"
             for rule in rules
-            if not rule.targets and rule.id not in delegated and rule.kind != "accept" and rule.stage not in _FACE_STAGES]
+            if not rule.targets and rule.id not in delegated and rule.kind != "accept" and not rule.no_verb] + [
+        f"{rule.source_file}:{rule.line}: {rule.id}: no_verb says no verb runs this rule, but it has a match"
+        for rule in rules if rule.targets and rule.no_verb]
 
 
 def _override_problems(rules: list[Rule], by_id: dict[str, Rule]) -> list[str]:

@@ -29,11 +29,25 @@ class Target:
     options: Mapping[str, Any] = field(default_factory=dict)
     order: float = 0.0
     revisions: "RevisionRange | None" = None
+    #: Gateway verbs, run around ``normalize`` rather than in it: ``route`` (may the request
+    #: pass? — stage route) and ``respond`` (how the answer is shaped — stage response).
+    route: str | None = None
+    respond: str | None = None
 
     @property
     def verb(self) -> tuple[str, str]:
-        """(kind, name): ``("check", …)`` or ``("transform", …)``, as the verb registry keys it."""
-        return ("check", self.check) if self.check else ("transform", self.transform or "")
+        """(kind, name): ``("check", …)``, ``("transform", …)``, ``("route", …)`` or
+        ``("respond", …)``, as the verb registry keys it."""
+        for kind in VERB_FIELDS:
+            name = getattr(self, kind)
+            if name:
+                return (kind, name)
+        return ("transform", "")
+
+
+#: The match keys naming a verb, one per verb kind (``check`` and ``transform`` run in the
+#: pipeline; ``route`` and ``respond`` in the gateway's engine calls).
+VERB_FIELDS: tuple[str, ...] = ("check", "transform", "route", "respond")
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,7 @@ class Rule:
     source_file: str
     line: int
     evidence: "Evidence | None" = None
+    no_verb: str | None = None  # why no verb runs this match-less rule (wire format, documentation)
 
     @property
     def severity(self) -> str:

@@ -47,7 +47,7 @@ def kimi_disabled_keeps_budget(ctx: Context, site: Site) -> Iterator[Hit]:
 
 @check("effective-cap", options=options(required={"measured_cap": "integer"}), when_absent=True)
 def effective_cap(ctx: Context, site: Site) -> Iterator[Hit]:
-    """Asking for more than brokers' measured effective cap (3072) but within the network cap."""
+    """Asking for more than brokers' measured effective cap (`measured_cap`) but within the network cap."""
     measured = int(site.options["measured_cap"])
     client = _client(ctx)
     for name in ("max_tokens", "max_completion_tokens"):

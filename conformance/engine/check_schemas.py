@@ -37,8 +37,9 @@ from .types import MISSING, Change, Hit
 #: The options every schema-walking verb shares (``bounds`` are the fields of :class:`Bounds`).
 _BOUNDS_OPTIONS = options(required={"max_depth": "integer", "max_nodes": "integer", "max_size": "integer"},
                           optional={"max_branch": "integer", "max_enum": "integer", "max_pattern_len": "integer"})
-_SCHEMA_OPTIONS = {"prefix": "string", "bounds": _BOUNDS_OPTIONS, "schema": "object"}
-_REF_OPTIONS = {"refs": {"const": "inline"}, "ref_siblings": {"enum": ["ignore", "merge"]}}
+_Spec = str | Mapping[str, Any]  # one option's spec as registry.options takes it: a shorthand or a JSON Schema
+_SCHEMA_OPTIONS: dict[str, _Spec] = {"prefix": "string", "bounds": _BOUNDS_OPTIONS, "schema": "object"}
+_REF_OPTIONS: dict[str, _Spec] = {"refs": {"const": "inline"}, "ref_siblings": {"enum": ["ignore", "merge"]}}
 
 
 @dataclass(frozen=True)
@@ -344,7 +345,9 @@ def _verdict(schema: Any, bounds: Bounds, vocab: Vocabulary) -> _Verdict:
     text = _compact_text(schema)
     text_size = _go_size_of_text(text) if text is not None else None
     # Only a text that measures exactly is a key: Python prints the floats 1.0 and 1.00 alike.
-    key = (text, bounds, vocab) if text_size is not None and len(text) <= _VERDICT_TEXT_LIMIT else None
+    key: tuple[str, Bounds, Vocabulary] | None = None
+    if text is not None and text_size is not None and len(text) <= _VERDICT_TEXT_LIMIT:
+        key = (text, bounds, vocab)
     known = _VERDICTS.get(key) if key is not None else None
     if known is not None:
         return known

@@ -19,6 +19,7 @@ from ..catalogue.model import ENGINE_STAGES, PRE_PARSE_STAGES, STAGES, Rule, Tar
 from . import builtins, registry  # noqa: F401  (builtins: the verbs are registered before any plan)
 from .messages import EngineError, render  # noqa: F401  (re-exported: the faces import them from here)
 from .context import Context, Site, parent_of, resolve, resolve_plain, split_pointer
+from .lookup import int_verb_option
 from .routing import family_of  # noqa: F401  (re-exported)
 from .types import (
     MISSING, Accepted, Advice, Analysis, Change, Event, Hit, Limits, Rejected, Rejection, Result,
@@ -138,6 +139,8 @@ def _plan(catalogue: Catalogue, revision_id: str, family: str | None, profile_id
         if not applicable[rule.id] or rule.stage not in stages:
             continue
         for target in rule.targets:
+            if target.verb[0] not in registry.PIPELINE_KINDS:
+                continue  # a gateway verb: run by gateway.route / gateway.responder, not on the body
             if target.revisions and not _in_range(catalogue, index, target.revisions.start, target.revisions.until):
                 continue
             fn = registry.CHECKS[target.check] if target.check else registry.TRANSFORMS[target.transform or ""]
@@ -316,10 +319,11 @@ def run(
 
 
 def limits_for(catalogue: Catalogue, profile: str | None = None, **overrides: int | None) -> Limits:
-    """The output-token limits in force: the catalogue's compiled defaults (rule
-    ``cap-max-tokens``), a broker profile's overlay, then explicit overrides (None = keep)."""
-    options = catalogue.by_id["cap-max-tokens"].targets[0].options
-    values = {name: int(options[name]) for name in ("default_max_tokens", "max_tokens_cap")}
+    """The output-token limits in force: the catalogue's compiled defaults (the options of the
+    ``output-token-limits`` transform), a broker profile's overlay, then explicit overrides
+    (None = keep)."""
+    values = {name: int_verb_option(catalogue, "transform", "output-token-limits", name)
+              for name in ("default_max_tokens", "max_tokens_cap")}
     values.update({k: int(v) for k, v in (catalogue.broker(profile).limits if profile else {}).items()})
     values.update({k: int(v) for k, v in overrides.items() if v is not None})
     return Limits(**values)

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from .types import Change, Hit
 
 Fn = Callable[["Context", "Site"], "Iterable[Hit | Change]"]
+#: A route or respond verb: ``(facts, options)`` -> its hits / its edit (``gateway_verbs.py``).
+GatewayFn = Callable[[Any, Mapping[str, Any]], Any]
 
 #: Shorthands for an option's type; anything else is given as a JSON Schema mapping.
 _TYPES: dict[str, dict[str, Any]] = {
@@ -58,7 +60,7 @@ NO_OPTIONS = options()
 
 @dataclass(frozen=True)
 class Registered:
-    fn: Fn
+    fn: Any  # Fn for checks and transforms, GatewayFn for route and respond verbs
     when_absent: bool
     options: Mapping[str, Any]  # JSON Schema of the target's ``with:``
     doc: str = ""
@@ -66,13 +68,18 @@ class Registered:
 
 CHECKS: dict[str, Registered] = {}
 TRANSFORMS: dict[str, Registered] = {}
-VERB_KINDS: dict[str, dict[str, Registered]] = {"check": CHECKS, "transform": TRANSFORMS}
+ROUTES: dict[str, Registered] = {}
+RESPONDS: dict[str, Registered] = {}
+VERB_KINDS: dict[str, dict[str, Registered]] = {"check": CHECKS, "transform": TRANSFORMS, "route": ROUTES,
+                                                 "respond": RESPONDS}
+#: The kinds the pipeline runs on a request body (``route``/``respond`` run in ``gateway.py``).
+PIPELINE_KINDS = ("check", "transform")
 
 
-def _registrar(kind: str, name: str, schema: Mapping[str, Any], when_absent: bool) -> Callable[[Fn], Fn]:
+def _registrar(kind: str, name: str, schema: Mapping[str, Any], when_absent: bool) -> Callable[[Any], Any]:
     table = VERB_KINDS[kind]
 
-    def register(fn: Fn) -> Fn:
+    def register(fn: Any) -> Any:
         if name in table:
             raise ValueError(f"{kind} {name!r} registered twice")
         doc = (fn.__doc__ or "").strip().split("\n\n")[0]
@@ -88,3 +95,13 @@ def check(name: str, *, options: Mapping[str, Any], when_absent: bool = False) -
 
 def transform(name: str, *, options: Mapping[str, Any], when_absent: bool = False) -> Callable[[Fn], Fn]:
     return _registrar("transform", name, options, when_absent)
+
+
+def route(name: str, *, options: Mapping[str, Any]) -> Callable[[GatewayFn], GatewayFn]:
+    """A route verb: ``fn(facts, options)`` yields a :class:`Hit` when the request may not pass."""
+    return _registrar("route", name, options, False)
+
+
+def respond(name: str, *, options: Mapping[str, Any]) -> Callable[[GatewayFn], GatewayFn]:
+    """A response verb: ``fn(facts, options)`` returns the :class:`Edit` it makes to the answer."""
+    return _registrar("respond", name, options, False)

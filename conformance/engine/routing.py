@@ -1,5 +1,5 @@
 """Model routing as the gateway sees it: which ids a revision serves (in a broker's spelling)
-and the ``reject-unknown-model`` answer for any other id.
+and the 400 for any other id (the rule using the ``served-model`` route verb).
 
 ``normalize`` does not run route-stage rules (the reference gateway routes against its own
 configured models); the linter asks here so it can report the 400 a payload would get.
@@ -11,13 +11,15 @@ import re
 from typing import TYPE_CHECKING
 
 from ..goemu.json import go_trim_space
+from .lookup import verb_rules
 from .messages import render
 from .types import Rejection
 
 if TYPE_CHECKING:
     from ..catalogue.loader import Catalogue
 
-UNKNOWN_MODEL_RULE = "reject-unknown-model"
+#: The route verb that validates the model (its rule's message lists the served ids).
+SERVED_MODEL_VERB = ("route", "served-model")
 
 
 def family_of(catalogue: "Catalogue", model: str) -> str | None:
@@ -61,7 +63,7 @@ def unsupported_model(
     """The gateway's 400 for a model id it does not serve, or None when it serves it."""
     if is_served(catalogue, model, revision, profile):
         return None
-    rule = catalogue.by_id[UNKNOWN_MODEL_RULE]
+    (rule, *_) = verb_rules(catalogue, *SERVED_MODEL_VERB)
     template = rule.messages.get("default") or next(iter(rule.messages.values()))
     message = render(template, {"model": go_trim_space(model), "models": ", ".join(served_models(catalogue, revision, profile))})
     return Rejection(rule.id, rule.status or 400, message, pointer)

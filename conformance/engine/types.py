@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 from ..goemu import json as gojson
 
@@ -31,12 +31,11 @@ MISSING: Any = _Missing()
 
 @dataclass(frozen=True)
 class Limits:
-    """Output-token limits the gateway applies (contract.md §4). The numbers in force come
-    from the catalogue through ``pipeline.limits_for``; these defaults only serve code that
-    builds a Limits by hand, and a test keeps them equal to the catalogue's."""
+    """Output-token limits the gateway applies (contract.md §4). The numbers come from the
+    catalogue through ``pipeline.limits_for`` (no Python default: the catalogue states them)."""
 
-    default_max_tokens: int = 3072
-    max_tokens_cap: int = 4096
+    default_max_tokens: int
+    max_tokens_cap: int
 
 
 # --- what check and transform functions yield -------------------------------------------
@@ -105,6 +104,9 @@ class Rejection:
     status: int
     message: str
     pointer: str
+    #: Members the error object carries besides ``message`` (the rule's ``type``/``code``), as
+    #: (name, value) pairs; empty for almost every gateway error.
+    error_fields: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"rule": self.rule, "status": self.status, "message": self.message, "pointer": self.pointer}
@@ -129,7 +131,7 @@ class Accepted:
     model: str
     family: str | None
     revision: str
-    outcome: str = "accepted"
+    outcome: Literal["accepted"] = "accepted"  # a Literal, so checking it narrows the union
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -148,7 +150,7 @@ class Rejected:
     model: str
     family: str | None
     revision: str
-    outcome: str = "rejected"
+    outcome: Literal["rejected"] = "rejected"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -179,3 +181,45 @@ class Analysis:
     #: The top-level keys of the body as the client sent it (empty when it did not parse);
     #: the linter tells a client's field from one the gateway wrote with it.
     client_keys: frozenset[str] = frozenset()
+
+
+# --- what the gateway tells the engine, and what the engine answers (engine/gateway.py) -------
+
+
+@dataclass(frozen=True)
+class RouteFacts:
+    """What the gateway knows about a request at one point of its handling, as data: the route
+    verbs decide from these (each verb ignores a request whose facts it was not given), and the
+    rule's message says why. Defaults mean "not known here"."""
+
+    model: str | None = None           # the routed model, after normalize
+    served: tuple[str, ...] | None = None  # the model ids this gateway serves (None: not checked)
+    access_mode: str | None = None     # the model's configured access mode (None: no entry)
+    admin: bool = False                # the request carries the admin key
+    key_accepted: bool = False         # it carries a client key the gateway accepts
+    admin_path: bool = False           # an admin path (admin key configured)
+    disabled: bool = False             # the gateway is in disabled (redirect) mode
+    #: The limiter: called with the estimated input tokens once every earlier route rule passed;
+    #: ``(code, current, limit)`` when it refuses (None: the request was admitted).
+    admit: "Callable[[int], tuple[str, int, int] | None] | None" = None
+    body_size: int = 0                 # bytes of the request body (the admission estimate)
+
+
+@dataclass(frozen=True)
+class ResponseFacts:
+    """What the response verbs need to know about one answer."""
+
+    client: "Callable[[str], Any]"     # the value the client sent at a pointer (MISSING: absent)
+    id_parts: Mapping[str, Any]        # the response id's parts (e.g. escrow, inference)
+
+
+@dataclass(frozen=True)
+class Edit:
+    """What a response verb does to the answer; the gateway's :class:`~.gateway.Responder`
+    applies the edits of every response rule in force."""
+
+    set_id: str | None = None                      # the top-level ``id`` of every body and chunk
+    remove: frozenset[str] = frozenset()           # field names removed at any depth
+    stream_remove: frozenset[str] = frozenset()    # top-level fields removed from streamed chunks;
+                                                   # a chunk left without choices is dropped
+    stream_end: str | None = None                  # the data of the event ending a successful stream

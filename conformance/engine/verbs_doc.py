@@ -1,5 +1,5 @@
 """The verb reference (``docs/verbs.md``, ``gonka-conformance rules --verbs``): every registered
-check and transform with the options it declares and the rules that use it, generated from the
+check, transform, route and respond verb with the options it declares and the rules that use it, generated from the
 registry so that it cannot drift from the code."""
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def render_markdown(catalogue: Catalogue) -> str:
              "required one or a wrong type as a `file:line` error. `delegate` maps a hit code to the rule",
              "that reports it. Optional options are marked `?`.", ""]
     for kind in VERB_KINDS:
-        lines += [f"## {kind.capitalize()}s", ""]
+        lines += [f"## {_HEADINGS[kind]}", ""]
         for verb in (v for v in verb_table(catalogue) if v["kind"] == kind):
             absent = " Also runs when its path selects nothing." if verb["when_absent"] else ""
             lines += [f"### `{verb['name']}`", "", (verb["summary"] or "(no docstring)") + absent, ""]
@@ -70,6 +70,12 @@ def render_markdown(catalogue: Catalogue) -> str:
             used = ", ".join(f"`{rule}`" for rule in verb["rules"]) or "none"
             lines += ["", f"Used by: {used}", ""]
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+#: One section per verb kind: the pipeline's checks and transforms, the gateway's route and
+#: respond verbs (run around normalize by ``engine/gateway.py``).
+_HEADINGS = {"check": "Checks", "transform": "Transforms", "route": "Route verbs (stage route)",
+             "respond": "Respond verbs (stage response)"}
 
 
 def _cell(text: str) -> str:

@@ -11,15 +11,16 @@ import time
 from typing import Any, Iterator
 
 from ..engine.pipeline import forwarded_bytes, normalize
-from ..engine.types import Accepted, Rejected
+from ..engine.gateway import Responder, client_intent, responder
+from ..engine.types import Accepted, Rejected, RouteFacts
 from .faults import CUT
 from .hosterrors import ContextWindows, HostError
 from .httpserver import BodyTooLarge, Request
 from .livelog import Line
-from .respond import ResponseRules, Shaper, client_intent, upstream_chunks, upstream_completion
+from .respond import upstream_chunks, upstream_completion
 from .simulate import canonical, simulate
 from .state import GatewayState
-from .wire import EVENT_STREAM, SSE_DONE, TEXT_PLAIN, Response, RouteRules, compact_json, http_error, sse_event
+from .wire import EVENT_STREAM, TEXT_PLAIN, Response, RouteRules, compact_json, http_error, sse_data, sse_event
 from .debug import DebugLog, body_for_record
 
 
@@ -36,12 +37,30 @@ def same_secret(given: str | None, expected: str | None) -> bool:
     return bool(given) and bool(expected) and hmac.compare_digest(given.encode(), expected.encode())  # type: ignore[union-attr]
 
 
+class _Admission:
+    """The limiter as the admission rule asks it (``RouteFacts.admit``): what it admitted is
+    released once, when the answer ends."""
+
+    def __init__(self, limiter: Any, model: str) -> None:
+        self.limiter = limiter
+        self.model = model
+        self.admitted: list[int] = []  # the input-token estimates taken (none: no admission rule in force)
+
+    def __call__(self, tokens: int) -> tuple[str, int, int] | None:
+        refused: tuple[str, int, int] | None = self.limiter.admit(tokens, self.model)
+        if refused is None:
+            self.admitted.append(tokens)
+        return refused
+
+    def release(self) -> None:
+        while self.admitted:
+            self.limiter.release(self.admitted.pop(), self.model)
+
+
 class ChatService:
-    def __init__(self, state: GatewayState, rules: RouteRules, response_rules: ResponseRules,
-                 debug: DebugLog | None, faults: Any, log: Any) -> None:
+    def __init__(self, state: GatewayState, rules: RouteRules, debug: DebugLog | None, faults: Any, log: Any) -> None:
         self.state = state
         self.rules = rules
-        self.response_rules = response_rules
         self.debug = debug
         self.faults = faults
         self.log = log
@@ -77,9 +96,8 @@ class ChatService:
         try:
             raw = request.read_body()
         except BodyTooLarge:
-            record.update(outcome="rejected", rule="limit-body-size")
-            response = self.rules.error("limit-body-size")
-            response.close_connection = True
+            rejection, response = self.rules.too_large()
+            record.update(outcome="rejected", rule=rejection.rule)
             return response
         self.faults.delay()
         admin = same_secret(token, state.config.admin_key)
@@ -96,42 +114,27 @@ class ChatService:
         if self.debug is not None:  # the exact upstream bytes, only when someone can look at them
             exact = forwarded_bytes(result)
             record.update(forwarded=json.loads(exact), forwarded_bytes=body_for_record(exact))
-        route = self._route(result, token, admin)
-        if route is not None:
-            rule, response = route
-            record.update(outcome="rejected", rule=rule, message=json.loads(response.body)["error"]["message"])
-            if self.log is not None:
-                lines.append(self.log.finding("error", rule, "/model", record["message"]))
-            return response
-        tokens = self.rules.estimate_input_tokens(raw)
-        refused = state.limiter.admit(tokens, result.model)
+        admission = _Admission(state.limiter, result.model)
+        refused = self.rules.route(self._facts(result, token, admin, len(raw), admission), result.family)
         if refused is not None:
-            code, current, limit = refused
-            record.update(outcome="rejected", rule="reject-over-capacity")
-            return self.rules.error("reject-over-capacity", code, current=current, limit=limit)
+            record.update(outcome="rejected", rule=refused.rule, message=refused.message)
+            if self.log is not None and refused.pointer:  # about the model; a 429 shows as its status line
+                lines.append(self.log.finding("error", refused.rule, refused.pointer, refused.message))
+            return self.rules.error(refused)
         try:
-            return self._answer(result, record, lines, lambda: state.limiter.release(tokens, result.model))
+            return self._answer(result, record, lines, admission.release)
         except BaseException:
-            state.limiter.release(tokens, result.model)
+            admission.release()
             raise
 
-    def _route(self, result: Accepted, token: str | None, admin: bool) -> tuple[str, Response] | None:
-        """Model validation, then access control (after normalization, as upstream)."""
-        state, settings = self.state, self.state.settings
-        model = result.model
-        if model not in state.runtimes:
-            return "reject-unknown-model", self.rules.error("reject-unknown-model", model=model, models=", ".join(state.models))
-        if admin:
-            return None
-        mode = settings.access.get(model, "admin_only")
-        if mode == "open":
-            return None
-        if mode == "admin_only":
-            return "require-admin-key", self.rules.error("require-admin-key", model=model)
+    def _facts(self, result: Accepted, token: str | None, admin: bool, size: int, admit: _Admission) -> RouteFacts:
+        """What the gateway knows once the request is normalized (model validation, access
+        control and admission run after normalization, as upstream)."""
+        state = self.state
         keys = state.config.api_keys()
-        if token and (not keys or any(same_secret(token, k) for k in keys)):
-            return None
-        return "require-api-key", self.rules.error("require-api-key", model=model)
+        return RouteFacts(model=result.model, served=tuple(state.models), access_mode=state.settings.access.get(result.model),
+                          admin=admin, key_accepted=bool(token) and (not keys or any(same_secret(token, k) for k in keys)),
+                          admit=admit, body_size=size)
 
     # --- the simulated host and the response rules ---------------------------------------------
 
@@ -150,17 +153,18 @@ class ChatService:
                 release()
                 return replaced
         fingerprint = canonical(result.body)
-        runtime = self.state.runtimes.get(result.model) or self.state.runtimes[self.state.default_model]
+        runtime, nonce = self.state.next_response(result.model)
+        shaper = responder(self.state.catalogue, self.state.revision.id, self.state.config.profile, result,
+                           {"escrow": runtime.escrow_id, "inference": nonce})
         overflow = self.windows.check(result.body, result.family, fingerprint)
         if overflow is not None:  # the host refuses before generating; the gateway passes it through
             release()
             record.update(outcome="host_error", message=overflow.payload["error"]["message"])
             if self.log is not None:
                 lines.append(self.log.text(f"host error {overflow.status}: {record['message']}", "bold magenta"))
-            return self._host_error(overflow, intent.stream, [("X-Devshard-ID", str(runtime.escrow_id))])
+            return self._host_error(overflow, intent.stream, [("X-Devshard-ID", str(runtime.escrow_id))], shaper.stream_end)
         sim = simulate(result.body, model=result.model, family=result.family, fingerprint=fingerprint)
-        response_id = self.state.response_id(result.model)
-        shaper = Shaper(self.response_rules, result.family, intent, response_id)
+        response_id = shaper.response_id or f"chatcmpl-{sim.prompt_seed:016x}"  # the host's own id stays
         created = int(time.time())
         headers = [("X-Devshard-ID", str(runtime.escrow_id))]
         if self.debug is not None:
@@ -169,7 +173,7 @@ class ChatService:
             summary = ", ".join(f"{c.finish_reason} ({c.completion_tokens} tokens, {c.reasoning_tokens} reasoning)" for c in sim.choices)
             lines.append(self.log.text(f"{response_id}: {summary}"))
         if not intent.stream:
-            body = shaper.shape(upstream_completion(sim, created, shaper.stripped), streamed=False)
+            body = shaper.shape(upstream_completion(sim, created, shaper.removes), streamed=False)
             release()
             response = compact_json(200, body, headers)
             if fault == CUT:
@@ -181,22 +185,23 @@ class ChatService:
                         on_close=release)
 
     @staticmethod
-    def _host_error(error: HostError, stream: bool, headers: list[tuple[str, str]]) -> Response:
+    def _host_error(error: HostError, stream: bool, headers: list[tuple[str, str]], end: str | None) -> Response:
         """A host error passed through (contract.md §5.1, §6): its own JSON with its ``code`` as
-        the status; on a stream, before any output, ``data: <host error JSON>`` then ``[DONE]``
-        with HTTP 200."""
+        the status; on a stream, before any output, ``data: <host error JSON>`` then the end
+        event the stream rule names (``[DONE]``), with HTTP 200."""
         if not stream:
             return compact_json(error.status, error.payload, headers)
-        events = [sse_event(error.payload), SSE_DONE]
+        events = [sse_event(error.payload), *([sse_data(end)] if end is not None else [])]
         return Response(200, [("Content-Type", EVENT_STREAM), ("Cache-Control", "no-cache"), ("Connection", "keep-alive"),
                               *headers], stream=iter(events))
 
-    def _sse(self, sim: Any, shaper: Shaper, created: int) -> Iterator[bytes]:
-        for chunk in upstream_chunks(sim, created, shaper.stripped):
+    def _sse(self, sim: Any, shaper: Responder, created: int) -> Iterator[bytes]:
+        for chunk in upstream_chunks(sim, created, shaper.removes):
             shaped = shaper.shape(chunk, streamed=True)
             if shaped is not None:
                 yield sse_event(shaped)
-        yield SSE_DONE
+        if shaper.stream_end is not None:
+            yield sse_data(shaper.stream_end)
 
     def _paced(self, events: list[bytes]) -> Iterator[bytes]:
         delay = self.state.config.faults.chunk_delay_ms / 1000.0

@@ -86,7 +86,7 @@ class GatewayConfig:
     upstream_timeout: float = 600.0        # proxy: the whole upstream exchange, stream included
     upstream_max_bytes: int = 32 * 1024 * 1024          # proxy: a non-streamed upstream answer (else 502)
     upstream_max_stream_bytes: int = 256 * 1024 * 1024  # proxy: a relayed stream (else it is cut)
-    limits: Limits | None = None           # None: the profile's limits, else 3072/4096
+    limits: Limits | None = None           # None: the profile's limits, else the catalogue's
     max_concurrent_requests: int = 0       # gateway limiter; 0 = unlimited
     max_input_tokens_in_flight: int = 0    # gateway limiter; 0 = unlimited
     escrow_id: int = 57577                 # first simulated escrow (one per served model)

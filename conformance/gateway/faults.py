@@ -6,10 +6,12 @@ from __future__ import annotations
 import random
 import threading
 
+from ..engine.types import RouteFacts
 from .config import Faults
 from .wire import EVENT_STREAM, APPLICATION_JSON, Response, RouteRules, http_error
 
 RATE_LIMIT, SERVER_ERROR, GARBAGE, CUT = "rate-limit", "server-error", "garbage", "cut"
+CAPACITY = "capacity"  # the limiter's refusal code for "no live host capacity" (gateway_limiter.go)
 GARBAGE_JSON = b'{"id":"devshard-\x00\xff\xfe garbage <html><body>502 Bad Gateway</body></html>\n'
 GARBAGE_SSE = b"data: {\"choices\":[{\"delta\":{\"content\":\"unterminated\n\nevent: ???\ndata: \x00\xff\n\n"
 
@@ -46,9 +48,10 @@ class FaultPicker:
 
     def response(self, kind: str, rules: RouteRules, stream: bool) -> Response | None:
         """The answer for faults that replace the response (``cut`` is applied by the caller)."""
-        if kind == RATE_LIMIT:
-            status, message = rules.reject("reject-over-capacity", "capacity")
-            return http_error(status, message, [("Retry-After", str(self.faults.retry_after))])
+        if kind == RATE_LIMIT:  # the limiter refusing for host capacity, as admission reports it
+            refused = rules.route(RouteFacts(admit=lambda _tokens: (CAPACITY, 0, 0)))
+            if refused is not None:
+                return http_error(refused.status, refused.message, [("Retry-After", str(self.faults.retry_after))])
         if kind == SERVER_ERROR:
             return http_error(self.faults.error_status, "reference gateway fault injection: simulated upstream failure")
         if kind == GARBAGE:

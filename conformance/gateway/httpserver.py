@@ -23,9 +23,10 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from email.message import Message
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable
 
 from .connections import BODY, BUSY, IDLE, ConnectionTable, DeadlineReader, Deadlines, Slot
 from .target import BadTarget, Target, parse_target
@@ -78,7 +79,7 @@ class Request:
     method: str
     path: str
     query: str
-    headers: Mapping[str, str]          # case-insensitive (email.message.Message)
+    headers: Message                    # case-insensitive lookups
     read_body: Callable[[], bytes]      # reads at most the server's body limit
     raw_path: str = ""                  # ``path`` as the client encoded it (what a proxy forwards)
 
@@ -105,7 +106,9 @@ class GatewayHTTPServer(ThreadingHTTPServer):
         self._lock = threading.Lock()
         self._handler_threads: set[threading.Thread] = set()
         self.stopping = threading.Event()
-        super().__init__(address, _Handler)
+        # _serve_connection builds each _Handler with its connection's slot as a fourth argument; the
+        # stdlib's three-argument finish_request is never reached (process_request is overridden).
+        super().__init__(address, _Handler)  # type: ignore[arg-type]
 
     # --- connection tracking ----------------------------------------------------------------
 
@@ -128,7 +131,7 @@ class GatewayHTTPServer(ThreadingHTTPServer):
 
     def _serve_connection(self, request: socket.socket, client_address: object, slot: Slot) -> None:
         try:
-            self.RequestHandlerClass(request, client_address, self, slot)  # type: ignore[call-arg]
+            _Handler(request, client_address, self, slot)
         except Exception:  # a broken connection must never take the server down
             pass
         finally:
@@ -165,6 +168,11 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     server: GatewayHTTPServer
+    target: Target                   # set by parse_request
+    _body: bytes | None              # the rest by _dispatch, for each request
+    _body_error: BodyTooLarge | BodyError | None
+    _length: int | None
+    _chunked: bool
 
     # Malformed requests are answered like Go's server does: a status line, plain text, close.
     default_request_version = "HTTP/1.1"
@@ -186,11 +194,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def __init__(self, request: socket.socket, client_address: object, server: GatewayHTTPServer, slot: Slot) -> None:
         self.slot = slot
-        super().__init__(request, client_address, server)  # type: ignore[arg-type]
+        super().__init__(request, client_address, server)
 
     def setup(self) -> None:
-        self.timeout = self.server.io_timeout
         super().setup()
+        self.connection.settimeout(self.server.io_timeout)  # per instance: the stdlib's ``timeout`` is a class attribute
         # every read is capped by the phase's deadline (connections.py), not only per recv
         self.rfile.close()  # the stdlib's reader: closed now, or the socket's close waits for it
         self.rfile = io.BufferedReader(DeadlineReader(self.connection, self.slot, self.server.connections), READ_PIECE)
@@ -204,7 +212,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not super().parse_request():
             return False
         try:
-            self.target: Target = parse_target(self.path)
+            self.target = parse_target(self.path)
         except BadTarget:
             self.send_error(400)
             return False
@@ -314,9 +322,9 @@ class _Handler(BaseHTTPRequestHandler):
     # --- dispatch -----------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        self._body: bytes | None = None
-        self._body_error: Exception | None = None
-        self._length: int | None = None
+        self._body = None
+        self._body_error = None
+        self._length = None
         encoding = (self.headers.get("Transfer-Encoding") or "").strip().lower()
         self._chunked = encoding == "chunked"
         try:

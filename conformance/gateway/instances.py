@@ -15,14 +15,21 @@ import functools
 import math
 import random
 import re
-import re._constants as sre_c  # the regex AST node kinds, to generate strings from patterns
-import re._parser as sre_parse
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
+import referencing.exceptions  # jsonschema's own dependency (>= 4.18): the base of its $ref errors
 import yaml
 
+if TYPE_CHECKING:  # typeshed types the regex parser under its deprecated public names only
+    import sre_constants as sre_c
+    import sre_parse
+else:  # the same modules without the deprecation warning
+    import re._constants as sre_c  # the regex AST node kinds, to generate strings from patterns
+    import re._parser as sre_parse
+
+from ..common.decoded import get_as
 from ..common.pointers import split_pointer
 
 _FORMATS = {
@@ -48,7 +55,7 @@ def instance(schema: Any, seed: int) -> Any:
 def is_valid(schema: Any, value: Any) -> bool:
     try:
         return jsonschema.Draft202012Validator(schema if isinstance(schema, (dict, bool)) else {}).is_valid(value)
-    except (jsonschema.exceptions.SchemaError, jsonschema.exceptions._WrappedReferencingError, RecursionError,
+    except (jsonschema.exceptions.SchemaError, referencing.exceptions.Unresolvable, RecursionError,
             re.error, TypeError, ValueError):
         return False
 
@@ -149,16 +156,16 @@ class _Generator:
         text = _FORMATS.get(fmt) if isinstance(fmt, str) else None
         if text is None:
             text = " ".join(self.rng.choice(_WORDS) for _ in range(self.p["string_words"]))
-        low = schema.get("minLength") if isinstance(schema.get("minLength"), int) else 0
-        high = schema.get("maxLength") if isinstance(schema.get("maxLength"), int) else None
+        low = get_as(schema, "minLength", int, 0)
+        high = get_as(schema, "maxLength", int, None)
         while len(text) < low:
             text += self.rng.choice("abcdefghij")
         return text[:high] if high is not None else text
 
     def _array(self, schema: dict[str, Any], depth: int) -> list[Any]:
-        prefix = schema.get("prefixItems") if isinstance(schema.get("prefixItems"), list) else []
-        low = schema.get("minItems") if isinstance(schema.get("minItems"), int) else 0
-        high = schema.get("maxItems") if isinstance(schema.get("maxItems"), int) else None
+        prefix: list[Any] = get_as(schema, "prefixItems", list, [])
+        low = get_as(schema, "minItems", int, 0)
+        high = get_as(schema, "maxItems", int, None)
         count = max(low, len(prefix), self.p["array_items"] if schema.get("items") is not False else len(prefix))
         if high is not None:
             count = min(count, high)
@@ -176,12 +183,12 @@ class _Generator:
         return items
 
     def _object(self, schema: dict[str, Any], depth: int) -> dict[str, Any]:
-        props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+        props: dict[str, Any] = get_as(schema, "properties", dict, {})
         required = [n for n in schema.get("required", []) if isinstance(n, str)] \
             if isinstance(schema.get("required"), list) else []
         names = required or list(props)  # the required ones; all of them when none is required
         out = {name: self.value(props.get(name, schema.get("additionalProperties", {})), depth + 1) for name in names}
-        low = schema.get("minProperties") if isinstance(schema.get("minProperties"), int) else 0
+        low = get_as(schema, "minProperties", int, 0)
         extra = schema.get("additionalProperties", True)
         index = 0
         while len(out) < low and extra is not False:

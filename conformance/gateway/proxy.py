@@ -23,7 +23,7 @@ from typing import Any, Iterator
 import httpx
 
 from ..engine.pipeline import analyse, forwarded_bytes
-from ..engine.types import Accepted, Rejected
+from ..engine.types import Accepted, Rejected, Rejection, RouteFacts
 from ..common.redact import Redactor
 from .chat import bearer_token, same_secret
 from .contentcoding import Corrupt, Decoder, TooLarge, Unsupported
@@ -41,6 +41,7 @@ HOP_BY_HOP = frozenset({
 })
 CLIENT_CREDENTIALS = frozenset({"authorization", "x-api-key", "api-key", "cookie"})  # kept here when the proxy has keys
 CHAT_PATH = "/v1/chat/completions"
+API_KEY_MODE = "api_key"  # contract.md §5.3's access mode needing a client key
 
 
 class ProxyService:
@@ -93,25 +94,31 @@ class ProxyService:
         try:
             raw = request.read_body() if request.method not in ("GET", "HEAD") else b""
         except BodyTooLarge:
-            status, message = self.rules.reject("limit-body-size")
-            response = http_error(status, message)
-            response.close_connection = True
+            rejection, response = self.rules.too_large()
             if self.log is not None:
-                lines.append(self.log.finding("error", "limit-body-size", "", message))
-            return finish(response, outcome="rejected", rule="limit-body-size")
+                lines.append(self.log.finding("error", rejection.rule, "", rejection.message))
+            return finish(response, outcome="rejected", rule=rejection.rule)
         secrets += body_secrets(raw)
 
         model, blocked = self._lint(request, raw, record, lines)
         if blocked is not None:
             return finish(blocked, outcome="blocked", rule=record["rule"])
-        if self._client_keys and not any(same_secret(token, key) for key in self._client_keys):
-            status, message = self.rules.reject("require-api-key", model=model)
+        refused = self._access(model, token)
+        if refused is not None:
             if self.log is not None:
-                lines.append(self.log.finding("error", "require-api-key", "", message))
-            return finish(http_error(status, message), outcome="rejected", rule="require-api-key")
+                lines.append(self.log.finding("error", refused.rule, "", refused.message))
+            return finish(http_error(refused.status, refused.message), outcome="rejected", rule=refused.rule)
 
         response, fields = self._forward(request, url, raw, secrets, lines)
         return finish(response, **fields)
+
+    def _access(self, model: str, token: str | None) -> Rejection | None:
+        """With client keys configured, every model is in api_key mode for the proxy (the admin key
+        is one of its keys); without, it is a pass-through and decides nothing."""
+        if not self._client_keys:
+            return None
+        accepted = any(same_secret(token, key) for key in self._client_keys)
+        return self.rules.route(RouteFacts(model=model, access_mode=API_KEY_MODE, key_accepted=accepted))
 
     def _lint(self, request: Request, raw: bytes, record: dict[str, Any], lines: list[Line]) -> tuple[str, Response | None]:
         """A chat request through the engine: findings logged and recorded; returns the model

@@ -42,7 +42,9 @@ class Router:
             return self._admin(request)
         disabled = self.state.settings.disabled
         if disabled is not None:
-            return self.rules.disabled(disabled.message, disabled.new_url)
+            redirect = self.rules.disabled(disabled.message, disabled.new_url)
+            if redirect is not None:
+                return redirect
         if self.proxy is not None:
             return self.proxy.handle(request)  # type: ignore[attr-defined]
         if path == "/v1/chat/completions":
@@ -56,22 +58,22 @@ class Router:
     def _debug(self, request: Request, log: DebugLog) -> Response:
         """The white-box view shows what clients sent: with an admin key, only to that key."""
         admin_key = self.state.config.admin_key
-        if admin_key and not same_secret(bearer_token(request), admin_key):
-            return self.rules.bad_admin_key()
+        refused = self.rules.admin_auth(same_secret(bearer_token(request), admin_key)) if admin_key else None
+        if refused is not None:
+            return refused
         return debug_view(request.method, request.path, request.query, log)
 
     def _admin(self, request: Request) -> Response:
         admin_key = self.state.config.admin_key
         if not admin_key:
             return not_found()
-        if not same_secret(bearer_token(request), admin_key):
-            return self.rules.bad_admin_key()
+        refused = self.rules.admin_auth(same_secret(bearer_token(request), admin_key))
+        if refused is not None:
+            return refused
         if request.path == "/v1/admin/settings":
             try:
                 body = request.read_body() if request.method == "POST" else b""
             except BodyTooLarge:
-                response = self.rules.error("limit-body-size")
-                response.close_connection = True
-                return response
+                return self.rules.too_large()[1]
             return admin_settings(self.state, request.method, body)
         return not_found()

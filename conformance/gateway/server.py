@@ -20,7 +20,6 @@ from .httpserver import GatewayHTTPServer
 from ..common.redact import Redactor
 from .livelog import LiveLog
 from .proxy import ProxyService
-from .respond import ResponseRules
 from .routes import Router
 from .state import GatewayState
 from .wire import RouteRules
@@ -32,7 +31,7 @@ class ReferenceGateway:
         self.config.validate()
         self.catalogue = catalogue or load_catalogue(self.config.catalogue_root)
         self.state = GatewayState(self.config, self.catalogue)
-        self.rules = RouteRules(self.catalogue)
+        self.rules = RouteRules(self.catalogue, self.state.revision.id, self.config.profile)
         secrets = [*self.config.api_keys(), *([self.config.admin_key] if self.config.admin_key else [])]
         self.redactor = Redactor()
         for secret in secrets:
@@ -43,8 +42,7 @@ class ReferenceGateway:
         self.faults = FaultPicker(self.config.faults, self._stop)
         self.proxy = (ProxyService(self.state, self.rules, self.debug, self.log, self.redactor)
                       if self.config.upstream else None)
-        chat = ChatService(self.state, self.rules, ResponseRules(self.catalogue, self.state.revision.id, self.config.profile),
-                           self.debug, self.faults, self.log)
+        chat = ChatService(self.state, self.rules, self.debug, self.faults, self.log)
         self.router = Router(self.state, self.rules, chat, self.debug, self.proxy)
         self._server: GatewayHTTPServer | None = None
         self._thread: threading.Thread | None = None

@@ -24,6 +24,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from ..common.decoded import get_as
 from .hosterrors import prompt_tokens
 from .instances import instance, is_valid, parameters
 
@@ -37,7 +38,7 @@ DEFAULT_MAX_TOKENS: int = _P["answer"]["default_max_tokens"]
 MAX_TOP_LOGPROBS: int = _P["answer"]["max_top_logprobs"]
 SPLIT_WORD_PROBABILITY: float = _P["corpus"]["split_word_probability"]
 SPLIT_MIN_LENGTH: int = _P["corpus"]["split_min_length"]
-SENTENCE_WORDS: tuple[int, int] = tuple(_P["corpus"]["sentence_words"])  # type: ignore[assignment]
+SENTENCE_WORDS: tuple[int, int] = tuple(_P["corpus"]["sentence_words"])
 CORPUS_WORDS: int = _P["corpus"]["words"]
 THINKING: dict[str, Any] = _P["thinking"]
 CHARS_PER_TOOL_CALL_TOKEN: int = _P["tokens"]["chars_per_tool_call_token"]
@@ -256,7 +257,7 @@ def answer_length(prompt: str) -> tuple[str, int]:
 
 
 def _thinking_target(style: FamilyStyle, body: dict[str, Any]) -> int:
-    kwargs = body.get("chat_template_kwargs") if isinstance(body.get("chat_template_kwargs"), dict) else {}
+    kwargs = get_as(body, "chat_template_kwargs", dict, {})
     if style.thinking == "budget":  # Kimi: the template hint, then the budget processor
         if kwargs.get("thinking") is False:
             return 0
@@ -282,7 +283,7 @@ def _arguments(schema: Any, prompt: str, seed: int) -> dict[str, Any]:
     if not isinstance(value, dict):
         return {}
     quoted = _QUOTED.search(prompt)
-    props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    props = get_as(schema, "properties", dict, {})
     for name in list(value):
         spec = props.get(name)
         if quoted and isinstance(spec, dict) and spec.get("type") == "string" and not (
@@ -296,14 +297,14 @@ def _arguments(schema: Any, prompt: str, seed: int) -> dict[str, Any]:
 def _structured(body: dict[str, Any]) -> tuple[str, Any] | None:
     """What the answer must be: ("object", None) for json_object, ("schema", schema) for
     json_schema and structured_outputs.json; None for free text."""
-    response_format = body.get("response_format") if isinstance(body.get("response_format"), dict) else {}
+    response_format = get_as(body, "response_format", dict, {})
     kind = response_format.get("type")
     if kind == "json_schema":
-        spec = response_format.get("json_schema") if isinstance(response_format.get("json_schema"), dict) else {}
+        spec = get_as(response_format, "json_schema", dict, {})
         return "schema", spec.get("schema", {})
     if kind == "json_object":
         return "object", None
-    outputs = body.get("structured_outputs") if isinstance(body.get("structured_outputs"), dict) else {}
+    outputs = get_as(body, "structured_outputs", dict, {})
     if "json" in outputs:
         schema = outputs["json"]
         if isinstance(schema, str):
@@ -316,6 +317,13 @@ def _structured(body: dict[str, Any]) -> tuple[str, Any] | None:
 
 
 _JSON_PIECES = re.compile(r"[A-Za-z]+|\d+|\s+|.", re.DOTALL)
+
+
+def _exact_answer(structured: tuple[str, Any] | None, word: str | None, prompt: str, seed: int) -> list[str] | None:
+    """The whole constrained (JSON) text, else the instructed single word; None for free text."""
+    if structured is not None:
+        return _structured_tokens(structured, prompt, seed)
+    return [word] if word is not None else None
 
 
 def _structured_tokens(structured: tuple[str, Any], prompt: str, seed: int) -> list[str]:
@@ -406,7 +414,7 @@ def simulate(body: dict[str, Any], *, model: str, family: str | None, fingerprin
     if fingerprint is None:
         fingerprint = canonical(body)
     style = STYLES.get(family, STYLES[None])
-    messages = body.get("messages") if isinstance(body.get("messages"), list) else []
+    messages = get_as(body, "messages", list, [])
     users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
     prompt = _text(users[-1].get("content")) if users else ""
     last_role = messages[-1].get("role") if messages and isinstance(messages[-1], dict) else "user"
@@ -422,7 +430,7 @@ def simulate(body: dict[str, Any], *, model: str, family: str | None, fingerprin
     word = _single_word(prompt) if last_role != "tool" else None
     think_target = _thinking_target(style, body)
     stops = _stop_strings(body)
-    stream_options = body.get("stream_options") if isinstance(body.get("stream_options"), dict) else {}
+    stream_options = get_as(body, "stream_options", dict, {})
 
     choices = []
     for index in range(n):
@@ -447,9 +455,8 @@ def simulate(body: dict[str, Any], *, model: str, family: str | None, fingerprin
                 content, finish, used, calls = (prefix or None), "length", max_tokens, []
             else:
                 content, finish, used = (prefix or None), "tool_calls", thought + need
-        elif structured is not None or word is not None:
+        elif (answer := _exact_answer(structured, word, prompt, seed)) is not None:
             # Constrained output (JSON) or an exact instruction: the whole text, cut at the budget.
-            answer = _structured_tokens(structured, prompt, seed) if structured is not None else [word]
             finish = "stop" if len(answer) <= left else "length"
             answer = answer[:left]
             content = prefix + answer

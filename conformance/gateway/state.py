@@ -49,10 +49,6 @@ class Runtime:
     escrow_id: int
     nonce: int = 0
 
-    def next_response_id(self) -> str:
-        self.nonce += 1
-        return f"devshard-{self.escrow_id}-{self.nonce}"
-
 
 @dataclass
 class Settings:
@@ -133,10 +129,13 @@ class GatewayState:
     def next_request_id(self) -> str:
         return f"ref-{next(self._request_ids):06d}"
 
-    def response_id(self, model: str) -> str:
+    def next_response(self, model: str) -> tuple["Runtime", int]:
+        """The model's runtime (its escrow) and the next inference nonce: the response id's parts
+        (the response-id rule's template puts them together)."""
         with self.lock:
             runtime = self.runtimes.get(model) or self.runtimes[self.default_model]
-            return runtime.next_response_id()
+            runtime.nonce += 1
+            return runtime, runtime.nonce
 
     def update_settings(self, payload: object) -> None:
         """Apply an admin ``POST /v1/admin/settings`` body (the subset the reference models)."""
@@ -150,7 +149,7 @@ class GatewayState:
                     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                         raise SettingsError(f"{key} must be a non-negative integer")
                     # A zero falls back to the compiled value (contract.md §4 configuration layers).
-                    limits = replace(limits, **{attr: value or getattr(Limits(), attr)})
+                    limits = replace(limits, **{attr: value or getattr(limits_for(self.catalogue), attr)})
             access = dict(self.settings.access)
             for entry in payload.get("model_limits") or ():
                 if not isinstance(entry, dict) or not isinstance(entry.get("model_id"), str):

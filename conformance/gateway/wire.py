@@ -1,17 +1,17 @@
 """What goes on the wire: the response object the handler writes, and the upstream body and
-header shapes (contract.md §5.1, §6, §7). Route-rule texts come from the catalogue
-(:class:`RouteRules`); this module only knows the envelopes."""
+header shapes (contract.md §5.1, §6, §7). Route decisions and texts come from the engine and
+the catalogue (:class:`RouteRules`); this module only knows the envelopes."""
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from ..goemu import json as gojson
 from ..catalogue.loader import Catalogue
-from ..engine.pipeline import render
+from ..engine.gateway import body_limit, body_too_large, route
+from ..engine.types import Rejection, RouteFacts
 
 TEXT_PLAIN = "text/plain; charset=utf-8"
 APPLICATION_JSON = "application/json"
@@ -77,56 +77,55 @@ def sse_event(payload: Any) -> bytes:
     return b"data: " + _COMPACT.encode(payload).encode("utf-8", errors="surrogatepass") + b"\n\n"
 
 
-SSE_DONE = b"data: [DONE]\n\n"
+def sse_data(text: str) -> bytes:
+    """An SSE event with literal data (the stream's end marker the response rules name)."""
+    return b"data: " + text.encode("utf-8", errors="surrogatepass") + b"\n\n"
 
 
 class RouteRules:
-    """Status codes and message texts of the route rules, read from the catalogue
-    (``cases/rules/70-gateway.yaml`` and the body-size rule)."""
+    """The route rules as this gateway answers them: the engine decides from the facts the
+    gateway passes (``engine.gateway.route``) and the catalogue's texts; this class renders the
+    answer. It names no rule: what an answer looks like follows from the rejection itself."""
 
-    def __init__(self, catalogue: Catalogue) -> None:
+    def __init__(self, catalogue: Catalogue, revision: str, profile: str | None) -> None:
         self.catalogue = catalogue
+        self.revision = revision
+        self.profile = profile
+        #: ``MaxChatRequestBodySize`` as the catalogue states it (the body-size check's limit).
+        self.body_limit = body_limit(catalogue)
 
-    def reject(self, rule_id: str, code: str = "default", **params: Any) -> tuple[int, str]:
-        rule = self.catalogue.by_id[rule_id]
-        template = rule.messages.get(code) or rule.messages["default"]
-        return int(rule.status or 400), render(template, params)
+    def route(self, facts: RouteFacts, family: str | None = None) -> Rejection | None:
+        return route(self.catalogue, self.revision, self.profile, facts, family)
 
-    def error(self, rule_id: str, code: str = "default", **params: Any) -> Response:
-        status, message = self.reject(rule_id, code, **params)
-        return http_error(status, message)
+    def too_large(self) -> tuple[Rejection, Response]:
+        """The 413 for a body past the limit (the connection is closed: the rest is unread)."""
+        rejection = body_too_large(self.catalogue)
+        response = http_error(rejection.status, rejection.message)
+        response.close_connection = True
+        return rejection, response
 
-    def option(self, rule_id: str, name: str) -> Any:
-        """A rule's option (``with:``); a catalogue without it is a bug, not a default."""
-        for target in self.catalogue.by_id[rule_id].targets:
-            if name in target.options:
-                return target.options[name]
-        raise KeyError(f"the catalogue's rule {rule_id} has no option {name!r}")
-
-    @property
-    def body_limit(self) -> int:
-        """``MaxChatRequestBodySize`` as the catalogue states it."""
-        return int(self.option("limit-body-size", "limit"))
-
-    @functools.cached_property
-    def _bytes_per_token(self) -> int:
-        return int(self.option("large-prompt-context", "bytes_per_token"))
-
-    def estimate_input_tokens(self, body: bytes) -> int:
-        """``estimatePromptTokens`` for the limiter: body bytes / bytes_per_token, at least 1. The
-        ratio is the one the large-prompt advice states (the same gateway estimate)."""
-        return max(1, -(-len(body) // self._bytes_per_token))
-
-    def disabled(self, message: str | None, new_url: str) -> Response:
-        """308 ``{"message","new_url","status"}`` (keys sorted, newline), JSON, no Location."""
-        status, default = self.reject("disabled-mode-redirect")
-        payload = {"message": default if message is None else message, "new_url": new_url, "status": status}
-        body = (gojson.dumps(payload) + "\n").encode("utf-8", errors="surrogatepass")
-        return Response(status, [("Content-Type", APPLICATION_JSON)], body)
-
-    def bad_admin_key(self) -> Response:
-        """adminAuthMiddleware's 401: the only gateway error carrying type and code (§5.1)."""
-        status, message = self.reject("reject-bad-admin-key")
-        payload = {"error": {"message": message, **self.catalogue.by_id["reject-bad-admin-key"].error_fields}}
+    @staticmethod
+    def error(rejection: Rejection) -> Response:
+        """A route rejection as upstream writes it: ``http.Error`` for almost all; a rule with
+        error members besides ``message`` (adminAuthMiddleware's type and code) is JSON."""
+        if not rejection.error_fields:
+            return http_error(rejection.status, rejection.message)
+        payload = {"error": {"message": rejection.message, **dict(rejection.error_fields)}}
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")) + "\n"  # field order as upstream
-        return Response(status, [("Content-Type", APPLICATION_JSON)], body.encode("utf-8"))
+        return Response(rejection.status, [("Content-Type", APPLICATION_JSON)], body.encode("utf-8"))
+
+    def disabled(self, message: str | None, new_url: str) -> Response | None:
+        """Disabled mode: the 308 ``{"message","new_url","status"}`` (keys sorted, newline), JSON,
+        no Location; ``message=None`` keeps the rule's text. None when no rule redirects."""
+        rejection = self.route(RouteFacts(disabled=True))
+        if rejection is None:
+            return None
+        payload = {"message": rejection.message if message is None else message, "new_url": new_url,
+                   "status": rejection.status}
+        body = (gojson.dumps(payload) + "\n").encode("utf-8", errors="surrogatepass")
+        return Response(rejection.status, [("Content-Type", APPLICATION_JSON)], body)
+
+    def admin_auth(self, admin: bool) -> Response | None:
+        """An admin path (an admin key is configured): the error when the request lacks the key."""
+        rejection = self.route(RouteFacts(admin_path=True, admin=admin))
+        return None if rejection is None else self.error(rejection)

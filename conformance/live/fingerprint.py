@@ -12,7 +12,7 @@ from __future__ import annotations
 import shlex
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, TypedDict
 
 from . import disputed
 from .cases import LiveCase, LiveRequest, live_cases
@@ -23,6 +23,15 @@ if TYPE_CHECKING:  # the runner calls this module; at run time it is only handed
     from .runner import LiveRun
 
 Candidate = tuple[str, "str | None"]  # (revision id, broker profile or None for upstream)
+
+
+class CandidateRow(TypedDict):
+    """One candidate of the fingerprint report: how many answers it was compared with, and the
+    keys of those it contradicts."""
+    revision: str
+    profile: str | None
+    compared: int
+    contradictions: list[str]
 
 
 @dataclass(frozen=True)
@@ -74,7 +83,7 @@ def fingerprint(run: LiveRun) -> dict[str, Any]:
     """``{"best": candidate, "candidates": [...], "fleet": ...}``; each candidate holds the
     observations it was compared with and the keys that contradict it."""
     answers = list(_answers(run, every_repeat=False))
-    table = []
+    table: list[CandidateRow] = []
     judged: dict[tuple[Any, ...], tuple[int, list[str]]] = {}
     for candidate in candidates(run):
         same = (candidate[0], run._engine_view(candidate[1]))
@@ -134,9 +143,11 @@ def fleet(run: LiveRun) -> dict[str, Any]:
             telling.append(key)
             counts.update(labels)
     total = sum(counts.values())
-    shares = [{"label": name, "revision": groups[name][0] if groups[name] else None,
-               "profile": groups[name][1] if groups[name] else None, "answers": n,
-               "percent": round(100 * n / total)} for name, n in counts.most_common()]
+    shares = []
+    for name, n in counts.most_common():
+        best = groups[name]
+        shares.append({"label": name, "revision": best[0] if best else None, "profile": best[1] if best else None,
+                       "answers": n, "percent": round(100 * n / total)})
     return {"split": len(shares) > 1, "answers": total, "shares": shares, "cases": sorted(telling)}
 
 

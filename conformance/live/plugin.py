@@ -21,9 +21,12 @@ import copy
 from datetime import datetime, timezone
 from pathlib import Path
 from concurrent.futures import Future
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
+
+if TYPE_CHECKING:  # pytest types repr_failure with it but does not export it
+    from _pytest._code.code import TerminalRepr
 
 from .outcomes import Outcome
 from .options import BY_NAME, OPTIONS, LiveOptions
@@ -245,7 +248,7 @@ class GonkaItem(pytest.Item):
             pytest.xfail("baseline: " + "; ".join(result.problems))
         raise Deviation(result)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | TerminalRepr:
         if isinstance(excinfo.value, Deviation):
             result = excinfo.value.result
             lines = [f"{result.outcome}: {result.case_id} on {result.model}",
@@ -354,7 +357,7 @@ def _shown_url(config: pytest.Config) -> str:
 def _environment_rows(config: pytest.Config, live: LiveSession) -> None:
     """Target, revision, profile, tier and tokens in pytest-html's environment table."""
     try:
-        from pytest_metadata.plugin import metadata_key
+        from pytest_metadata.plugin import metadata_key  # type: ignore[import-untyped]  # ships no types
     except ImportError:
         return
     metadata = config.stash.get(metadata_key, None)

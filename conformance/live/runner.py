@@ -160,14 +160,15 @@ class LiveRun:
         ``results`` when it is done. A packed item queues its pack (once) and waits for it."""
         key = self.key(case, model)
         with self._lock:
-            if self._pool is None:
-                self._client = bounded_client(self.target.base_url)
+            client = self._client
+            if self._pool is None or client is None:  # the two are opened and closed together
+                self._client = client = bounded_client(self.target.base_url)
                 self._pool = ThreadPoolExecutor(max_workers=max(1, self.config.concurrency), thread_name_prefix="gonka-live")
             pack = self._packs.get(key)
             if pack is None:
-                return self._pool.submit(self._run_item_safely, self._client, case, model)
+                return self._pool.submit(self._run_item_safely, client, case, model)
             if id(pack) not in self._pack_futures:
-                self._pack_futures[id(pack)] = self._pool.submit(self._run_pack_safely, self._client, pack)
+                self._pack_futures[id(pack)] = self._pool.submit(self._run_pack_safely, client, pack)
             return self._member(self._pack_futures[id(pack)], key)
 
     def _member(self, pack_future: Future[None], key: str) -> Future[CaseResult]:
@@ -177,7 +178,7 @@ class LiveRun:
             if done.cancelled():
                 member.cancel()
             elif done.exception() is not None:
-                member.set_exception(done.exception())  # type: ignore[arg-type]
+                member.set_exception(done.exception())
             else:
                 member.set_result(self.results[key])
 

@@ -37,7 +37,9 @@ CELL_CHARS = 110
 PLAIN_MILESTONES = (25, 50, 75)
 
 
-class GonkaReporter(TerminalReporter):
+# pytest marks TerminalReporter @final for typing only (it is not final at run time): the plugin
+# registers this subclass in its place to change how items are named (as pytest-sugar does).
+class GonkaReporter(TerminalReporter):  # type: ignore[misc]
     """pytest's reporter, with suite items shown as ``rule[model]`` and no file path."""
 
     def _locationline(self, nodeid: Any, fspath: str, lineno: int | None, domain: str) -> str:

@@ -93,4 +93,4 @@ def renderer(name: str) -> Renderer:
     render = getattr(module, "render", None)
     if not callable(render):
         raise FormatRegistryError(f"lint output format {name!r}: {module.__name__} defines no render(report, out)")
-    return render  # type: ignore[no-any-return]
+    return render
