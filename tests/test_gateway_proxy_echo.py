@@ -7,10 +7,12 @@ stays within the caps; an answer with no echo is relayed byte for byte."""
 from __future__ import annotations
 
 import contextlib
+import gzip
 import io
 import json
 import resource
 import time
+import zlib
 from typing import Any, Iterator
 
 import httpx
@@ -22,13 +24,13 @@ from gonka_conformance.gateway.contentcoding import Decoder, TooLarge, decode_al
 from gonka_conformance.gateway.echoguard import EchoGuard
 from gateways import serve
 from hostile import PLAIN_BODY, PLAIN_EVENTS, HostileBroker, gzip_bomb
+from models import HI, KIMI
 
 # built from parts: no key-shaped literal in the tree
 KEY = "-".join(("sk", "prx", "Q7wZe4Rt9Lm2", "Vb8Nc1Xk"))          # the operator's upstream key
 CLIENT = "-".join(("sk", "cli", "H3jP0sDf6Ga9"))                   # what the proxy's clients present
 CAP = 1024 * 1024
-KIMI = "moonshotai/Kimi-K2.6"
-HI = {"model": KIMI, "messages": [{"role": "user", "content": "hi"}]}
+REQUEST = {"model": KIMI, "messages": HI}
 
 
 def fragments(secret: str, size: int = 6) -> list[str]:
@@ -59,7 +61,7 @@ def proxied(mode: str, **options: Any) -> Iterator[tuple[HostileBroker, Referenc
 
 
 def post(proxy: ReferenceGateway, stream: bool = False) -> httpx.Response:
-    return httpx.post(proxy.base_url + "/chat/completions", json={**HI, "stream": stream}, timeout=30,
+    return httpx.post(proxy.base_url + "/chat/completions", json={**REQUEST, "stream": stream}, timeout=30,
                       headers={"Authorization": f"Bearer {CLIENT}"})
 
 
@@ -90,7 +92,7 @@ def test_the_escaped_echo_keeps_the_rest_of_the_answer():
 @pytest.mark.parametrize("mode", ["key-echo-stream", "key-echo-split-stream", "key-echo-gzip-stream"])
 def test_an_echoed_key_is_masked_in_a_relayed_stream(mode):
     with proxied(mode) as (_broker, proxy, log):
-        with httpx.stream("POST", proxy.base_url + "/chat/completions", json={**HI, "stream": True}, timeout=30,
+        with httpx.stream("POST", proxy.base_url + "/chat/completions", json={**REQUEST, "stream": True}, timeout=30,
                           headers={"Authorization": f"Bearer {CLIENT}"}) as response:
             assert response.status_code == 200 and "content-encoding" not in response.headers
             received = b"".join(response.iter_raw())
@@ -103,7 +105,7 @@ def test_an_echoed_key_is_masked_in_a_relayed_stream(mode):
 
 def test_a_masked_stream_is_still_relayed_as_it_arrives():
     with proxied("gated-stream") as (broker, proxy, _log):
-        with httpx.stream("POST", proxy.base_url + "/chat/completions", json={**HI, "stream": True}, timeout=30,
+        with httpx.stream("POST", proxy.base_url + "/chat/completions", json={**REQUEST, "stream": True}, timeout=30,
                           headers={"Authorization": f"Bearer {CLIENT}"}) as response:
             pieces = response.iter_raw()
             first = next(pieces)
@@ -140,7 +142,7 @@ def test_a_gzip_bomb_stream_is_cut_at_the_cap():
     with proxied("gzip-bomb-stream") as (_broker, proxy, _log):
         received, started = 0, time.monotonic()
         with pytest.raises(httpx.RemoteProtocolError):
-            with httpx.stream("POST", proxy.base_url + "/chat/completions", json={**HI, "stream": True}, timeout=30,
+            with httpx.stream("POST", proxy.base_url + "/chat/completions", json={**REQUEST, "stream": True}, timeout=30,
                               headers={"Authorization": f"Bearer {CLIENT}"}) as response:
                 assert response.status_code == 200
                 for piece in response.iter_raw():
@@ -159,7 +161,7 @@ def test_an_encoding_the_proxy_cannot_check_is_a_502():
 def test_an_answer_without_echo_is_relayed_byte_for_byte():
     with proxied("plain") as (_broker, proxy, _log):
         response = post(proxy)
-        with httpx.stream("POST", proxy.base_url + "/chat/completions", json={**HI, "stream": True}, timeout=30,
+        with httpx.stream("POST", proxy.base_url + "/chat/completions", json={**REQUEST, "stream": True}, timeout=30,
                           headers={"Authorization": f"Bearer {CLIENT}"}) as streamed:
             received = b"".join(streamed.iter_raw())
     assert response.content == PLAIN_BODY and received == b"".join(PLAIN_EVENTS)
@@ -168,8 +170,8 @@ def test_an_answer_without_echo_is_relayed_byte_for_byte():
 def test_the_openai_sdk_works_through_a_proxy_holding_the_upstream_key():
     with serve(api_key=KEY) as broker, serve(upstream=broker.base_url, upstream_key=KEY, api_key=CLIENT) as proxy:
         client = OpenAI(base_url=proxy.base_url, api_key=CLIENT, max_retries=0, timeout=10)
-        reply = client.chat.completions.create(model=KIMI, messages=HI["messages"])
-        chunks = list(client.chat.completions.create(model=KIMI, messages=HI["messages"], stream=True,
+        reply = client.chat.completions.create(model=KIMI, messages=HI)
+        chunks = list(client.chat.completions.create(model=KIMI, messages=HI, stream=True,
                                                      stream_options={"include_usage": True}))
     assert reply.choices[0].message.content
     assert chunks[0].choices[0].delta.role == "assistant" and chunks[-1].usage is not None
@@ -203,4 +205,4 @@ def test_decoding_stops_at_the_cap():
     with pytest.raises(TooLarge):
         for _ in decoder.feed(bomb):
             pass
-    assert decode_all("gzip, deflate", __import__("zlib").compress(__import__("gzip").compress(b"ok")), CAP) == b"ok"
+    assert decode_all("gzip, deflate", zlib.compress(gzip.compress(b"ok")), CAP) == b"ok"
