@@ -14,6 +14,7 @@ import resource
 import time
 import zlib
 from typing import Any, Iterator
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -206,3 +207,12 @@ def test_decoding_stops_at_the_cap():
         for _ in decoder.feed(bomb):
             pass
     assert decode_all("gzip, deflate", zlib.compress(gzip.compress(b"ok")), CAP) == b"ok"
+
+
+def test_every_spelling_of_a_non_ascii_secret_is_masked():
+    secret = "".join(("p\u00e4", "ss/w\u00f6rd ", "\U0001f600-x"))  # a query value or password may hold any character
+    guard = EchoGuard([secret])
+    quoted = quote(secret, safe="")
+    for spelling in (secret, json.dumps(secret)[1:-1], json.dumps(secret).replace("/", "\\/")[1:-1], quoted,
+                     quoted.lower(), quote(secret).replace("%20", "+")):
+        assert guard.mask(f"<{spelling}>".encode()) == b"<***>", spelling
