@@ -19,6 +19,7 @@ import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
+from urllib.parse import quote
 
 from models import KIMI, MINIMAX
 
@@ -31,7 +32,14 @@ MODES = (
     "markup", "endless-stream", "drip", "gzip-bomb-stream", "gzip-bomb-models", "endless-json",
     "retry-after-nan", "wrong-types", "empty-200", "error-in-200", "error-only-stream", "all-401",
     "wrong-types-answer", "slow-reject", "drip-headers",
+    # the proxy's echo checks (tests/test_gateway_proxy_echo.py)
+    "key-echo-gzip", "key-echo-deflate", "key-echo-escaped", "key-echo-split-stream", "key-echo-gzip-stream",
+    "key-echo-header", "gzip-bomb-body", "brotli-body", "plain", "gated-stream",
 )
+# "plain": a fixed answer with JSON escapes and no key, to be relayed byte for byte
+PLAIN_BODY = b'{"id":"c-1","choices":[{"message":{"content":"caf\\u00e9 \\/ 100%25 \\n sk-"}}],"note":"a\\\\b"}'
+PLAIN_EVENTS = (b'data: {"choices":[{"delta":{"content":"caf\\u00e9 \\/"}}]}\n\n', b'data: {"choices":[]}\n\n',
+                b"data: [DONE]\n\n")
 
 
 def _gzip_bomb(size_mib: int = 512) -> bytes:
@@ -63,6 +71,8 @@ class HostileBroker:
         self.chat_requests = 0
         self.model_requests = 0
         self.reject_delay = 2.0  # slow-reject: seconds before each 400
+        self.gate = threading.Event()  # gated-stream: the rest of the stream waits for it (at most 5 s)
+        self.gate_opened = False       # whether it was opened rather than timed out
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -194,6 +204,75 @@ def _handler_for(broker: HostileBroker) -> type[BaseHTTPRequestHandler]:
 
         def mode_key_echo_models(self, request: Any, streaming: bool) -> None:
             self.mode_key_echo_message(request, streaming)
+
+        def mode_key_echo_gzip(self, request: Any, streaming: bool) -> None:
+            body = json.dumps({"error": {"message": f"Incorrect API key provided: {self.key}"}}).encode()
+            self.send_bytes(401, zlib.compress(body, 9, 31), extra={"Content-Encoding": "gzip"})  # wbits 31: gzip
+
+        def mode_key_echo_deflate(self, request: Any, streaming: bool) -> None:
+            body = json.dumps({"error": {"message": f"Incorrect API key provided: {self.key}"}}).encode()
+            self.send_bytes(401, zlib.compress(body), extra={"Content-Encoding": "deflate"})
+
+        def mode_key_echo_escaped(self, request: Any, streaming: bool) -> None:
+            # every character escaped; dashes only; and the key inside a JSON string inside JSON
+            escaped = "".join(f"\\u{ord(c):04x}" for c in self.key)
+            dashes = self.key.replace("-", "\\u002D")
+            nested = json.dumps(json.dumps({"key": dashes}))
+            body = '{"error":{"message":"Incorrect API key provided: ' + escaped + '","param":"' + dashes + '","raw":' + nested + "}}"
+            self.send_bytes(401, body.encode())
+
+        def _split_events(self, key: str) -> list[bytes]:
+            """A stream whose key spellings are each cut in two writes (flushed, with a pause)."""
+            raw, escaped = key, "".join(f"\\u{ord(c):04x}" for c in key)
+            text = (f'data: {{"choices":[{{"delta":{{"content":"echo {raw} and {escaped}"}}}}]}}\n\n'
+                    f"data: [DONE]\n\n").encode()
+            cuts = sorted({text.index(raw.encode()) + len(raw) // 2, text.index(escaped.encode()) + len(escaped) // 3})
+            return [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)])]
+
+        def mode_key_echo_split_stream(self, request: Any, streaming: bool) -> None:
+            self.start_stream()
+            for piece in self._split_events(self.key):
+                self.wfile.write(piece)
+                self.wfile.flush()
+                broker.stopping.wait(0.05)
+
+        def mode_key_echo_gzip_stream(self, request: Any, streaming: bool) -> None:
+            self.start_stream(extra={"Content-Encoding": "gzip"})
+            compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+            for piece in self._split_events(self.key):
+                self.wfile.write(compressor.compress(piece) + compressor.flush(zlib.Z_SYNC_FLUSH))
+                self.wfile.flush()
+                broker.stopping.wait(0.05)
+            self.wfile.write(compressor.flush())
+
+        def mode_key_echo_header(self, request: Any, streaming: bool) -> None:
+            self.send_json(200, self.completion("ok"), extra={
+                "X-Echo-Authorization": f"Bearer {self.key}", "X-Echo-Quoted": "".join(f"%{b:02x}" for b in self.key.encode()),
+                "Link": f"<https://broker.example/v1?api_key={quote(self.key)}>; rel=self"})
+
+        def mode_gzip_bomb_body(self, request: Any, streaming: bool) -> None:
+            self.send_bytes(200, gzip_bomb(), extra={"Content-Encoding": "gzip"})
+
+        def mode_brotli_body(self, request: Any, streaming: bool) -> None:
+            self.send_bytes(401, b"\x8b\x03\x80" + self.key.encode(), extra={"Content-Encoding": "br"})
+
+        def mode_plain(self, request: Any, streaming: bool) -> None:
+            if not streaming:
+                self.send_bytes(200, PLAIN_BODY)
+                return
+            self.start_stream()
+            for event in PLAIN_EVENTS:
+                self.wfile.write(event)
+                self.wfile.flush()
+
+        def mode_gated_stream(self, request: Any, streaming: bool) -> None:
+            # one event echoing the key, then nothing until the client saw it (a relay that
+            # buffers the stream would only deliver it after the gate's 5 s ran out)
+            self.start_stream()
+            self.wfile.write(f'data: {{"choices":[{{"delta":{{"content":"first {self.key}"}}}}]}}\n\n'.encode())
+            self.wfile.flush()
+            broker.gate_opened = broker.gate.wait(5.0)
+            self.wfile.write(b"data: [DONE]\n\n")
 
         def mode_markup(self, request: Any, streaming: bool) -> None:
             self.send_json(400, {"error": {"message": f"bad request {MARKUP} {ESCAPES} authorization: "}})

@@ -24,9 +24,11 @@ import httpx
 
 from ..engine.pipeline import analyse, forwarded_bytes
 from ..engine.types import Accepted, Rejected, Rejection, RouteFacts
-from ..common.redact import MASK, Redactor
+from ..common.redact import Redactor
 from .chat import bearer_token, same_secret
+from .contentcoding import Corrupt, Decoder, TooLarge, Unsupported
 from .debug import DebugLog, body_for_record, body_secrets
+from .echoguard import EchoGuard
 from .httpserver import AbortStream, BodyTooLarge, Request
 from .livelog import Line, LiveLog
 from .state import GatewayState
@@ -55,6 +57,7 @@ class ProxyService:
         self.upstream = Upstream.parse(config.upstream, config.upstream_key)
         for secret in self.upstream.secrets:
             redactor.add(secret)
+        self.guard = EchoGuard(self.upstream.secrets)  # every spelling of them, in what is relayed
         self._client_keys = (*config.api_keys(), *([config.admin_key] if config.admin_key else []))
         self.client = upstream_client(config.upstream_timeout)
 
@@ -171,16 +174,30 @@ class ProxyService:
         except httpx.HTTPError as exc:
             end_deadline()
             return self._failed(exc, "did not answer", secrets, lines), {"outcome": "upstream-error"}
-        relay = self._mask_headers([(k, v) for k, v in upstream.headers.multi_items() if k.lower() not in HOP_BY_HOP])
+        streamed = "text/event-stream" in upstream.headers.get("content-type", "")
+        cap = config.upstream_max_stream_bytes if streamed else config.upstream_max_bytes
+        try:  # with credentials to guard, the answer is checked as the client will read it: decoded
+            decoder = Decoder.needed(upstream.headers.get("content-encoding"), cap) if self.guard.active else None
+        except Unsupported:
+            upstream.close()
+            end_deadline()
+            message = ("reference proxy: the upstream answer's Content-Encoding cannot be checked for echoed "
+                       "credentials (the proxy decodes gzip and deflate)")
+            return self._error(502, message, secrets, lines), {"outcome": "upstream-undecodable"}
+        dropped = HOP_BY_HOP | ({"content-encoding"} if decoder is not None else frozenset())
+        relay = self._mask_headers([(k, v) for k, v in upstream.headers.multi_items() if k.lower() not in dropped])
         fields = {"outcome": "forwarded", "upstream_status": upstream.status_code}
-        if "text/event-stream" not in upstream.headers.get("content-type", ""):
+        if not streamed:
             try:
-                body = self._read_capped(upstream, config.upstream_max_bytes)
+                body = self._read_capped(upstream, cap, decoder)
             except httpx.HTTPError as exc:
                 return self._failed(exc, "answer broke off", secrets, lines), {"outcome": "upstream-error"}
-            except _TooLarge:
-                message = f"reference proxy: the upstream answer exceeds {config.upstream_max_bytes} bytes"
+            except (_TooLarge, TooLarge):
+                message = f"reference proxy: the upstream answer exceeds {cap} bytes"
                 return self._error(502, message, secrets, lines), {"outcome": "upstream-too-large"}
+            except Corrupt:
+                message = "reference proxy: the upstream answer's Content-Encoding could not be decoded"
+                return self._error(502, message, secrets, lines), {"outcome": "upstream-undecodable"}
             finally:
                 upstream.close()
                 end_deadline()
@@ -190,30 +207,44 @@ class ProxyService:
             upstream.close()
             end_deadline()
 
-        return Response(upstream.status_code, relay, stream=self._relay(upstream, config.upstream_max_stream_bytes),
-                        on_close=close), fields
+        return Response(upstream.status_code, relay, stream=self._relay(upstream, cap, decoder), on_close=close), fields
 
     @staticmethod
-    def _read_capped(upstream: httpx.Response, cap: int) -> bytes:
+    def _read_capped(upstream: httpx.Response, cap: int, decoder: Decoder | None = None) -> bytes:
+        """The whole answer, decoded when ``decoder`` is given; over ``cap`` (before or after
+        decoding) raises, so a bomb stops at the cap."""
         parts, total = [], 0
         for piece in upstream.iter_raw():
             total += len(piece)
             if total > cap:
                 raise _TooLarge()
             parts.append(piece)
-        return b"".join(parts)
+        if decoder is None:
+            return b"".join(parts)
+        decoded: list[bytes] = []
+        for piece in parts:
+            decoded.extend(decoder.feed(piece))
+        decoded.extend(decoder.finish())
+        return b"".join(decoded)
 
-    @staticmethod
-    def _relay(upstream: httpx.Response, cap: int) -> Iterator[bytes]:
+    def _relay(self, upstream: httpx.Response, cap: int, decoder: Decoder | None = None) -> Iterator[bytes]:
+        """The stream as it arrives: decoded when encoded, each credential masked even when split
+        across reads (the masker holds back what may start one); over ``cap`` (raw or decoded)
+        or broken off, the client's stream is cut too."""
+        masker = self.guard.stream()
         total = 0
         try:
             for piece in upstream.iter_raw():
                 total += len(piece)
                 if total > cap:
                     raise AbortStream()  # over the cap: the client sees a cut stream, not a clean end
-                yield piece
-        except httpx.HTTPError:
-            raise AbortStream() from None  # the upstream broke off or ran out of time: so does the client's stream
+                for decoded in (decoder.feed(piece) if decoder is not None else (piece,)):
+                    yield masker.feed(decoded)
+            for decoded in (decoder.finish() if decoder is not None else ()):
+                yield masker.feed(decoded)
+            yield masker.finish()
+        except (httpx.HTTPError, TooLarge, Corrupt):
+            raise AbortStream() from None  # the upstream broke off, ran out of time or sent a bomb: so does the client's stream
 
     def _failed(self, exc: httpx.HTTPError, what: str, secrets: list[str], lines: list[Line]) -> Response:
         if isinstance(exc, httpx.TimeoutException):
@@ -223,21 +254,18 @@ class ProxyService:
                            secrets, lines)
 
     def _error(self, status: int, message: str, secrets: list[str], lines: list[Line]) -> Response:
-        message = self.redact.text(message, secrets)
+        message = self.redact.text(self.guard.text(message), secrets)
         if self.log is not None:
             lines.append(self.log.text(message, "bold red"))
         return http_error(status, message)
 
     def _mask_body(self, body: bytes) -> bytes:
-        """An upstream that echoes the credentials it was sent must not hand them to the client."""
-        for secret in self.upstream.secrets:
-            if len(secret) >= 4:
-                body = body.replace(secret.encode(), MASK.encode())
-        return body
+        """An upstream that echoes the credentials it was sent must not hand them to the client
+        (in any spelling: raw, JSON-escaped, percent-encoded; see ``echoguard.py``)."""
+        return self.guard.mask(body)
 
     def _mask_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        echoed = [s for s in self.upstream.secrets if len(s) >= 4]
-        return [(k, self.redact.text(v) if any(s in v for s in echoed) else v) for k, v in headers]
+        return self.guard.headers(headers)
 
 
 class _TooLarge(Exception):
