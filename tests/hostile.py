@@ -32,7 +32,7 @@ MODES = (
     "markup", "endless-stream", "drip", "gzip-bomb-stream", "gzip-bomb-models", "endless-json",
     "retry-after-nan", "wrong-types", "empty-200", "error-in-200", "error-only-stream", "all-401",
     "wrong-types-answer", "slow-reject", "drip-headers",
-    # the proxy's echo checks (tests/test_gateway_proxy_echo.py)
+    # the proxy's echo checks (tests/gateway/test_gateway_proxy_echo.py)
     "key-echo-gzip", "key-echo-deflate", "key-echo-escaped", "key-echo-split-stream", "key-echo-gzip-stream",
     "key-echo-header", "gzip-bomb-body", "brotli-body", "plain", "gated-stream",
 )
