@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 
 from gonka_conformance.lint.cli import main
-from gonka_conformance.lint.formats.github import annotation, escape_data, escape_property
+from gonka_conformance.reports.lint.github import annotation, escape_data, escape_property
 from models import KIMI, PLAIN
 
 # The official schema, vendored with its provenance (tests/data/README.md).
@@ -168,10 +168,10 @@ def test_output_file(corpus, capsys, tmp_path: Path) -> None:
 
 
 def test_every_listed_format_has_a_renderer_and_is_a_cli_choice(corpus: dict[str, Path], capsys) -> None:
-    from gonka_conformance.lint import config
-    from gonka_conformance.lint.formats import FORMATS, RENDERER_MODULES, renderer
+    from gonka_conformance.lint import cli
+    from gonka_conformance.reports.lint import FORMATS, RENDERER_MODULES, renderer
 
-    assert config.FORMATS == FORMATS == tuple(RENDERER_MODULES)
+    assert cli.FORMATS is FORMATS and FORMATS == tuple(RENDERER_MODULES)
     for name in FORMATS:
         assert callable(renderer(name))
         main(["--format", name, "--no-ignore-file", str(corpus["clean.json"])])
@@ -179,10 +179,10 @@ def test_every_listed_format_has_a_renderer_and_is_a_cli_choice(corpus: dict[str
 
 
 def test_a_format_listed_without_a_renderer_fails_with_a_clear_error() -> None:
-    from gonka_conformance.lint import formats
+    from gonka_conformance.reports import lint as formats
 
     package_dir = Path(formats.__file__).parent
-    with pytest.raises(formats.FormatRegistryError, match=r"listed without a renderer: 'yaml' \(no formats/yaml_report.py\)"):
+    with pytest.raises(formats.FormatRegistryError, match=r"listed without a renderer: 'yaml' \(no lint/yaml_report.py\)"):
         formats.check_registry({**formats.RENDERER_MODULES, "yaml": "yaml_report"}, package_dir)
     with pytest.raises(formats.FormatRegistryError, match="unknown lint output format 'yaml'"):
         formats.renderer("yaml")
