@@ -186,3 +186,18 @@ def test_a_format_listed_without_a_renderer_fails_with_a_clear_error() -> None:
         formats.check_registry({**formats.RENDERER_MODULES, "yaml": "yaml_report"}, package_dir)
     with pytest.raises(formats.FormatRegistryError, match="unknown lint output format 'yaml'"):
         formats.renderer("yaml")
+
+
+def test_pyproject_format_is_checked_against_the_renderer_registry(corpus: dict[str, Path], tmp_path: Path, capsys) -> None:
+    # The config module may not import reports/: the command module hands it the registry's names.
+    from gonka_conformance.reports.lint import FORMATS
+
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[tool.gonka-lint]\nformat = "yaml"\n')
+    code = main(["--config", str(pyproject), "--no-ignore-file", str(corpus["clean.json"])])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert f"format must be one of {', '.join(FORMATS)}" in err
+    pyproject.write_text('[tool.gonka-lint]\nformat = "github"\n')
+    assert main(["--config", str(pyproject), "--no-ignore-file", str(corpus["clean.json"])]) == 0
+    assert "Traceback" not in capsys.readouterr().err
