@@ -18,15 +18,18 @@ from gonka_conformance.catalogue.loader import Catalogue, load_catalogue
 from gonka_conformance.catalogue.choices import check_profile, check_revision
 from gonka_conformance.commandline import run_guarded
 from gonka_conformance.common.errors import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
+# The command module sits at the CLI layer (pyproject's import-linter contract): it may pick a
+# renderer, and it hands the one registry's names to the config check.
+from gonka_conformance.reports.lint import FORMATS, renderer
+from gonka_conformance.reports.lint import text as text_format
 
-from . import agentconfig
-from .config import FORMATS, IGNORE_FILE, Config, ConfigError, IgnoreFile, Selector, find_pyproject, load_config
+from . import agentconfig, explain
+from .config import IGNORE_FILE, Config, ConfigError, IgnoreFile, Selector, find_pyproject, load_config
 from .findings import SEVERITIES, SEVERITY_RANK, Finding, sort_key
 from .fixes import CatalogueOptionError
-from .formats import RecordSummary, Report, renderer
-from .formats import text as text_format
 from .inputs import InputError, Note, Record, Source, discover, records
 from .progress import progress
+from .report import RecordSummary, Report
 from .runner import FixResult, Options, Outcome, fix_record, lint_record
 from .statistics import Statistics, statistics_of
 
@@ -118,7 +121,7 @@ def settings(args: argparse.Namespace) -> Settings:
         path = Path(args.config) if args.config else find_pyproject(Path.cwd())
         if args.config and not path.is_file():  # type: ignore[union-attr]
             raise ConfigError(f"{args.config}: no such file")
-        config = load_config(path)
+        config = load_config(path, formats=FORMATS)
     catalogue = load_catalogue(args.catalogue)
     revision = args.revision or config.revision
     profile = args.profile or config.profile

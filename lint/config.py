@@ -12,13 +12,12 @@ import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Collection, Iterable
 
 
 from gonka_conformance.catalogue.files import NotRegular, read_regular
 
 from .findings import SEVERITIES, Finding
-from .formats import FORMATS  # (the renderer registry's names; re-exported for the CLI)
 
 IGNORE_FILE = ".gonka-lint-ignore.yaml"
 
@@ -92,7 +91,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
 
 
-def load_config(path: Path | None) -> Config:
+def load_config(path: Path | None, *, formats: Collection[str]) -> Config:
+    """``formats``: the valid ``format`` names, passed in by the command module from the one
+    renderer registry (``reports/lint``), which this face may not import."""
     if path is None:
         return Config()
     data = _read_toml(path)
@@ -119,8 +120,8 @@ def load_config(path: Path | None) -> Config:
         if key in _STRINGS and not isinstance(value, str):
             raise ConfigError(f"{path}: [tool.gonka-lint] {raw_key} must be a string")
         setattr(config, key, value)
-    if config.format is not None and config.format not in FORMATS:
-        raise ConfigError(f"{path}: [tool.gonka-lint] format must be one of {', '.join(FORMATS)}")
+    if config.format is not None and config.format not in formats:
+        raise ConfigError(f"{path}: [tool.gonka-lint] format must be one of {', '.join(formats)}")
     if config.min_severity is not None and config.min_severity not in SEVERITIES:
         raise ConfigError(f"{path}: [tool.gonka-lint] min-severity must be one of {', '.join(SEVERITIES)}")
     return config

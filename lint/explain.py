@@ -7,11 +7,10 @@ import json
 import textwrap
 from typing import TYPE_CHECKING, Any
 
-from gonka_conformance.catalogue.summary import rule_summary
+from gonka_conformance.catalogue.summary import DOC_SECTIONS, rule_summary
 
 from .config import ConfigError
 from .fixes import MANUAL, OPS
-from .formats import DOC_SECTIONS
 
 if TYPE_CHECKING:
     from gonka_conformance.catalogue.loader import Catalogue

@@ -6,6 +6,10 @@ from typing import Any
 
 from .loader import Catalogue
 
+#: A rule's prose docs (``docs:`` keys), in reading order with their headings: what
+#: ``--explain`` prints and SARIF's rule help renders. Structure of the catalogue, not of a format.
+DOC_SECTIONS = (("What happens", "what"), ("Why", "why"), ("Fix", "fix"))
+
 
 def rule_summary(catalogue: Catalogue, rule: Any) -> dict[str, Any]:
     divergences = [

@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 
 from gonka_conformance.lint.cli import main
-from gonka_conformance.lint.formats.github import annotation, escape_data, escape_property
+from gonka_conformance.reports.lint.github import annotation, escape_data, escape_property
 from models import KIMI, PLAIN
 
 # The official schema, vendored with its provenance (tests/data/README.md).
@@ -168,10 +168,10 @@ def test_output_file(corpus, capsys, tmp_path: Path) -> None:
 
 
 def test_every_listed_format_has_a_renderer_and_is_a_cli_choice(corpus: dict[str, Path], capsys) -> None:
-    from gonka_conformance.lint import config
-    from gonka_conformance.lint.formats import FORMATS, RENDERER_MODULES, renderer
+    from gonka_conformance.lint import cli
+    from gonka_conformance.reports.lint import FORMATS, RENDERER_MODULES, renderer
 
-    assert config.FORMATS == FORMATS == tuple(RENDERER_MODULES)
+    assert cli.FORMATS is FORMATS and FORMATS == tuple(RENDERER_MODULES)
     for name in FORMATS:
         assert callable(renderer(name))
         main(["--format", name, "--no-ignore-file", str(corpus["clean.json"])])
@@ -179,16 +179,16 @@ def test_every_listed_format_has_a_renderer_and_is_a_cli_choice(corpus: dict[str
 
 
 def test_a_format_listed_without_a_renderer_fails_with_a_clear_error() -> None:
-    from gonka_conformance.lint import formats
+    from gonka_conformance.reports import lint as formats
 
     package_dir = Path(formats.__file__).parent
-    with pytest.raises(formats.FormatRegistryError, match=r"listed without a renderer: 'yaml' \(no formats/yaml_report.py\)"):
+    with pytest.raises(formats.FormatRegistryError, match=r"listed without a renderer: 'yaml' \(no lint/yaml_report.py\)"):
         formats.check_registry({**formats.RENDERER_MODULES, "yaml": "yaml_report"}, package_dir)
     with pytest.raises(formats.FormatRegistryError, match="unknown lint output format 'yaml'"):
         formats.renderer("yaml")
 
 
-# --- the fast indented JSON writer (lint/formats/indented.py) --------------------------------
+# --- the fast indented JSON writer (reports/lint/indented.py) --------------------------------
 
 from decimal import Decimal  # noqa: E402
 
@@ -196,7 +196,7 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from gonka_conformance.goemu.json import Num  # noqa: E402
-from gonka_conformance.lint.formats import indented  # noqa: E402
+from gonka_conformance.reports.lint import indented  # noqa: E402
 
 _SCALARS = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
             | st.text() | st.builds(Num, st.sampled_from(["1.50", "-0", "1e400", "2.0E-3"]))
@@ -214,3 +214,18 @@ def test_indented_writer_gives_json_dumps_text(value) -> None:
 def test_indented_writer_refuses_what_it_does_not_reproduce() -> None:
     with pytest.raises(indented.Unsupported):
         indented.dumps({"a": {1: "x"}})
+
+
+def test_pyproject_format_is_checked_against_the_renderer_registry(corpus: dict[str, Path], tmp_path: Path, capsys) -> None:
+    # The config module may not import reports/: the command module hands it the registry's names.
+    from gonka_conformance.reports.lint import FORMATS
+
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[tool.gonka-lint]\nformat = "yaml"\n')
+    code = main(["--config", str(pyproject), "--no-ignore-file", str(corpus["clean.json"])])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert f"format must be one of {', '.join(FORMATS)}" in err
+    pyproject.write_text('[tool.gonka-lint]\nformat = "github"\n')
+    assert main(["--config", str(pyproject), "--no-ignore-file", str(corpus["clean.json"])]) == 0
+    assert "Traceback" not in capsys.readouterr().err

@@ -17,6 +17,7 @@ from gonka_conformance.goemu import json as gojson
 from gonka_conformance.lint import PayloadError, lint
 from gonka_conformance.lint.cli import main
 from gonka_conformance.lint.config import ConfigError, IgnoreFile, find_pyproject, load_config
+from gonka_conformance.reports.lint import FORMATS
 from gonka_conformance.lint.explain import explain_text
 from gonka_conformance.lint.findings import Finding
 from gonka_conformance.lint.fixes import CatalogueOptionError, MANUAL, _schema_sites
@@ -94,7 +95,7 @@ def test_malformed_tool_key(tool: str, tmp_path: Path, capsys, monkeypatch) -> N
     pyproject = tmp_path / "pyproject.toml"
     pyproject.write_text(tool + "\n")
     with pytest.raises(ConfigError, match=r"\[tool\] must be a table"):
-        load_config(pyproject)
+        load_config(pyproject, formats=FORMATS)
     assert find_pyproject(tmp_path) != pyproject  # skipped: not ours to report unless named
     code = main(["--config", str(pyproject), "--no-ignore-file", str(write(tmp_path / "p.json", GOOD))])
     _out, err = capsys.readouterr()
@@ -147,7 +148,7 @@ def test_empty_select_is_a_usage_error(tmp_path: Path, capsys) -> None:
     pyproject = tmp_path / "pyproject.toml"
     pyproject.write_text("[tool.gonka-lint]\nselect = []\n")
     with pytest.raises(ConfigError, match="select = \\[\\] would disable every rule"):
-        load_config(pyproject)
+        load_config(pyproject, formats=FORMATS)
 
 
 # --- 7: the hook and lint() validate their target early ---------------------------------------------

@@ -16,9 +16,9 @@ from typing import Any, TextIO
 from urllib.parse import quote
 
 from gonka_conformance import __version__
+from gonka_conformance.lint.findings import Finding
 
 from . import DOC_SECTIONS, INFORMATION_URI, TOOL_NAME, Report
-from ..findings import Finding
 
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 LEVELS = {"error": "error", "warning": "warning", "info": "note"}

@@ -18,8 +18,9 @@ import os
 from itertools import groupby
 from typing import TextIO
 
+from gonka_conformance.lint.findings import Finding
+
 from . import Report
-from ..findings import Finding
 
 STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 MAX_MESSAGE = 160
