@@ -27,11 +27,11 @@ from pathlib import Path
 TOKEN_TARGET = 8000
 
 
-def timed(command: list[str]) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+def timed(command: list[str], env: dict[str, str]) -> tuple[float, float, subprocess.CompletedProcess[str]]:
     """(wall seconds, CPU seconds of the child) of one command."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -42,7 +42,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tier", choices=("cheap", "full"), default="cheap")
+    parser.add_argument("--no-bytecode", action="store_true", help="children neither read nor write .pyc files")
     args = parser.parse_args()
+    # As after `pip install` (which compiles the package): children may write and read bytecode,
+    # and one warm-up run of each command writes it (like startup_bench.py).
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     baseline_cmd = [sys.executable, "-c", "import pytest"]
     runs: list[tuple[float, float]] = []
     bases: list[tuple[float, float]] = []
@@ -51,10 +56,15 @@ def main() -> int:
         report_dir = Path(scratch) / "report"
         run_cmd = [sys.executable, "-m", "gonka_conformance.cli", "run", "-q", "--tier", args.tier,
                    "--report-dir", str(report_dir)]
+        if args.no_bytecode:
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
+            env["PYTHONPYCACHEPREFIX"] = str(Path(scratch) / "no-pyc")
+        for command in (baseline_cmd, run_cmd):
+            timed(command, env)  # warm-up
         for _ in range(max(1, args.rounds)):
-            wall, cpu, _done = timed(baseline_cmd)
+            wall, cpu, _done = timed(baseline_cmd, env)
             bases.append((wall, cpu))
-            wall, cpu, done = timed(run_cmd)
+            wall, cpu, done = timed(run_cmd, env)
             if done.returncode != 0:
                 print(done.stdout[-2000:], done.stderr[-2000:], file=sys.stderr)
                 return done.returncode
