@@ -107,9 +107,9 @@ def junit_tree(report: dict[str, Any]) -> ET.Element:
         counts["errors"] += 1
     seconds = f"{float(report['timing']['seconds']):.3f}"
     attributes = {name: str(value) for name, value in counts.items()}
-    root = ET.Element("testsuites", name=SUITE_NAME, time=seconds, **attributes)
-    suite = ET.SubElement(root, "testsuite", name=SUITE_NAME, time=seconds,
-                          timestamp=_xml(report["timing"]["started"]), **attributes)
+    root = ET.Element("testsuites", {"name": SUITE_NAME, "time": seconds, **attributes})
+    suite = ET.SubElement(root, "testsuite", {"name": SUITE_NAME, "time": seconds,
+                                              "timestamp": _xml(report["timing"]["started"]), **attributes})
     properties = ET.SubElement(suite, "properties")
     shown = (("target", report["target"]["base_url"]), ("revision", report["revision"]),
              ("profile", report.get("profile") or ""), ("tier", report["tier"]),
