@@ -101,7 +101,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args += ["--collect-only", "-q"]
     else:
         pytest_args += [
-            "--junitxml", str(report_dir / "junit.xml"), "-o", "junit_suite_name=gonka-conformance",
             "--html", str(report_dir / "pytest-report.html"), "--self-contained-html",
             "-rN",  # the end table lists what did not pass, without file paths
         ]

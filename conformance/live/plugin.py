@@ -397,10 +397,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         code = live.exit_code()
         _environment_rows(session.config, live)
         if not session.config.option.collectonly:  # listing writes no report
-            live.finish(datetime.now(timezone.utc), code)
+            live.finish(datetime.now(timezone.utc), code, junit=not _pytest_writes_junit(session.config, live))
         session.exitstatus = code if exitstatus in (0, 1) or live.error else exitstatus
     finally:
         live.close()
+
+
+def _pytest_writes_junit(config: pytest.Config, live: LiveSession) -> bool:
+    """Whether pytest's own ``--junitxml`` writes the report directory's junit.xml."""
+    xmlpath = getattr(config.option, "xmlpath", None)
+    if not xmlpath or not live.options.report_dir:
+        return False
+    return Path(xmlpath).resolve() == (Path(live.options.report_dir) / "junit.xml").resolve()
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -223,10 +223,13 @@ class LiveSession:
 
     # -- reports --------------------------------------------------------------------------------
 
-    def finish(self, finished: datetime, exit_code: int) -> None:
+    def finish(self, finished: datetime, exit_code: int, junit: bool = True) -> None:
+        """Write the reports; ``junit=False`` leaves junit.xml to pytest's own ``--junitxml``
+        when it was pointed at the same file (two writers of one file: the last would win)."""
         if not self.options.report_dir:
             return
         from ..reports.html import render_html
+        from ..reports.junit import render_junit
         from ..reports.markdown import render_markdown
         from ..reports.model import RunInfo, build_report, write_json
 
@@ -247,6 +250,8 @@ class LiveSession:
         write_json(directory / "report.json", report)
         (directory / "report.html").write_text(render_html(report), encoding="utf-8")
         (directory / "summary.md").write_text(render_markdown(report), encoding="utf-8")
+        if junit:
+            (directory / "junit.xml").write_text(render_junit(report), encoding="utf-8")
 
     def fingerprint(self) -> dict[str, Any] | None:
         if self._fingerprint is None and self.run and self.run.results:

@@ -188,5 +188,5 @@ def summary_lines(live: Any) -> list[str]:
     if counts.get("unobservable") and not live.options.whitebox_url and not live.embedded:
         lines.append(PREFIX + f"{counts['unobservable']} unobservable: reference-only rules need a white-box view (--whitebox-url)")
     if live.options.report_dir:
-        lines.append(PREFIX + f"reports in {live.options.report_dir}/ (report.html, report.json, summary.md)")
+        lines.append(PREFIX + f"reports in {live.options.report_dir}/ (report.html, report.json, summary.md, junit.xml)")
     return [printable(line) for line in lines]

@@ -105,6 +105,10 @@ def test_no_secret_markup_or_escape_reaches_any_output(tmp_path, mode, exit_code
     junit = ET.parse(report_dir / "junit.xml").getroot()
     names = [case.get("name") for case in junit.iter("testcase")]
     assert len(names) == report["summary"]["total"] and all(SAFE_NAME.match(name) for name in names), names[:3]
+    suite = junit.find("testsuite")  # rendered from the same model: the counts agree, failures say how to reproduce
+    assert int(suite.get("failures")) == report["summary"]["fail"] + report["summary"]["xpass"]
+    assert int(suite.get("errors")) == report["summary"]["error"] + (1 if report["error"] else 0)
+    assert all("reproduce: curl" in failure.text for failure in suite.iter("failure"))
 
 
 def test_model_ids_become_safe_test_ids_mapped_to_the_redacted_real_id(tmp_path) -> None:
