@@ -18,9 +18,9 @@ _MODES = {"enum": ["api_key", "admin_only"]}  # the modes that refuse a request 
 #: The mode no access rule refuses: what ``open`` spellings (and, with no rule claiming
 #: ``unknown``, an unknown mode) resolve to.
 OPEN_MODE = "open"
-_SPELLINGS = {"type": "array", "items": {"type": "string", "pattern": "^[a-z_]+$"}, "uniqueItems": True,
-              "description": "lower-case spellings upstream's config accepts (trimmed and lower-cased before lookup)"}
-_ACCESS_OPTIONS = {"unconfigured": "boolean", "unknown": "boolean", "aliases": _SPELLINGS, "open_aliases": _SPELLINGS}
+_SPELLINGS: dict[str, Any] = {"type": "array", "items": {"type": "string", "pattern": "^[a-z_]+$"}, "uniqueItems": True,
+                              "description": "lower-case spellings upstream's config accepts (trimmed and lower-cased before lookup)"}
+_ACCESS_OPTIONS: dict[str, str | Mapping[str, Any]] = {"unconfigured": "boolean", "unknown": "boolean", "aliases": _SPELLINGS, "open_aliases": _SPELLINGS}
 _POINTERS = {"type": "array", "items": {"type": "string", "pattern": "^(/[^/]+)+$"},
              "description": "client fields (JSON pointers) that keep what the verb removes when asked for"}
 _UNLESS = {"unless_true": _POINTERS, "unless_positive": _POINTERS}
