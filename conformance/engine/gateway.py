@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any, Mapping
 
 from ..catalogue.loader import Catalogue
 from ..catalogue.model import Rule, Target
-from .lookup import int_verb_option, verb_rules
+from .gateway_verbs import OPEN_MODE
+from .lookup import CatalogueOptionError, int_verb_option, verb_option, verb_rules
 from .messages import render
 from .pipeline import plan
 from .registry import VERB_KINDS
@@ -72,6 +74,47 @@ def body_too_large(catalogue: Catalogue) -> Rejection:
     """The answer to a body over :func:`body_limit`, for a face that stops reading at the limit."""
     (rule, *_) = verb_rules(catalogue, "check", "body-size")
     return _rejection(rule, "", "default", {})
+
+
+# --- access modes -------------------------------------------------------------------------
+
+_ACCESS_VERB = ("route", "access-mode")
+
+
+@dataclass(frozen=True)
+class AccessModes:
+    """Upstream's ``access_mode`` config vocabulary as the ``access-mode`` rules state it: each
+    spelling and the mode it means, and the mode of a spelling none names."""
+
+    spellings: Mapping[str, str]
+    unknown: str
+
+    def resolve(self, spelling: object) -> str:
+        """The mode a configured value means (trimmed, lower-cased, as upstream reads it)."""
+        return self.spellings.get(str(spelling).strip().lower(), self.unknown)
+
+
+@lru_cache(maxsize=8)
+def access_modes(catalogue: Catalogue) -> AccessModes:
+    """The :class:`AccessModes` of the catalogue's ``access-mode`` targets: ``mode`` and its
+    ``aliases``, ``open`` and the shared ``open_aliases``; ``unknown`` from the target that
+    claims it (none: an unknown mode falls open). A spelling meaning two modes is a catalogue bug."""
+    spellings: dict[str, str] = {OPEN_MODE: OPEN_MODE}
+    unknown: set[str] = set()
+    targets = [t for rule in verb_rules(catalogue, *_ACCESS_VERB) for t in rule.targets if t.verb == _ACCESS_VERB]
+    opens = verb_option(catalogue, *_ACCESS_VERB, "open_aliases")
+    pairs = [(str(alias), OPEN_MODE) for alias in opens]
+    for target in targets:
+        mode = str(target.options["mode"])
+        pairs += [(mode, mode)] + [(str(alias), mode) for alias in target.options.get("aliases") or ()]
+        if target.options.get("unknown"):
+            unknown.add(mode)
+    for spelling, mode in pairs:
+        if spellings.setdefault(spelling, mode) != mode:
+            raise CatalogueOptionError(f"invalid catalogue: access mode spelling {spelling!r} means both {spellings[spelling]!r} and {mode!r}")
+    if len(unknown) > 1:
+        raise CatalogueOptionError(f"invalid catalogue: several access modes claim unknown spellings: {sorted(unknown)}")
+    return AccessModes(MappingProxyType(spellings), unknown.pop() if unknown else OPEN_MODE)
 
 
 # --- the client's intent ------------------------------------------------------------------

@@ -15,6 +15,12 @@ from .registry import options, respond, route
 from .types import Edit, Hit, ResponseFacts, RouteFacts
 
 _MODES = {"enum": ["api_key", "admin_only"]}  # the modes that refuse a request ("open" never does)
+#: The mode no access rule refuses: what ``open`` spellings (and, with no rule claiming
+#: ``unknown``, an unknown mode) resolve to.
+OPEN_MODE = "open"
+_SPELLINGS: dict[str, Any] = {"type": "array", "items": {"type": "string", "pattern": "^[a-z_]+$"}, "uniqueItems": True,
+                              "description": "lower-case spellings upstream's config accepts (trimmed and lower-cased before lookup)"}
+_ACCESS_OPTIONS: dict[str, str | Mapping[str, Any]] = {"unconfigured": "boolean", "unknown": "boolean", "aliases": _SPELLINGS, "open_aliases": _SPELLINGS}
 _POINTERS = {"type": "array", "items": {"type": "string", "pattern": "^(/[^/]+)+$"},
              "description": "client fields (JSON pointers) that keep what the verb removes when asked for"}
 _UNLESS = {"unless_true": _POINTERS, "unless_positive": _POINTERS}
@@ -31,11 +37,15 @@ def served_model(facts: RouteFacts, opts: Mapping[str, Any]) -> Iterator[Hit]:
         yield Hit("", params={"model": facts.model, "models": ", ".join(facts.served)})
 
 
-@route("access-mode", options=options(required={"mode": _MODES}, optional={"unconfigured": "boolean"}))
+@route("access-mode", options=options(required={"mode": _MODES}, optional=_ACCESS_OPTIONS))
 def access_mode(facts: RouteFacts, opts: Mapping[str, Any]) -> Iterator[Hit]:
     """The model's access mode is ``mode`` and the request lacks what it needs (``admin_only``:
     the admin key; ``api_key``: an accepted client key or the admin key). ``unconfigured``: a
-    model with no access entry is in this mode. Param ``model``."""
+    model with no access entry is in this mode. Param ``model``. The gateway reads a configured
+    ``access_mode`` through these options (``engine.gateway.access_modes``): ``aliases`` are
+    other spellings of ``mode``, ``open_aliases`` other spellings of ``open`` (the mode no rule
+    refuses), and ``unknown``: a spelling no rule names is this mode (with no rule saying so,
+    it is ``open``). ``facts.access_mode`` is already resolved."""
     if facts.model is None or facts.admin:
         return
     mode = facts.access_mode if facts.access_mode is not None else (opts["mode"] if opts.get("unconfigured") else None)

@@ -11,14 +11,6 @@ import httpx
 from ..common.urls import check_http_url  # noqa: F401  (re-exported for the gateway's callers)
 from ..engine.types import Limits
 
-#: Upstream access modes (contract.md §5.3) and their aliases.
-ACCESS_MODES = {
-    "open": "open", "public": "open", "none": "open",
-    "api_key": "api_key", "apikey": "api_key", "api": "api_key", "key": "api_key", "api_keys": "api_key",
-    "admin_only": "admin_only", "admin": "admin_only", "admin_key": "admin_only",
-}
-
-
 @dataclass(frozen=True)
 class DisabledMode:
     """The kill switch (``disabled`` admin setting): every non-admin path answers 308.

@@ -9,9 +9,10 @@ from dataclasses import dataclass, field, replace
 
 from ..catalogue.loader import Catalogue
 from ..catalogue.model import Revision
+from ..engine.gateway import access_modes
 from ..engine.pipeline import family_of, limits_for
 from ..engine.types import Limits
-from .config import ACCESS_MODES, DisabledMode, GatewayConfig
+from .config import DisabledMode, GatewayConfig
 
 
 def served_models(catalogue: Catalogue, revision: Revision, profile: str | None, override: tuple[str, ...] | None) -> tuple[str, ...]:
@@ -154,8 +155,8 @@ class GatewayState:
             for entry in payload.get("model_limits") or ():
                 if not isinstance(entry, dict) or not isinstance(entry.get("model_id"), str):
                     raise SettingsError("model_limits entries need a model_id")
-                mode = ACCESS_MODES.get(str(entry.get("access_mode", "")).strip().lower(), "api_key")
-                access[entry["model_id"].strip()] = mode
+                # upstream's spellings and unknown-mode fallback are catalogue data
+                access[entry["model_id"].strip()] = access_modes(self.catalogue).resolve(entry.get("access_mode", ""))
             disabled = self.settings.disabled
             if "disabled" in payload:
                 block = payload["disabled"]
