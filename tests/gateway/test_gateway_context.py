@@ -16,7 +16,7 @@ from gonka_conformance.engine.pipeline import normalize
 from gonka_conformance.gateway.hosterrors import ContextWindows, prompt_tokens
 from gonka_conformance.gateway.instances import parameters
 from gonka_conformance.gateway.simulate import canonical
-from tests.gateways import serve
+from gateways import serve
 
 FAMILIES = {  # model -> (a revision that serves it, the window its Gonka hosts serve)
     "moonshotai/Kimi-K2.6": ("2026-09", 240000), "Qwen/Qwen3-235B-A22B-Instruct-2507-FP8": ("2026-05", 240000),
