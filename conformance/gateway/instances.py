@@ -18,8 +18,6 @@ import re
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-import jsonschema
-import referencing.exceptions  # jsonschema's own dependency (>= 4.18): the base of its $ref errors
 import yaml
 
 if TYPE_CHECKING:  # typeshed types the regex parser under its deprecated public names only
@@ -53,6 +51,11 @@ def instance(schema: Any, seed: int) -> Any:
 
 
 def is_valid(schema: Any, value: Any) -> bool:
+    # jsonschema loads here, on the first structured answer, not with the gateway (a tenth of
+    # the embedded run's start-up)
+    import jsonschema
+    import referencing.exceptions  # jsonschema's own dependency (>= 4.18): the base of its $ref errors
+
     try:
         return jsonschema.Draft202012Validator(schema if isinstance(schema, (dict, bool)) else {}).is_valid(value)
     except (jsonschema.exceptions.SchemaError, referencing.exceptions.Unresolvable, RecursionError,

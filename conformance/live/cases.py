@@ -96,10 +96,8 @@ def _json_request(cases: list[LiveCase], model: str, headers: dict[str, str], re
         request["max_tokens"] = CHEAP_MAX_TOKENS
     request.update(json.loads(json.dumps(overrides)))  # deep copy of YAML data
     _stamp_nonce(request, nonce)
-    body = json.dumps(request, ensure_ascii=False).encode()
     pad = [int(case.spec["pad_bytes"]) for case in cases if "pad_bytes" in case.spec]
-    if pad:
-        body = _pad(request, pad[-1])
+    body = _pad(request, pad[-1]) if pad else json.dumps(request, ensure_ascii=False).encode()
     return LiveRequest(body, headers, remove_auth, request.get("stream") is True, nonce)
 
 
@@ -117,12 +115,24 @@ def _stamp_nonce(request: dict[str, Any], nonce: str) -> None:
             return
 
 
+_PAD_MARK = "\u0000gc-pad\u0000"  # (a NUL is escaped in JSON, so its encoding cannot occur by chance)
+
+
 def _pad(request: dict[str, Any], size: int) -> bytes:
-    """Grow the first user message so the encoded body is exactly ``size`` bytes."""
-    body = json.dumps(request, ensure_ascii=False).encode()
+    """Grow the first text message so the encoded body is exactly ``size`` bytes: encoded once
+    with a mark at the content's end, the filler goes in as bytes (a 10 MiB body is not encoded
+    twice per model)."""
     message = next(m for m in request["messages"] if isinstance(m, dict) and isinstance(m.get("content"), str))
-    message["content"] += "a" * max(size - len(body), 0)
-    return json.dumps(request, ensure_ascii=False).encode()
+    content = message["content"]
+    message["content"] = content + _PAD_MARK
+    try:
+        body = json.dumps(request, ensure_ascii=False).encode()
+    finally:
+        message["content"] = content
+    mark = json.dumps(_PAD_MARK).strip('"').encode()
+    filler = max(size - (len(body) - len(mark)), 0)
+    message["content"] = content + "a" * filler
+    return body.replace(mark, b"a" * filler, 1)
 
 
 def canonical_models(catalogue: Catalogue) -> list[str]:

@@ -174,6 +174,30 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collect_directory(path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """The suite's folder is a package, and pytest's Package node imports its ``__init__`` to run
+    setup functions the suite has none of — from a source checkout under a second name
+    (``conformance.…`` beside ``gonka_conformance.…``), loading the catalogue and the engine a
+    second time. A plain directory node imports nothing."""
+    if path.resolve() == SUITE_FILE.parent:
+        return pytest.Dir.from_parent(parent, path=path)
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """The suite file holds no tests; pytest's own Python collector would import it (see above)."""
+    if module_path.resolve() == SUITE_FILE:
+        return _Inert.from_parent(parent, path=module_path)
+    return None
+
+
+class _Inert(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        return iter(())
+
+
 def _options(config: pytest.Config) -> SessionOptions:
     return session_options(_live_options(config), baseline=config.stash[_BASELINE])
 

@@ -186,3 +186,29 @@ def test_markdown_keeps_broker_text_as_text() -> None:
     from gonka_conformance.reports.markdown import _text
 
     assert _text("a`b <img src=x> [x](javascript:y) | *k*") == "a\\`b &lt;img src=x&gt; \\[x\\](javascript:y) \\| \\*k\\*"
+
+
+def test_the_pattern_prefilter_never_skips_a_credential() -> None:
+    """``Redactor`` skips its credential patterns on text without any of their literals; on
+    credential-shaped and arbitrary text the result is the same as applying every pattern."""
+    from hypothesis import given, settings, strategies as st
+
+    from gonka_conformance.common import redact
+
+    def every_pattern(text: str) -> str:
+        for pattern in redact._PATTERNS:
+            text = pattern.sub(redact._mask_match, text)
+        return text
+
+    shapes = st.sampled_from(["Authorization: ", "AUTHORIZATION=\"", "Bearer ", "bEaReR ", "https://u:p@", "x://t@",
+                              "?key=", "&Token=", "sk-", "gp-", "gnk-sk-", "sk-proj-", " ", "\n", "\u202e", "é"])
+    tokens = st.text(alphabet=st.sampled_from("aZ09._~+/=-@:?&#"), min_size=0, max_size=24)
+
+    @settings(max_examples=300, deadline=None, database=None)
+    @given(st.lists(st.one_of(shapes, tokens, st.text(max_size=8)), max_size=8))
+    def same(parts: list[str]) -> None:
+        text = "".join(parts)
+        assert redact.Redactor().text(text) == every_pattern(text)
+
+    same()
+    assert redact.Redactor().text("Bearer abcdefgh12") == "Bearer ***"  # (and the check can fail)
