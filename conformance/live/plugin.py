@@ -137,6 +137,13 @@ def _check_catalogue(config: pytest.Config) -> None:
         catalogue = load_catalogue(live.catalogue)
     except (CatalogueError, OSError) as exc:
         raise ValueError(f"--catalogue: {exc}") from None
+    if live.catalogue:  # the packaged catalogue's examples are checked at test time
+        from .examples import example_problems
+
+        problems = example_problems(catalogue)
+        if problems:
+            shown = "\n  ".join(problems[:20]) + (f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else "")
+            raise ValueError(f"--catalogue: live examples the engine contradicts:\n  {shown}")
     check_revision(catalogue, live.revision)
     check_profile(catalogue, live.profile)
 

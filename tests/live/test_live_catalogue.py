@@ -45,12 +45,7 @@ def test_live_example_agrees_with_the_engine(case) -> None:
                 assert status == expected, f"{model} {revision}: engine says {status}: {getattr(result, 'message', '')[:120]}"
             if case.expect.get("error") == "engine":
                 assert result.outcome == "rejected", f"{model} {revision}: the engine accepts this example"
-            if result.outcome == "rejected" and expected is not None and expected >= 400:
-                # An example must show its own rule firing, not an earlier rule that happens to
-                # give the same status (a rule that never fires would otherwise pass).
-                # (``expect.rejected_by`` names another rule where the example shows that on purpose.)
-                owner = case.expect.get("rejected_by", case.rule.id)
-                assert result.rule == owner, f"{model} {revision}: rejected by {result.rule}, not {owner}"
+            # (that a rejection comes from the example's own rule is the load check's: below)
             checked += 1
     assert checked, f"{case.id} applies to no canonical model in any revision"
 
@@ -71,3 +66,47 @@ def test_require_api_key_checks_the_catalogue_message() -> None:
     model = canonical_models(CATALOGUE)[0]
     expectation = expect(CATALOGUE, case, build_request(case, model), model, "2026-09")
     assert expectation.status == 401 and expectation.message == f"model {model!r} requires an API key".replace("'", '"')
+
+
+# --- the load-time check of a catalogue the user names ---------------------------------------
+
+
+def test_the_packaged_catalogue_passes_the_load_check() -> None:
+    from gonka_conformance.live.examples import example_problems
+
+    assert example_problems(CATALOGUE) == []
+
+
+@pytest.mark.parametrize("old, new, said", [
+    # the example stops showing its rule: another rule rejects the request first
+    ("request: {max_tokens: 0}, observable: black-box, expect: {status: 400, error: engine}}",
+     "request: {max_tokens: 0}, observable: black-box, expect: {status: 400, error: engine, rejected_by: limit-stop}}",
+     "expects a rejection by limit-stop, the engine rejects it by reject-nonpositive-max-tokens"),
+    # the example no longer triggers anything: the engine accepts it
+    ("request: {max_tokens: 0}, observable: black-box, expect: {status: 400, error: engine}}",
+     "request: {max_tokens: 5}, observable: black-box, expect: {status: 400, error: engine}}",
+     "expects status 400, the engine answers 200"),
+])
+def test_a_user_catalogue_whose_example_another_rule_rejects_fails_before_sending(tmp_path, old, new, said) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from gonka_conformance.catalogue.loader import default_root
+
+    root = tmp_path / "cases"
+    shutil.copytree(default_root(), root, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    path = root / "rules" / "10-params.yaml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "- id: reject-nonpositive-max-tokens" in row)
+    script = Path(sys.executable).with_name("gonka-conformance")
+    done = subprocess.run([str(script), "--catalogue", str(root), "run", "--report-dir", str(tmp_path / "r")],
+                          capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    assert done.returncode == 2, done.stdout[-1500:] + done.stderr[-1500:]
+    assert f"10-params.yaml:{line}: reject-nonpositive-max-tokens: live example 'zero'" in done.stderr, done.stderr
+    assert said in done.stderr and "Traceback" not in done.stdout + done.stderr
+    assert not (tmp_path / "r" / "report.json").exists()  # nothing was run
