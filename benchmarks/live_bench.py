@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 TOKEN_TARGET = 8000
+WALL_TARGET = 5.0  # seconds, on the 2-core reference machine
 
 
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, float, subprocess.CompletedProcess[str]]:
@@ -76,8 +77,9 @@ def main() -> int:
     print(f"baseline `python -c 'import pytest'`:  wall {base_wall:.2f} s, cpu {base_cpu:.2f} s")
     print(f"ratio run/baseline: wall {run_wall / base_wall:.1f}x, cpu {run_cpu / base_cpu:.1f}x")
     print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"wall target <= {WALL_TARGET:g} s: {'met' if run_wall <= WALL_TARGET else 'NOT met'} ({run_wall:.2f} s)")
     spent = int(tokens.get("spent", 0))  # type: ignore[arg-type]
-    print(f"tokens spent {spent} (target <= {TOKEN_TARGET}); sending every case alone: about "
+    print(f"tokens spent {spent} (target <= {TOKEN_TARGET}: {'met' if spent <= TOKEN_TARGET else 'NOT met'}); sending every case alone: about "
           f"{tokens.get('naive_estimate')} (saved about {tokens.get('saved_estimate')}); per model {tokens.get('by_model')}")
     return 0
 
