@@ -115,7 +115,7 @@ def _stamp_nonce(request: dict[str, Any], nonce: str) -> None:
             return
 
 
-_PAD_MARK = "\u0000gc-pad\u0000"  # (a NUL is escaped in JSON, so its encoding cannot occur by chance)
+_PAD_MARK = "\u0000gc-pad\u0000"  # (JSON escapes a NUL: this encoding appears only where a string holds the mark)
 
 
 def _pad(request: dict[str, Any], size: int) -> bytes:
