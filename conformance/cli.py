@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from . import __version__
 from .catalogue.choices import check_profile, check_revision
@@ -14,12 +14,15 @@ from .catalogue.coverage import load_coverage, load_upstream_tests, render_markd
 from .catalogue.loader import Catalogue, load_catalogue
 from .catalogue.summary import rule_summary
 from .commandline import PROG, StrictParser, Subcommand, positive_int, print_json, run_guarded
-from .common.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from .common.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
 from .common.inputs import read_input
 from .engine.gateway import body_limit
 from .engine.pipeline import limits_for, normalize
 from .gateway import cli as gateway_cli
 from .live import commands as live_commands
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 
 def _catalogue(args: argparse.Namespace) -> Catalogue:
@@ -105,6 +108,48 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if problems else EXIT_OK
 
 
+# --- docs ---------------------------------------------------------------------------------
+
+#: The manuals ship as package data (docs/*.md -> gonka_conformance.docs, pyproject.toml), so an
+#: installed user reads them here rather than at a repository path.
+DOCS_PACKAGE = "gonka_conformance.docs"
+
+
+def manuals() -> dict[str, Traversable]:
+    """Every shipped manual by topic (its file name without ``.md``), in name order."""
+    from importlib import resources  # (start-up time: only docs needs it)
+
+    entries = sorted(resources.files(DOCS_PACKAGE).iterdir(), key=lambda entry: entry.name)
+    return {entry.name.removesuffix(".md"): entry for entry in entries
+            if entry.name.endswith(".md") and entry.is_file()}
+
+
+def _title(manual: Traversable) -> str:
+    for line in manual.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# "):
+            return line[2:].strip()
+    return ""
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    found = manuals()
+    if args.topic is None:
+        width = max(len(topic) for topic in found)
+        for topic, manual in found.items():
+            print(f"{topic.ljust(width)}  {_title(manual)}")
+        return EXIT_OK
+    topic = args.topic.removeprefix("docs/").removesuffix(".md")  # the repository path works too
+    if topic not in found:
+        raise UsageError(f"no manual {args.topic!r}; topics: {', '.join(found)}")
+    sys.stdout.write(found[topic].read_text(encoding="utf-8"))
+    return EXIT_OK
+
+
+def _add_docs_arguments(docs: argparse.ArgumentParser) -> None:
+    docs.add_argument("topic", nargs="?", metavar="TOPIC",
+                      help="the manual to print as Markdown, e.g. live-suite (default: list the topics)")
+
+
 # --- registry and entry point -------------------------------------------------------------
 
 
@@ -123,7 +168,8 @@ def _add_rules_arguments(rules: argparse.ArgumentParser) -> None:
     rules.add_argument("--format", choices=("text", "json"), default="text")
     rules.add_argument("--select", action="append", metavar="PREFIX", help="only rules whose id starts with PREFIX (repeatable)")
     rules.add_argument("--verbs", action="store_true",
-                       help="list every check and transform with its options instead (markdown: docs/verbs.md; or --format json)")
+                       help="list every check and transform with its options instead (Markdown, as in the "
+                            "shipped reference: gonka-conformance docs verbs; or --format json)")
 
 
 def _add_coverage_arguments(coverage: argparse.ArgumentParser) -> None:
@@ -154,6 +200,8 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
                _add_coverage_arguments, cmd_coverage),
     *live_commands.SUBCOMMANDS,
     *gateway_cli.SUBCOMMANDS,
+    Subcommand("docs", "list the shipped manuals, or print one (Markdown)", _add_docs_arguments, cmd_docs,
+               description="e.g. gonka-conformance docs live-suite | less; gonka-lint --docs prints the lint manual too"),
     Subcommand("completion", "print a shell completion script", _add_completion_arguments, cmd_completion,
                description="e.g. gonka-conformance completion bash > ~/.local/share/bash-completion/completions/gonka-conformance"),
 )
@@ -161,7 +209,8 @@ BY_NAME: dict[str, Subcommand] = {command.name: command for command in SUBCOMMAN
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = StrictParser(prog=PROG, description="Conformance suite, normalizer and reference gateway for Gonka's chat-completions gateway.")
+    parser = StrictParser(prog=PROG, description="Conformance suite, normalizer and reference gateway for Gonka's chat-completions gateway.",
+                          epilog=f"Manuals: {PROG} docs [TOPIC] (without TOPIC: the list of topics).")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument("--catalogue", metavar="DIR", help="load the catalogue from DIR instead of the packaged cases/")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -91,8 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "pre-commit, which names every staged .json file")
     target.add_argument("--agent-config", action="append", metavar="PATH",
                         help="lint an agent's config file (OpenCode, Kilo Code, Hermes Agent, OpenClaw): the payloads "
-                             "it sends, with findings at the config line (repeatable; known file names such as "
-                             "opencode.json are recognised among PATHs and directories too)")
+                             "it sends, with findings at the config line (repeatable; a directory stands for the known "
+                             "config files in it; known file names such as opencode.json are recognised among PATHs "
+                             "and directories too)")
     conf = parser.add_argument_group("configuration")
     conf.add_argument("--config", metavar="PYPROJECT", help="read [tool.gonka-lint] from this pyproject.toml")
     conf.add_argument("--isolated", action="store_true", help="ignore pyproject.toml configuration")
@@ -481,8 +482,19 @@ def _print_statistics(stats: Statistics, fmt: str) -> None:
 def agent_paths(paths: list[str], named: list[str]) -> tuple[list[str], list[tuple[str, str | None]]]:
     """Split the inputs: payload paths, and agent configs (each with its client when known by
     name). An explicitly named known config (opencode.json) is an agent config; a directory
-    is searched for them as well as for payloads."""
-    configs: list[tuple[str, str | None]] = [(path, None) for path in named]
+    is searched for them as well as for payloads. A directory named with ``--agent-config``
+    stands for the known configs in it (as a directory ``PATH`` does); one that holds none
+    is a usage error."""
+    configs: list[tuple[str, str | None]] = []
+    for path in named:
+        if _kind(Path(path)) != "dir":
+            configs.append((path, None))  # lint_agent_configs reports a missing or unreadable file
+            continue
+        found = agentconfig.find_in(Path(path))
+        if not found:
+            raise ConfigError(f"--agent-config {path}: no known agent config file in this directory "
+                              f"(looked for {', '.join(_known_config_names())}); name the config file instead")
+        configs += [(str(config), agentconfig.detect(config)) for config in found]
     rest = []
     for path in paths:
         candidate = Path(path)
@@ -494,7 +506,20 @@ def agent_paths(paths: list[str], named: list[str]) -> tuple[list[str], list[tup
         rest.append(path)  # discover() reports what cannot be read
         if kind == "dir":
             configs += [(str(found), agentconfig.detect(found)) for found in agentconfig.find_in(candidate)]
-    return rest, configs
+    unique: dict[Path, tuple[str, str | None]] = {}  # a config named and found in a named directory: once
+    for path, client in configs:
+        key = Path(path).resolve() if path != "-" else Path(path)
+        if key not in unique or (client and not unique[key][1]):
+            unique[key] = (path, client)
+    return rest, list(unique.values())
+
+
+def _known_config_names() -> list[str]:
+    """Every file name the agent mappings recognise (opencode.json, .kilo/kilo.jsonc…), once each."""
+    names: dict[str, None] = {}
+    for spec in agentconfig.clients().values():
+        names.update(dict.fromkeys(spec.get("files", [])))
+    return list(names)
 
 
 def _kind(path: Path) -> str | None:

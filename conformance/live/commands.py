@@ -191,7 +191,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("run", "run the live conformance suite (default target: the embedded reference gateway)",
                _add_run_arguments, cmd_run,
                description="Settings may also come from [tool.gonka-conformance] in pyproject.toml or a "
-                           "gonka-conformance.toml (docs/live-suite.md); flags win."),
+                           "gonka-conformance.toml (manual: gonka-conformance docs live-suite); flags win."),
     Subcommand("diff", "compare two report.json files case by case", _add_diff_arguments, cmd_diff),
     Subcommand("baseline", "write a baseline of a report's failing cases", _add_baseline_arguments, cmd_baseline),
 )

@@ -94,6 +94,32 @@ def test_directory_finds_every_agent_config_and_lints_none_as_a_payload(capsys: 
     assert code == 0 and report["findings"] == []
 
 
+def test_agent_config_directory_lints_the_known_configs_in_it(capsys: pytest.CaptureFixture[str]) -> None:
+    code, by_path = _json_report(capsys, str(DATA / "problematic"))
+    code_dir, by_option = _json_report(capsys, "--agent-config", str(DATA / "problematic"))
+    assert code_dir == code == 1 and by_option["errors"] == []
+    assert by_option["findings"] == by_path["findings"]
+    files = {Path(f["file"]).relative_to(DATA / "problematic").as_posix() for f in by_option["findings"]}
+    assert files == set(EXPECTED)
+    # the directory named both ways (and a config in it named too) is linted once
+    _, twice = _json_report(capsys, "--agent-config", str(DATA / "problematic"), str(DATA / "problematic"),
+                            "--agent-config", str(DATA / "problematic" / "opencode.json"))
+    assert twice["findings"] == by_path["findings"]
+    code, report = _json_report(capsys, "--agent-config", str(DATA / "clean"))
+    assert code == 0 and report["findings"] == [] and report["errors"] == []
+
+
+def test_agent_config_directory_without_a_known_config_is_a_usage_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "notes.json").write_text('{"model": "x"}')
+    code = main(["--agent-config", str(tmp_path), "--isolated", "--no-ignore-file"])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    [line] = captured.err.splitlines()
+    assert line.startswith(f"gonka-lint: --agent-config {tmp_path}: no known agent config file in this directory")
+    assert "opencode.json" in line and "not a file" not in line
+
+
 def test_fix_in_client_vocabulary_and_message_names_the_client(capsys: pytest.CaptureFixture[str]) -> None:
     main(["--agent-config", str(DATA / "problematic" / "opencode.json"), "--isolated", "--no-ignore-file"])
     out = capsys.readouterr().out

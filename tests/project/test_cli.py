@@ -1,4 +1,4 @@
-"""gonka-conformance normalize / rules / coverage: output contracts and exit codes."""
+"""gonka-conformance normalize / rules / coverage / docs: output contracts and exit codes."""
 
 from __future__ import annotations
 
@@ -106,3 +106,20 @@ def test_limit_overrides_keep_the_profile_and_must_be_positive(capsys, monkeypat
 def test_coverage_check_of_a_directory_is_a_usage_error(tmp_path, capsys) -> None:
     code, _, err = run(["coverage", "--check", str(tmp_path)], capsys)
     assert code == 2 and "is a directory" in err
+
+
+def test_docs_lists_every_shipped_manual_and_prints_one(capsys) -> None:
+    shipped = sorted(path.stem for path in (REPO / "docs").glob("*.md"))
+    code, out, err = run(["docs"], capsys)
+    assert code == 0 and err == ""
+    assert [line.split()[0] for line in out.splitlines()] == shipped
+    assert "live-suite  The live conformance suite" in out.splitlines()
+    for argv in (["docs", "live-suite"], ["docs", "live-suite.md"], ["docs", "docs/live-suite.md"]):
+        code, out, _ = run(argv, capsys)
+        assert code == 0 and out == (REPO / "docs" / "live-suite.md").read_text(encoding="utf-8")
+
+
+def test_docs_of_an_unknown_topic_is_a_usage_error_naming_the_topics(capsys) -> None:
+    code, out, err = run(["docs", "nope"], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "no manual 'nope'" in err and "live-suite" in err and "verbs" in err
