@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 
 from gonka_conformance.catalogue.loader import load_catalogue
+from gonka_conformance.catalogue.model import Rule
 from gonka_conformance.live.cases import live_cases
 from gonka_conformance.live.packing import Planner, token_shares
 from gonka_conformance.reports.model import schema
@@ -76,7 +77,7 @@ def test_token_shares_add_up() -> None:
     assert token_shares(5, [0, 0]) == [3, 2] and token_shares(0, []) == []
 
 
-# --- no lost detection: one alteration per rule kind, each caught by the cheap tier ------------
+# --- no lost detection: one alteration per rule kind and stage, each caught by the cheap tier ---
 
 DEVIANTS = {
     "reject-message": ("10-params.yaml", '"{field}: must be greater than 0"', '"{field}: must be positive"', "reject-nonpositive-max-tokens"),
@@ -87,7 +88,56 @@ DEVIANTS = {
     "default": ("30-schemas.yaml", "transform: default-with-sibling, with: {sibling: tools, value: auto}", "transform: default-with-sibling, with: {sibling: tools, value: none}", "default-tool-choice-auto"),
     "translation": ("40-thinking.yaml", '{path: /reasoning, transform: translate-reasoning, with: {enabled_false_effort: none}, revisions: {from: "2026-09"}}',
                     '{path: /reasoning_never, transform: translate-reasoning, with: {enabled_false_effort: none}, revisions: {from: "2026-09"}}', "translate-reasoning"),
+    # force: a force-* transform (pre, Kimi) and a forced zero of the post stage (Kimi, max_tokens < 256)
+    "force": ("10-params.yaml", "{path: /frequency_penalty, transform: force-value, with: {value: 0.0}}",
+              "{path: /frequency_penalty, transform: force-value, with: {value: 0.1}}", "force-kimi-penalties-zero"),
+    "force-post": ("40-thinking.yaml", "force_zero_below: 256", "force_zero_below: 100", "kimi-empty-content-think-burn"),
+    "unwrap": ("00-request.yaml", "{path: /extra_body, transform: unwrap-extra-body}", "{path: /extra_body_never, transform: unwrap-extra-body}", "unwrap-extra_body"),
+    # an accept rule has no verb of its own: its deviant is a gateway refusing what it accepts, here
+    # the disputed 2026-05 reject of structured_outputs on MiniMax taken as its side in 2026-09
+    "accept": ("30-schemas.yaml", 'applies: {families: [minimax], revisions: {until: "2026-05"}}\n    match: {path: /structured_outputs, check: present}\n'
+               '    action: {reject: {status: 400, message: *not_supported}}\n    evidence:\n      status: disputed\n      default: accepted',
+               'applies: {families: [minimax]}\n    match: {path: /structured_outputs, check: present}\n'
+               '    action: {reject: {status: 400, message: *not_supported}}\n    evidence:\n      status: disputed\n      default: rejected',
+               "accept-structured_outputs-minimax"),
+    "messages": ("20-messages.yaml", 'with: {sentinel: "<empty tool result>"}', 'with: {sentinel: "<no tool result>"}', "normalize-empty-tool-content"),
+    # the stages around the parameter rules: read, scan, parse, typed
+    "read": ("00-request.yaml", "with: {limit: 10485760}", "with: {limit: 10485762}", "limit-body-size"),
+    "scan": ("00-request.yaml", "with: {limit: 32}", "with: {limit: 33}", "limit-nesting-depth"),
+    "parse": ("00-request.yaml", 'message: "parse request: {error}"', 'message: "decode request: {error}"', "reject-malformed-json"),
+    "typed": ("10-params.yaml", 'integer: "parse request: {field} must be a non-negative integer"', 'integer: "parse request: {field} must be an integer"', "reject-typed-fields"),
+    # route rules (answered around normalize, never packed)
+    "route-model": ("70-gateway.yaml", 'message: "unsupported model {model:q}; supported models: {models}"',
+                    'message: "unknown model {model:q}; supported models: {models}"', "reject-unknown-model"),
+    "route-access": ("70-gateway.yaml", 'status: 401, message: "model {model:q} requires an API key"',
+                     'status: 403, message: "model {model:q} requires an API key"', "require-api-key"),
+    # response rules, one per respond verb but stream-end (UNCAUGHT_VERBS): a stream that does not
+    # end with data: [DONE] is an error of the observation ("stream cut", observe._check_answer;
+    # exit 3), never a fail of stream-done-sentinel, whatever the tier and with packing or not
+    "response-set-id": ("70-gateway.yaml", 'template: "devshard-{escrow}-{inference}"', 'template: "chatcmpl-{escrow}-{inference}"', "response-id-format"),
+    "response-strip-fields": ("70-gateway.yaml", "with: {fields: [token_ids, prompt_token_ids, prompt_logprobs]}",
+                              "with: {fields: [prompt_token_ids, prompt_logprobs]}", "strip-response-token-ids"),
+    "response-strip-stream-fields": ("70-gateway.yaml", "unless_true: [/stream_options/include_usage]", "unless_true: [/stream_options/include_usage_never]",
+                                     "strip-stream-usage-unless-asked"),
 }
+
+
+#: Respond verbs with a cheap live example that no deviant alters (and why: the comment above).
+UNCAUGHT_VERBS = {"stream-end"}
+
+
+def test_the_deviants_cover_every_kind_stage_and_respond_verb_with_a_cheap_live_example() -> None:
+    catalogue = load_catalogue()
+    rules = {rule.id: rule for rule in catalogue.rules}
+    deviant = [rules[rule] for _file, _old, _new, rule in DEVIANTS.values()]
+    cheap = list({case.rule.id: case.rule for case in live_cases(catalogue)}.values())
+    assert {r.kind for r in cheap} == {r.kind for r in deviant}
+    assert {r.stage for r in cheap} == {r.stage for r in deviant}
+
+    def verbs(of: list[Rule]) -> set[str]:
+        return {target.respond for rule in of for target in rule.targets if target.respond}
+
+    assert verbs(cheap) - UNCAUGHT_VERBS == verbs(deviant) and UNCAUGHT_VERBS <= verbs(cheap)
 
 
 @pytest.mark.parametrize("kind", sorted(DEVIANTS))
