@@ -7,7 +7,8 @@ shows the FAQ's think burn, ``content: null``, when nothing is left), ``min_toke
 model from stopping early (as vLLM does), ``n`` choices come out after coercion. The same
 forwarded body always gives the same text, reasoning and tool calls.
 
-Every number is a simulation parameter, not a gateway fact, and lives in ``simulation.yaml``.
+Every number, word list and instruction pattern is a simulation parameter, not a gateway fact, and
+lives in ``simulation.yaml``.
 """
 
 from __future__ import annotations
@@ -45,42 +46,39 @@ CHARS_PER_TOOL_CALL_TOKEN: int = _P["tokens"]["chars_per_tool_call_token"]
 TOOL_CALL_OVERHEAD_TOKENS: int = _P["tokens"]["tool_call_overhead"]
 VOCABULARY_SIZE: int = _P["corpus"]["vocabulary_size"]
 
-_ANSWER_WORDS = (
-    "the a of and to in is that it for on with as by this from at be are was an or which can "
-    "network model answer gateway token request simple clear result value water light river "
-    "mountain sea wind stone forest city road bridge garden window morning evening season "
-    "history science language music careful gentle quiet bright steady small large early late "
-    "because however therefore usually often sometimes always never together between through "
-    "around under over before after during without within across against toward among beyond "
-    "describe explain consider example detail pattern structure process system method approach "
-    "important possible different similar common natural general specific particular useful "
-    "people person world place time year day way part group number point fact case question "
-    "reference simulated deterministic conformance devshard escrow inference output budget"
-).split()
-_THINK_WORDS = (
-    "let me think the user wants so I should check whether first then maybe consider this "
-    "request carefully okay wait actually answer plan step next verify constraint budget "
-    "tokens length format reply keep short but complete hmm right the question asks about "
-    "considering options approach best reasoning again note that means if then otherwise"
-).split()
-_NUMBER_WORDS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "fifty": 50,
-    "hundred": 100, "a hundred": 100, "a thousand": 1000, "thousand": 1000,
-}
-_EXPLICIT = re.compile(
-    r"\b(\d{1,3}(?:,\d{3})+|\d{1,7}|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")[\s-]*(words?|tokens?)\b",
-    re.IGNORECASE,
-)
-_LONG_FORM = re.compile(
-    r"\b(essay|article|story|novel|chapter|report|lengthy|long-form|long (?:answer|text|essay|story|article)|"
-    r"in detail|detailed|comprehensive|thorough|elaborate)\b",
-    re.IGNORECASE,
-)
-_ASKS_FOR_TOOL = re.compile(r"\b(tools?|functions?|call|invoke)\b", re.IGNORECASE)
-_QUOTED = re.compile(r"[\"“']([^\"”']{1,80})[\"”']")
-STRUCTURE = parameters()["structure"]
-_SINGLE_WORD = re.compile(parameters()["instructions"]["single_word"])
+_ANSWER_WORDS: list[str] = _P["corpus"]["word_lists"]["answer"].split()
+_THINK_WORDS: list[str] = _P["corpus"]["word_lists"]["think"].split()
+STRUCTURE = _P["structure"]
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """How the simulated model reads the user's instructions: simulation.yaml ``instructions``,
+    compiled once."""
+
+    number_words: dict[str, int]     # "fifty" -> 50
+    explicit_length: re.Pattern[str]  # "in 200 words": (amount, unit)
+    long_form: re.Pattern[str]        # "write an essay": answer.long_form_words
+    asks_for_tool: re.Pattern[str]    # "use a tool": the first offered tool is called
+    quoted: re.Pattern[str]           # a quoted phrase fills string tool arguments
+    single_word: re.Pattern[str]      # "Reply with the single word OK": content "OK"
+
+
+def vocabulary(instructions: dict[str, Any]) -> Vocabulary:
+    """The :class:`Vocabulary` of a simulation.yaml ``instructions`` mapping."""
+    numbers = {str(word).lower(): int(value) for word, value in instructions["number_words"].items()}  # matched lowered
+    alternation = "|".join(re.escape(word) for word in sorted(numbers, key=len, reverse=True))
+    return Vocabulary(
+        number_words=numbers,
+        explicit_length=re.compile(instructions["explicit_length"].replace("{number_words}", alternation)),
+        long_form=re.compile(instructions["long_form"]),
+        asks_for_tool=re.compile(instructions["asks_for_tool"]),
+        quoted=re.compile(instructions["quoted"]),
+        single_word=re.compile(instructions["single_word"]),
+    )
+
+
+VOCABULARY = vocabulary(_P["instructions"])
 
 
 @dataclass(frozen=True)
@@ -246,12 +244,12 @@ def _text(content: Any) -> str:
 
 def answer_length(prompt: str) -> tuple[str, int]:
     """("words"|"tokens", amount) the prompt asks for."""
-    match = _EXPLICIT.search(prompt)
+    match = VOCABULARY.explicit_length.search(prompt)
     if match:
         raw = match.group(1).lower().replace(",", "")
-        amount = _NUMBER_WORDS.get(raw) or int(raw)
+        amount = VOCABULARY.number_words.get(raw) or int(raw)
         return ("tokens" if match.group(2).lower().startswith("token") else "words"), max(1, amount)
-    if _LONG_FORM.search(prompt):
+    if VOCABULARY.long_form.search(prompt):
         return "words", LONG_FORM_WORDS
     return "words", SHORT_ANSWER_WORDS
 
@@ -282,7 +280,7 @@ def _arguments(schema: Any, prompt: str, seed: int) -> dict[str, Any]:
     value = instance(schema, seed)
     if not isinstance(value, dict):
         return {}
-    quoted = _QUOTED.search(prompt)
+    quoted = VOCABULARY.quoted.search(prompt)
     props = get_as(schema, "properties", dict, {})
     for name in list(value):
         spec = props.get(name)
@@ -337,7 +335,7 @@ def _structured_tokens(structured: tuple[str, Any], prompt: str, seed: int) -> l
 
 
 def _single_word(prompt: str) -> str | None:
-    match = _SINGLE_WORD.search(prompt)
+    match = VOCABULARY.single_word.search(prompt)
     return match.group(1) if match else None
 
 
@@ -355,7 +353,7 @@ def _tool_plan(body: dict[str, Any], messages: list[Any], prompt: str) -> list[d
     else:
         lowered = prompt.lower()
         chosen = [t for t in tools if t["name"].lower() in lowered]
-        if not chosen and (choice == "required" or _ASKS_FOR_TOOL.search(prompt)):
+        if not chosen and (choice == "required" or VOCABULARY.asks_for_tool.search(prompt)):
             chosen = tools[:1]
     if body.get("parallel_tool_calls") is False:
         chosen = chosen[:1]

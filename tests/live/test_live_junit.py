@@ -10,10 +10,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from gateways import serve
+from models import KIMI
 
 KEY = "sk-junit-Zq7tPLANTED0xW9"
 BIN = Path(sys.executable).parent
-KIMI = "moonshotai/Kimi-K2.6"
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

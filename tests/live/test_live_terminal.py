@@ -14,11 +14,12 @@ from pathlib import Path
 from gateways import serve
 from gonka_conformance.live.terminal import non_pass_table
 from gonka_conformance.live.runner import CaseResult
+from models import KIMI
 
 KEY = "sk-terminal-Zq7tPLANTED0xW9"
 BIN = Path(sys.executable).parent
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # anything but \t and \n
-KIMI_LOWER = "moonshotai/kimi-k2.6"
+KIMI_LOWER = KIMI.lower()  # the catalogue id in lower case (routing matches model ids case-insensitively)
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
