@@ -31,11 +31,13 @@ MODES = (
     "key-echo-message", "key-echo-body", "key-echo-5xx", "key-echo-stream", "key-echo-models",
     "markup", "endless-stream", "drip", "gzip-bomb-stream", "gzip-bomb-models", "endless-json",
     "retry-after-nan", "wrong-types", "empty-200", "error-in-200", "error-only-stream", "all-401",
-    "wrong-types-answer", "slow-reject", "drip-headers",
+    "wrong-types-answer", "slow-reject", "drip-headers", "stream-no-done", "chunked-no-done",
     # the proxy's echo checks (tests/gateway/test_gateway_proxy_echo.py)
     "key-echo-gzip", "key-echo-deflate", "key-echo-escaped", "key-echo-split-stream", "key-echo-gzip-stream",
     "key-echo-header", "gzip-bomb-body", "brotli-body", "plain", "gated-stream",
 )
+NO_DONE_EVENT = (b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m",'
+                 b'"choices":[{"index":0,"delta":{"content":"OK"},"finish_reason":"stop"}]}\n\n')
 # "plain": a fixed answer with JSON escapes and no key, to be relayed byte for byte
 PLAIN_BODY = b'{"id":"c-1","choices":[{"message":{"content":"caf\\u00e9 \\/ 100%25 \\n sk-"}}],"note":"a\\\\b"}'
 PLAIN_EVENTS = (b'data: {"choices":[{"delta":{"content":"caf\\u00e9 \\/"}}]}\n\n', b'data: {"choices":[]}\n\n',
@@ -341,6 +343,19 @@ def _handler_for(broker: HostileBroker) -> type[BaseHTTPRequestHandler]:
         def mode_error_only_stream(self, request: Any, streaming: bool) -> None:
             self.start_stream()
             self.wfile.write(b'data: {"error": {"message": "upstream failed"}}\n\n')
+
+        # a stream of well-formed events that never sends data: [DONE], to every request: closed
+        # without a declared length (indistinguishable from a cut), or chunked and complete
+        def mode_stream_no_done(self, request: Any, streaming: bool) -> None:
+            self.start_stream()
+            self.wfile.write(NO_DONE_EVENT)
+
+        def mode_chunked_no_done(self, request: Any, streaming: bool) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(NO_DONE_EVENT), NO_DONE_EVENT))
 
         def mode_all_401(self, request: Any, streaming: bool) -> None:
             self.send_json(401, {"error": {"message": "Invalid API key"}})

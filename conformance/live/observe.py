@@ -60,6 +60,7 @@ class Observation:
     text: str = ""
     chunks: list[Any] = field(default_factory=list)  # decoded SSE data events (streaming)
     done: bool = False  # saw data: [DONE]
+    framed: bool = False  # the answer's length was declared (chunked or Content-Length): its end is no cut
     error: str | None = None  # harness/transport problem: nothing trustworthy was observed
     elapsed: float = 0.0  # all attempts and waits
     latency: float = 0.0  # the last attempt, from the end of the upload to the end of the answer
@@ -235,6 +236,10 @@ def _exchange(client: httpx.Client, target: Target, request: LiveRequest, header
         obs.headers = {k: v for k, v in response.headers.items() if k.lower() in HEADERS_KEPT}
         obs.content_type = response.headers.get("content-type", "")
         if response.status_code == 200 and "text/event-stream" in obs.content_type:
+            # httpx raises on a chunked or sized message cut short, so reading such a stream to
+            # its end means the target closed it on purpose; a close-delimited one may be a cut
+            obs.framed = "chunked" in response.headers.get("transfer-encoding", "").lower() or \
+                "content-length" in response.headers
             _read_sse(response, obs, target.bounds, until)
             return
         raw = b"".join(iter_decoded(response, target.bounds.max_body_bytes, until))
@@ -286,12 +291,15 @@ def _check_answer(obs: Observation) -> None:
     if obs.chunks or "text/event-stream" in obs.content_type:
         if any(isinstance(c, dict) and "error" in c for c in obs.chunks):
             obs.error = "the stream carried an error event instead of an answer"
-        elif not obs.done:
+        elif not obs.done and not obs.framed:
             obs.error = f"stream cut: connection closed after {obs.size} bytes without data: [DONE]"
         elif not obs.chunks:
-            obs.error = "the stream carried no event before data: [DONE]"
+            obs.error = "the stream carried no event" + (" before data: [DONE]" if obs.done else "")
         else:
-            obs.malformed = stream_problems(obs.chunks)
+            # A complete stream without [DONE] is the target's doing: the case about the end
+            # event fails on it, and no other case may pass on such an answer.
+            ended = [] if obs.done else ["the stream ended, complete, without data: [DONE]"]
+            obs.malformed = ended + stream_problems(obs.chunks)
     elif obs.json is None:
         obs.error = "HTTP 200 with an empty body"
     elif isinstance(obs.json, dict) and "error" in obs.json:

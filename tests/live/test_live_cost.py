@@ -111,9 +111,7 @@ DEVIANTS = {
                     'message: "unknown model {model:q}; supported models: {models}"', "reject-unknown-model"),
     "route-access": ("70-gateway.yaml", 'status: 401, message: "model {model:q} requires an API key"',
                      'status: 403, message: "model {model:q} requires an API key"', "require-api-key"),
-    # response rules, one per respond verb but stream-end (UNCAUGHT_VERBS): a stream that does not
-    # end with data: [DONE] is an error of the observation ("stream cut", observe._check_answer;
-    # exit 3), never a fail of stream-done-sentinel, whatever the tier and with packing or not
+    # response rules, one per respond verb (stream-end: test_a_stream_without_its_end_event_…)
     "response-set-id": ("70-gateway.yaml", 'template: "devshard-{escrow}-{inference}"', 'template: "chatcmpl-{escrow}-{inference}"', "response-id-format"),
     "response-strip-fields": ("70-gateway.yaml", "with: {fields: [token_ids, prompt_token_ids, prompt_logprobs]}",
                               "with: {fields: [prompt_token_ids, prompt_logprobs]}", "strip-response-token-ids"),
@@ -122,8 +120,9 @@ DEVIANTS = {
 }
 
 
-#: Respond verbs with a cheap live example that no deviant alters (and why: the comment above).
-UNCAUGHT_VERBS = {"stream-end"}
+#: Respond verbs whose deviant has a test of its own: an altered end event leaves every other
+#: stream case unjudgeable (an error), so the outcome set differs from the common test's.
+OWN_TEST_VERBS = {"stream-end"}
 
 
 def test_the_deviants_cover_every_kind_stage_and_respond_verb_with_a_cheap_live_example() -> None:
@@ -137,7 +136,7 @@ def test_the_deviants_cover_every_kind_stage_and_respond_verb_with_a_cheap_live_
     def verbs(of: list[Rule]) -> set[str]:
         return {target.respond for rule in of for target in rule.targets if target.respond}
 
-    assert verbs(cheap) - UNCAUGHT_VERBS == verbs(deviant) and UNCAUGHT_VERBS <= verbs(cheap)
+    assert verbs(cheap) - OWN_TEST_VERBS == verbs(deviant) and OWN_TEST_VERBS <= verbs(cheap)
 
 
 @pytest.mark.parametrize("kind", sorted(DEVIANTS))
@@ -156,3 +155,23 @@ def test_a_deviant_rule_of_every_kind_is_still_caught_by_the_cheap_tier(kind, mo
     assert sum(r.tokens for r in session.results()) == session.run.tokens_spent
     outcomes = Counter(r.outcome for r in session.results())
     assert outcomes["pass"] > 100  # the rest of every pack it was in still passes
+
+
+def test_a_stream_without_its_end_event_fails_the_end_event_rule(monkeypatch, tmp_path) -> None:
+    """A gateway whose complete (chunked) streams end without ``data: [DONE]``: the rule about
+    the end event fails (with any other case that expects the end event); no other stream case
+    passes on such an answer (each is an error)."""
+    deviant = altered_catalogue(tmp_path, "70-gateway.yaml", 'respond: stream-end, with: {event: "[DONE]"}',
+                                'respond: stream-end, with: {event: "{}"}')
+    with gateway(catalogue=deviant) as gw:
+        session = run_suite(gw, monkeypatch, models=[KIMI, MINIMAX])
+    results = session.results()
+    failing = {r.rule for r in results if r.outcome == "fail"}
+    expects_the_end = {case.rule.id for case in live_cases(deviant) if case.expect.get("stream_done")}
+    assert "stream-done-sentinel" in failing and failing <= expects_the_end, by_outcome(session)
+    done_problem = next(r for r in results if r.rule == "stream-done-sentinel").problems
+    assert any("[DONE]" in p for p in done_problem), done_problem
+    # (today every cheap 200 stream case expects the end event; one that did not would be an error)
+    errors = [r for r in results if r.outcome == "error"]
+    assert all("without data: [DONE]" in " ".join(r.problems) for r in errors), errors
+    assert {r.outcome for r in results} <= {"pass", "fail", "error"} and session.exit_code() == 1
