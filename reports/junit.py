@@ -30,7 +30,8 @@ _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 MESSAGE_CHARS = 300
 
 
-def _xml(text: object) -> str:
+def xml_text(text: object) -> str:
+    """``text`` as XML 1.0 can carry it (the linter's JUnit report uses it too)."""
     return _NOT_XML.sub("\ufffd", str(text))
 
 
@@ -38,7 +39,7 @@ def _headline(case: dict[str, Any], prefix: str) -> str:
     problems = case.get("problems") or []
     detail = "; ".join(problems) if problems else f"observed {case.get('observed', '')}"
     text = " ".join(f"{prefix}{detail}".split())  # one line: CI views show the message inline
-    return _xml(text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 1] + "…")
+    return xml_text(text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 1] + "…")
 
 
 def _details(case: dict[str, Any]) -> str:
@@ -51,22 +52,22 @@ def _details(case: dict[str, Any]) -> str:
         lines.append(f"divergence: {case['divergence']}")
     if case.get("curl"):
         lines.append(f"reproduce: {case['curl']}")
-    return _xml("\n".join(lines))
+    return xml_text("\n".join(lines))
 
 
 def _testcase(case: dict[str, Any]) -> tuple[ET.Element, str | None]:
     """The case's element and its JUnit count ("failures", "errors", "skipped" or None)."""
-    element = ET.Element("testcase", classname=_xml(case["rule"]), name=_xml(case["key"]),
+    element = ET.Element("testcase", classname=xml_text(case["rule"]), name=xml_text(case["key"]),
                          time=f"{float(case.get('elapsed') or 0):.3f}")
     properties = ET.SubElement(element, "properties")
     for name, value in (("case", case["key"]), ("outcome", case["outcome"]), ("model", case["model"])):
-        ET.SubElement(properties, "property", name=name, value=_xml(value))
+        ET.SubElement(properties, "property", name=name, value=xml_text(value))
     outcome = Outcome(case["outcome"])
     if outcome == Outcome.FAIL:
         ET.SubElement(element, "failure", type="fail", message=_headline(case, f"{case['rule']}: ")).text = _details(case)
         return element, "failures"
     if outcome == Outcome.XPASS:
-        message = _xml(f"{case['rule']}: passes now, but the baseline expects it to fail (update the baseline)")
+        message = xml_text(f"{case['rule']}: passes now, but the baseline expects it to fail (update the baseline)")
         ET.SubElement(element, "failure", type="xpass", message=message).text = _details(case)
         return element, "failures"
     if outcome == Outcome.ERROR:
@@ -88,7 +89,7 @@ def _testcase(case: dict[str, Any]) -> tuple[ET.Element, str | None]:
 def _run_error(report: dict[str, Any]) -> ET.Element:
     element = ET.Element("testcase", classname=SUITE_NAME, name="run", time="0.000")
     ET.SubElement(element, "error", type="run", message=_headline({"problems": [report["error"]]}, "")).text = \
-        _xml(report["error"])
+        xml_text(report["error"])
     return element
 
 
@@ -109,13 +110,13 @@ def junit_tree(report: dict[str, Any]) -> ET.Element:
     attributes = {name: str(value) for name, value in counts.items()}
     root = ET.Element("testsuites", {"name": SUITE_NAME, "time": seconds, **attributes})
     suite = ET.SubElement(root, "testsuite", {"name": SUITE_NAME, "time": seconds,
-                                              "timestamp": _xml(report["timing"]["started"]), **attributes})
+                                              "timestamp": xml_text(report["timing"]["started"]), **attributes})
     properties = ET.SubElement(suite, "properties")
     shown = (("target", report["target"]["base_url"]), ("revision", report["revision"]),
              ("profile", report.get("profile") or ""), ("tier", report["tier"]),
              ("models", ", ".join(report["target"]["models"])), ("exit_code", report["exit_code"]))
     for name, value in shown:
-        ET.SubElement(properties, "property", name=name, value=_xml(value))
+        ET.SubElement(properties, "property", name=name, value=xml_text(value))
     suite.extend(cases)
     return root
 

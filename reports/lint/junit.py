@@ -7,19 +7,12 @@ for info too with ``--strict``; passing with the message as ``system-out`` other
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 from collections import OrderedDict
 from typing import TextIO
 
 from . import TOOL_NAME, Report
-
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def _xml(text: str) -> str:
-    """XML 1.0 cannot carry every character a payload may hold."""
-    return _NOT_XML.sub("\ufffd", text)
+from ..junit import xml_text
 
 
 def _fails(report: Report, severity: str) -> bool:
@@ -33,32 +26,32 @@ def to_xml(report: Report) -> ET.Element:
         file = finding.file or "-"
         where = f"{finding.line}:{finding.column} " if finding.line is not None else ""
         record = f"record {finding.record} " if finding.record is not None else ""
-        case = ET.Element("testcase", classname=_xml(file),
-                          name=_xml(f"{finding.rule} {record}{where}{finding.pointer or '/'}"))
+        case = ET.Element("testcase", classname=xml_text(file),
+                          name=xml_text(f"{finding.rule} {record}{where}{finding.pointer or '/'}"))
         details = finding.message
         if finding.fix and finding.fix.description:
             details += f"\nFix: {finding.fix.description}"
         if finding.anchor:
             details += f"\nSee {finding.anchor}"
         if _fails(report, finding.severity):
-            failure = ET.SubElement(case, "failure", type=finding.severity, message=_xml(finding.message))
-            failure.text = _xml(details)
+            failure = ET.SubElement(case, "failure", type=finding.severity, message=xml_text(finding.message))
+            failure.text = xml_text(details)
             counts.setdefault(file, [0, 0])[0] += 1
         else:
-            ET.SubElement(case, "system-out").text = _xml(f"{finding.severity}: {details}")
+            ET.SubElement(case, "system-out").text = xml_text(f"{finding.severity}: {details}")
         suites.setdefault(file, []).append(case)
     for error in report.errors:
-        case = ET.Element("testcase", classname=_xml(error.file), name="readable input")
-        ET.SubElement(case, "error", type="input", message=_xml(str(error))).text = _xml(str(error))
+        case = ET.Element("testcase", classname=xml_text(error.file), name="readable input")
+        ET.SubElement(case, "error", type="input", message=xml_text(str(error))).text = xml_text(str(error))
         suites.setdefault(error.file, []).append(case)
         counts.setdefault(error.file, [0, 0])[1] += 1
     root = ET.Element("testsuites", name=TOOL_NAME)
     total = failures = errors = 0
     for file, cases in suites.items():
         if not cases:
-            cases = [ET.Element("testcase", classname=_xml(file), name="clean")]
+            cases = [ET.Element("testcase", classname=xml_text(file), name="clean")]
         failed, errored = counts.get(file, [0, 0])
-        suite = ET.SubElement(root, "testsuite", name=_xml(file), tests=str(len(cases)), failures=str(failed),
+        suite = ET.SubElement(root, "testsuite", name=xml_text(file), tests=str(len(cases)), failures=str(failed),
                               errors=str(errored), skipped="0")
         suite.extend(cases)
         total, failures, errors = total + len(cases), failures + failed, errors + errored
