@@ -8,7 +8,7 @@ Public API::
 
 from .common.version import __version__  # noqa: E402
 from .catalogue.loader import Catalogue, CatalogueError, load_catalogue  # noqa: E402
-from .engine.pipeline import analyse, normalize  # noqa: E402
+from .engine import analyse, normalize  # noqa: E402
 from .engine.types import (  # noqa: E402
     Accepted, Advice, Analysis, Event, Limits, Rejected, Rejection,
 )

@@ -16,8 +16,8 @@ from .catalogue.summary import rule_summary
 from .commandline import PROG, StrictParser, Subcommand, positive_int, print_json, run_guarded
 from .common.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
 from .common.inputs import read_input
-from .engine.gateway import body_limit
-from .engine.pipeline import limits_for, normalize
+from .engine import body_limit
+from .engine import limits_for, normalize
 from .gateway import cli as gateway_cli
 from .live import commands as live_commands
 
@@ -79,7 +79,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def _print_verbs(catalogue: Catalogue, fmt: str) -> int:
-    from .engine.verbs_doc import render_markdown, verb_table
+    from .engine import render_markdown, verb_table
 
     if fmt == "json":
         print_json({"version": 1, "verbs": verb_table(catalogue)})

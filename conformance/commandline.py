@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from .catalogue.loader import CatalogueError
 from .common.errors import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, UsageError
-from .engine.pipeline import EngineError
+from .engine import EngineError
 
 PROG = "gonka-conformance"
 

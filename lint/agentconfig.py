@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from gonka_conformance.common.pointers import escape, join_pointer, split_pointer, value_at
-from gonka_conformance.engine.pipeline import family_of
+from gonka_conformance.engine import family_of
 from gonka_conformance.engine.types import MISSING
 
 from . import lint

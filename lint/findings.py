@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from gonka_conformance.catalogue.model import Rule
 from gonka_conformance.common.pointers import split_pointer
-from gonka_conformance.engine.pipeline import analyse
-from gonka_conformance.engine.routing import unsupported_model
+from gonka_conformance.engine import analyse
+from gonka_conformance.engine import unsupported_model
 from gonka_conformance.engine.types import MISSING, Analysis, Event, Limits, Rejection
 
 if TYPE_CHECKING:

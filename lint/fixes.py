@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from gonka_conformance.catalogue.model import Rule
 from gonka_conformance.common.pointers import child, split_pointer
-from gonka_conformance.engine.lookup import CatalogueOptionError, tool_call_id_format
-from gonka_conformance.engine.schemas import Bounds, NodeLimit, RefError, Vocabulary, dereference
+from gonka_conformance.engine import CatalogueOptionError, tool_call_id_format
+from gonka_conformance.engine import Bounds, NodeLimit, RefError, Vocabulary, dereference
 from gonka_conformance.engine.types import MISSING, Analysis, Limits
 
 from .edits import Add, Change, Raw, Remove, Rename, Replace

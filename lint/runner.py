@@ -15,8 +15,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable
 
 from gonka_conformance.goemu import json as gojson
-from gonka_conformance.engine.gateway import body_limit
-from gonka_conformance.engine.pipeline import EngineError, analyse, limits_for
+from gonka_conformance.engine import body_limit
+from gonka_conformance.engine import EngineError, analyse, limits_for
 from gonka_conformance.engine.types import Analysis, Limits
 
 from . import edits as edit_ops

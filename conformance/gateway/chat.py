@@ -10,8 +10,8 @@ import json
 import time
 from typing import Any, Iterator
 
-from ..engine.pipeline import forwarded_bytes, normalize
-from ..engine.gateway import Responder, client_intent, responder
+from ..engine import forwarded_bytes, normalize
+from ..engine import Responder, client_intent, responder
 from ..engine.types import Accepted, Rejected, RouteFacts
 from .faults import CUT
 from .hosterrors import ContextWindows, HostError

@@ -99,7 +99,7 @@ def _limits(args: argparse.Namespace) -> Any:
         return None
     from ..catalogue.choices import check_profile
     from ..catalogue.loader import load_catalogue
-    from ..engine.pipeline import limits_for
+    from ..engine import limits_for
 
     for name, value in overrides.items():
         if value < 1:

@@ -22,7 +22,7 @@ from typing import Any, Iterator
 
 import httpx
 
-from ..engine.pipeline import analyse, forwarded_bytes
+from ..engine import analyse, forwarded_bytes
 from ..engine.types import Accepted, Rejected, Rejection, RouteFacts
 from ..common.redact import Redactor
 from .chat import bearer_token, same_secret

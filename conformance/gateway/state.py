@@ -9,8 +9,8 @@ from dataclasses import dataclass, field, replace
 
 from ..catalogue.loader import Catalogue
 from ..catalogue.model import Revision
-from ..engine.gateway import access_modes
-from ..engine.pipeline import family_of, limits_for
+from ..engine import access_modes
+from ..engine import family_of, limits_for
 from ..engine.types import Limits
 from .config import DisabledMode, GatewayConfig
 

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable
 
 from ..goemu import json as gojson
 from ..catalogue.loader import Catalogue
-from ..engine.gateway import body_limit, body_too_large, route
+from ..engine import body_limit, body_too_large, route
 from ..engine.types import Rejection, RouteFacts
 
 TEXT_PLAIN = "text/plain; charset=utf-8"

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 from ..catalogue.loader import Catalogue
 from ..catalogue.model import Rule
-from ..engine.pipeline import family_of, rule_applies
+from ..engine import family_of, rule_applies
 
 BASE_PROMPT = "Reply with the single word OK."
 CHEAP_MAX_TOKENS = 16

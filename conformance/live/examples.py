@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..catalogue.loader import Catalogue
-from ..engine.pipeline import normalize
+from ..engine import normalize
 from .cases import LiveCase, build_request, canonical_models, live_cases
 
 _NONCE = "gc-check"

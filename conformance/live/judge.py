@@ -10,7 +10,7 @@ from typing import Any
 from ..catalogue.loader import Catalogue
 from ..catalogue.model import Rule
 from ..common.pointers import split_pointer, value_at
-from ..engine.pipeline import EngineError, forwarded_bytes, normalize, render
+from ..engine import EngineError, forwarded_bytes, normalize, render
 from .cases import LiveCase, LiveRequest
 from .fielddiff import field_diff
 from .observe import Observation

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from ..catalogue.loader import Catalogue
-from ..engine.pipeline import normalize
+from ..engine import normalize
 from .cases import LiveCase, LiveRequest, build_request, build_packed_request
 
 #: What a packed case may expect. Its status and forwarded body are predicted by the engine for

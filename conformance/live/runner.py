@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 import httpx
 
 from ..catalogue.loader import Catalogue
-from ..engine.pipeline import family_of, limits_for
+from ..engine import family_of, limits_for
 from .outcomes import Outcome
 from . import disputed
 from .cases import LiveCase, LiveRequest, build_packed_request, build_request, live_cases
