@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..catalogue.loader import Catalogue
-from ..engine import normalize
+from ..engine import EngineError, normalize
 from .cases import LiveCase, build_request, canonical_models, live_cases
 
 _NONCE = "gc-check"
@@ -48,7 +48,10 @@ def _first_problem(catalogue: Catalogue, case: LiveCase) -> str | None:
                 continue
             applies = True
             request = build_request(case, model, nonce=_NONCE)
-            result = normalize(request.body, model=model, revision=revision, catalogue=catalogue)
+            try:
+                result = normalize(request.body, model=model, revision=revision, catalogue=catalogue)
+            except EngineError as exc:  # a user catalogue's verb options the engine cannot run
+                return f"the engine fails on it on {model} ({revision}): {exc}"
             status = 200 if result.outcome == "accepted" else result.status
             where = f"on {model} ({revision})"
             if expected is not None and status != expected:

@@ -110,3 +110,17 @@ def test_a_user_catalogue_whose_example_another_rule_rejects_fails_before_sendin
     assert f"10-params.yaml:{line}: reject-nonpositive-max-tokens: live example 'zero'" in done.stderr, done.stderr
     assert said in done.stderr and "Traceback" not in done.stdout + done.stderr
     assert not (tmp_path / "r" / "report.json").exists()  # nothing was run
+
+
+def test_an_engine_failure_on_an_example_is_a_problem_not_a_traceback(monkeypatch) -> None:
+    from gonka_conformance.engine import EngineError
+    from gonka_conformance.live import examples
+
+    def failing(*args, **kwargs):
+        raise EngineError("rule x (check) failed at /: ValueError('bad option')")
+
+    monkeypatch.setattr(examples, "normalize", failing)
+    case = next(c for c in CASES if c.rule.id == "reject-nonpositive-max-tokens")
+    (problem,) = examples.example_problems(CATALOGUE, [case])
+    assert "reject-nonpositive-max-tokens: live example 'zero': the engine fails on it" in problem
+    assert "bad option" in problem
