@@ -426,12 +426,12 @@ def _main(args: argparse.Namespace) -> int:
     paths, agent_configs = agent_paths(named, args.agent_config or [])
     lint_agent_configs(run, agent_configs)
     sources = discover(paths, exclude=tuple(s.config.exclude), stdin_filename=args.stdin_filename) if paths else iter(())
-    configs = {Path(path).resolve() for path, _client in agent_configs}
+    configs = {_file_key(path) for path, _client in agent_configs}
     # A directory whose agent configs were found is not "empty" when it holds no payload file.
     config_dirs = {path for path in paths if _kind(Path(path)) == "dir"
-                   and any(Path(path).resolve() in found.parents for found in configs)}
+                   and any(_file_key(path) in found.parents for found in configs)}
     sources = (source for source in sources  # a config found in a directory is not a payload
-               if not (isinstance(source, Source) and source.path and source.path.resolve() in configs)
+               if not (isinstance(source, Source) and source.path and _file_key(source.path) in configs)
                and not (isinstance(source, InputError) and source.file in config_dirs and source.line is None))
     lint_sources(run, args, sources)
     run.findings.sort(key=sort_key)
@@ -508,7 +508,7 @@ def agent_paths(paths: list[str], named: list[str]) -> tuple[list[str], list[tup
             configs += [(str(found), agentconfig.detect(found)) for found in agentconfig.find_in(candidate)]
     unique: dict[Path, tuple[str, str | None]] = {}  # a config named and found in a named directory: once
     for path, client in configs:
-        key = Path(path).resolve() if path != "-" else Path(path)
+        key = _file_key(path) if path != "-" else Path(path)
         if key not in unique or (client and not unique[key][1]):
             unique[key] = (path, client)
     return rest, list(unique.values())
@@ -520,6 +520,15 @@ def _known_config_names() -> list[str]:
     for spec in agentconfig.clients().values():
         names.update(dict.fromkeys(spec.get("files", [])))
     return list(names)
+
+
+def _file_key(path: str | Path) -> Path:
+    """The path two names of one file share: resolved, or only made absolute where resolving
+    fails (a symlink loop, a permission error: ``discover`` and the config reader report those)."""
+    try:
+        return Path(path).resolve()
+    except (OSError, RuntimeError):  # (RuntimeError: a symlink loop, before Python 3.13)
+        return Path(os.path.abspath(path))
 
 
 def _kind(path: Path) -> str | None:

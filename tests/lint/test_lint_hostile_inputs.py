@@ -218,3 +218,13 @@ def test_a_deeply_nested_pyproject_is_an_error_line_not_a_recursion_traceback(tm
     named = subprocess.run([str(GONKA_LINT), "--config", "pyproject.toml", "ok.json"], capture_output=True,
                            text=True, timeout=60, cwd=tmp_path)
     assert named.returncode == 2 and named.stderr == "gonka-lint: pyproject.toml: invalid TOML: nested too deeply\n"
+
+
+@pytest.mark.parametrize("flag", [[], ["--agent-config"]])
+def test_a_symlink_loop_is_an_unreadable_input_not_a_traceback(tmp_path: Path, flag: list[str]) -> None:
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    result = subprocess.run([str(GONKA_LINT), "--isolated", "--no-ignore-file", *flag, "a"], capture_output=True,
+                            text=True, timeout=60, cwd=tmp_path)
+    assert "Traceback" not in result.stderr and result.returncode == 2, result.stderr
+    assert result.stderr.startswith("gonka-lint: a: ") and "could not be linted" in result.stdout
