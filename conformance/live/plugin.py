@@ -175,8 +175,20 @@ def _check_report_dir(path: str | None) -> None:
             raise ValueError(f"{path}: cannot create report directory: {exc.strerror or exc}") from None
 
 
+def _is(path: Path, ours: Path) -> bool:
+    """Whether pytest's ``path`` is the suite's file or folder. These hooks see every path of
+    every project where the plugin is installed: the name is compared first, and a path that
+    cannot be resolved (a symlink loop) is not ours rather than an error in someone's run."""
+    if path.name != ours.name:
+        return False
+    try:
+        return path.resolve() == ours
+    except (OSError, RuntimeError):
+        return False
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if file_path.resolve() == SUITE_FILE:
+    if _is(file_path, SUITE_FILE):
         return GonkaSuite.from_parent(parent, path=file_path)
     return None
 
@@ -187,7 +199,7 @@ def pytest_collect_directory(path: Path, parent: pytest.Collector) -> pytest.Col
     setup functions the suite has none of — from a source checkout under a second name
     (``conformance.…`` beside ``gonka_conformance.…``), loading the catalogue and the engine a
     second time. A plain directory node imports nothing."""
-    if path.resolve() == SUITE_FILE.parent:
+    if _is(path, SUITE_FILE.parent):
         return pytest.Dir.from_parent(parent, path=path)
     return None
 
@@ -195,7 +207,7 @@ def pytest_collect_directory(path: Path, parent: pytest.Collector) -> pytest.Col
 @pytest.hookimpl(tryfirst=True)
 def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     """The suite file holds no tests; pytest's own Python collector would import it (see above)."""
-    if module_path.resolve() == SUITE_FILE:
+    if _is(module_path, SUITE_FILE):
         return _Inert.from_parent(parent, path=module_path)
     return None
 

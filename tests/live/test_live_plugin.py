@@ -117,3 +117,15 @@ def test_an_xdist_worker_refuses_the_suite_in_one_line(tmp_path) -> None:
                           env={**os.environ, "PYTHONPATH": str(tmp_path)})
     assert done.returncode != 0 and "does not run under pytest-xdist" in done.stdout
     assert "Traceback" not in done.stdout and "plugin.py" not in done.stdout
+
+
+def test_the_collection_hooks_never_fail_on_a_path_that_cannot_be_resolved(tmp_path) -> None:
+    """The hooks see every path of every project with the plugin installed."""
+    from gonka_conformance.live.plugin import SUITE_FILE, _is
+
+    loop = tmp_path / SUITE_FILE.name  # the suite's own name, so the name check lets it through
+    loop.symlink_to(tmp_path / "other")
+    (tmp_path / "other").symlink_to(loop)
+    assert _is(loop, SUITE_FILE) is False
+    assert _is(SUITE_FILE, SUITE_FILE) and _is(SUITE_FILE.parent, SUITE_FILE.parent)
+    assert not _is(tmp_path, SUITE_FILE.parent)
