@@ -23,7 +23,7 @@ from gonka_conformance.common.errors import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_O
 from gonka_conformance.reports.lint import FORMATS, renderer
 from gonka_conformance.reports.lint import text as text_format
 
-from . import agentconfig, explain
+from . import agentconfig
 from .config import IGNORE_FILE, Config, ConfigError, IgnoreFile, Selector, find_pyproject, load_config
 from .findings import SEVERITIES, SEVERITY_RANK, Finding, sort_key
 from .fixes import CatalogueOptionError
