@@ -23,7 +23,7 @@ from gonka_conformance.common.errors import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_O
 from gonka_conformance.reports.lint import FORMATS, renderer
 from gonka_conformance.reports.lint import text as text_format
 
-from . import agentconfig, explain
+from . import agentconfig
 from .config import IGNORE_FILE, Config, ConfigError, IgnoreFile, Selector, find_pyproject, load_config
 from .findings import SEVERITIES, SEVERITY_RANK, Finding, sort_key
 from .fixes import CatalogueOptionError
@@ -570,16 +570,25 @@ def _report_errors(run: Run) -> None:
         print(text_format.error_line(f"{PROG}: {error}", sys.stderr), file=sys.stderr)
 
 
+# A lone surrogate ("\udc00" is valid JSON text) can reach a finding's pointer or message, and
+# UTF-8 cannot carry it: written as the escape ``\udc00``, which is also its JSON spelling.
+_UNENCODABLE = "backslashreplace"
+
+
 def _render(report: Report, args: argparse.Namespace, stream: TextIO | None, fmt: str) -> None:
     render = renderer(fmt)
     if args.output:
         try:
-            with open(args.output, "w", encoding="utf-8") as handle:
+            with open(args.output, "w", encoding="utf-8", errors=_UNENCODABLE) as handle:
                 render(report, handle)
         except OSError as exc:
             raise ConfigError(f"{args.output}: cannot write: {exc.strerror or exc}") from None
         return
-    render(report, stream or sys.stdout)
+    out = stream or sys.stdout
+    reconfigure = getattr(out, "reconfigure", None)  # a text stream over bytes (sys.stdout), not a StringIO
+    if reconfigure is not None:
+        reconfigure(errors=_UNENCODABLE)
+    render(report, out)
 
 
 def _status(run: Run, args: argparse.Namespace, *, findings: bool, strict: bool = False) -> int:

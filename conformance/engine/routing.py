@@ -23,14 +23,29 @@ if TYPE_CHECKING:
 SERVED_MODEL_VERB = ("route", "served-model")
 
 
-@lru_cache(maxsize=1024)
+#: Model ids longer than this are answered without being remembered: the caches below keep
+#: their keys, and a log of distinct megabyte-long ids would otherwise stay in memory.
+_REMEMBERED_ID = 256
+
+
+def _long(model: object) -> bool:
+    return isinstance(model, str) and len(model) > _REMEMBERED_ID
+
+
 def family_of(catalogue: "Catalogue", model: str) -> str | None:
     """The model family a (possibly broker-prefixed, any-case) model id belongs to (cached:
     every request asks, mostly about the same few ids)."""
+    return (_family_of if _long(model) else _remembered_family)(catalogue, model)
+
+
+def _family_of(catalogue: "Catalogue", model: str) -> str | None:
     for family in catalogue.families:
         if re.search(family.pattern, model, re.IGNORECASE):
             return family.id
     return None
+
+
+_remembered_family = lru_cache(maxsize=1024)(_family_of)
 
 
 def served_models(catalogue: "Catalogue", revision: str | None, profile: str | None = None) -> tuple[str, ...]:
@@ -61,14 +76,23 @@ def is_served(catalogue: "Catalogue", model: str, revision: str | None, profile:
     return model in served
 
 
-@lru_cache(maxsize=1024)  # the linter asks for every request, mostly about the same few ids
 def unsupported_model(
     catalogue: "Catalogue", model: str, revision: str | None, profile: str | None = None, pointer: str = "/model",
 ) -> Rejection | None:
-    """The gateway's 400 for a model id it does not serve, or None when it serves it."""
+    """The gateway's 400 for a model id it does not serve, or None when it serves it (cached:
+    the linter asks for every request, mostly about the same few ids)."""
+    answer = _unsupported_model if _long(model) else _remembered_unsupported
+    return answer(catalogue, model, revision, profile, pointer)
+
+
+def _unsupported_model(catalogue: "Catalogue", model: str, revision: str | None, profile: str | None,
+                       pointer: str) -> Rejection | None:
     if is_served(catalogue, model, revision, profile):
         return None
     (rule, *_) = verb_rules(catalogue, *SERVED_MODEL_VERB)
     template = rule.messages.get("default") or next(iter(rule.messages.values()))
     message = render(template, {"model": go_trim_space(model), "models": ", ".join(served_models(catalogue, revision, profile))})
     return Rejection(rule.id, rule.status or 400, message, pointer)
+
+
+_remembered_unsupported = lru_cache(maxsize=1024)(_unsupported_model)

@@ -30,12 +30,8 @@ def _messages(site: Site) -> list[Any] | None:
     return site.value if isinstance(site.value, list) else None
 
 
-def _role(message: Any) -> str:
-    """The role as upstream reads it ("" when absent or not a string). The hot loops below
-    compare ``message.get("role")`` directly: a decoded JSON value that is not a string never
-    equals a role name, so the answer is the same."""
-    role = message.get("role") if isinstance(message, dict) else None
-    return role if isinstance(role, str) else ""
+# The loops below compare ``message.get("role")`` with a role name directly: a decoded JSON
+# value that is not a string never equals one, so absent and non-string roles match none.
 
 
 # --- dropping -----------------------------------------------------------------------------
@@ -72,7 +68,7 @@ def mark_orphan_tool_messages(ctx: Context, site: Site) -> Iterator[Change]:
     pending: set[str] = set()
     dropped: list[int] = []
     for index, message in enumerate(messages):
-        role = message.get("role") if isinstance(message, dict) else None  # _role inlined (hot loop)
+        role = message.get("role") if isinstance(message, dict) else None
         if role == ASSISTANT and isinstance(message.get("tool_calls"), list):
             for call in message["tool_calls"]:
                 call_id = call.get("id") if isinstance(call, dict) else None
@@ -130,7 +126,7 @@ def empty_tool_content(ctx: Context, site: Site) -> Iterator[Change]:
         return
     sentinel = site.options["sentinel"]
     for index, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") != TOOL:  # _role inlined (hot loop)
+        if not isinstance(message, dict) or message.get("role") != TOOL:
             continue
         content = message.get("content", MISSING)
         if content is MISSING or content is None or is_empty_content(content):
@@ -149,7 +145,7 @@ def null_empty_assistant_content(ctx: Context, site: Site) -> Iterator[Change]:
     if messages is None:
         return
     for index, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") != ASSISTANT:  # _role inlined (hot loop)
+        if not isinstance(message, dict) or message.get("role") != ASSISTANT:
             continue
         content = message.get("content")
         if content is None or not is_empty_content(content):
@@ -183,7 +179,7 @@ def strip_null_calls(ctx: Context, site: Site) -> Iterator[Change]:
     if messages is None:
         return
     for index, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") != ASSISTANT:  # _role inlined (hot loop)
+        if not isinstance(message, dict) or message.get("role") != ASSISTANT:
             continue
         for field in site.options["fields"]:
             if field in message and message[field] is None:

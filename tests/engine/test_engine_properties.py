@@ -129,3 +129,21 @@ def test_a_negative_zero_literal_keeps_its_sign_as_go_forwards_it() -> None:
     result = normalize(body, model=MINIMAX, revision=NEW)
     assert result.outcome == "accepted"
     assert b'"seed":-0' in forwarded_bytes(result) and b'"min_p":-0' in forwarded_bytes(result)
+
+
+def test_a_long_model_id_is_answered_but_not_kept() -> None:
+    # family_of and unsupported_model remember short ids; a hostile log of distinct huge ids
+    # must not stay in memory through their caches (the id object itself would be held).
+    import sys
+
+    from gonka_conformance.engine import family_of, unsupported_model
+
+    model = "kimi-" + "x" * 100_000
+    before = sys.getrefcount(model)
+    assert family_of(CATALOGUE, model) == family_of(CATALOGUE, "kimi-x")
+    rejection = unsupported_model(CATALOGUE, model, NEW)
+    assert rejection is not None and rejection.pointer == "/model"
+    assert rejection == unsupported_model(CATALOGUE, model, NEW, None, "/model")
+    del rejection
+    assert sys.getrefcount(model) == before
+    assert unsupported_model(CATALOGUE, KIMI, NEW) is None

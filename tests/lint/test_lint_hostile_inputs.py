@@ -228,3 +228,21 @@ def test_a_symlink_loop_is_an_unreadable_input_not_a_traceback(tmp_path: Path, f
                             text=True, timeout=60, cwd=tmp_path)
     assert "Traceback" not in result.stderr and result.returncode == 2, result.stderr
     assert result.stderr.startswith("gonka-lint: a: ") and "could not be linted" in result.stdout
+
+
+# --- lone surrogates -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["json", "text", "concise", "sarif", "github", "junit"])
+def test_a_lone_surrogate_key_is_written_escaped_in_every_format(tmp_path: Path, capsys, fmt: str) -> None:
+    # "\udc00" is valid JSON text for a string no UTF-8 stream can carry; it shows up in the
+    # finding's pointer (an unknown field), which every format writes.
+    path = tmp_path / "lone.json"
+    path.write_text(body_with('"\\udc00": 1'))
+    code, out, _ = run(capsys, str(path), "--format", fmt)
+    assert code == 1 and out
+    if fmt in {"json", "sarif"}:
+        assert "/\udc00" in json.dumps(json.loads(out), ensure_ascii=False)  # still valid JSON, same pointer
+    out_file = tmp_path / "report.out"
+    assert main(["--isolated", "--no-ignore-file", str(path), "--format", fmt, "--output", str(out_file)]) == 1
+    assert out_file.read_bytes().decode("utf-8")  # the report file is UTF-8 too
