@@ -104,16 +104,30 @@ class Finding:
 MINIMAL_MESSAGES = [{"role": "user", "content": "hi"}]
 
 
-@lru_cache(maxsize=256)
+#: Model ids longer than this are not remembered by ``ambient``'s cache, which keeps its keys: a
+#: log of distinct megabyte-long ids would otherwise stay in memory (the engine's routing caches
+#: bound theirs the same way).
+_REMEMBERED_ID = 256
+
+
 def ambient(catalogue: "Catalogue", model: str | None, routed: str | None, revision: str | None,
             profile: str | None, limits: Limits | None, admin: bool) -> frozenset[tuple[str, str]]:
     """(rule, pointer) of every event a minimal request to the same target gets."""
+    long = any(isinstance(m, str) and len(m) > _REMEMBERED_ID for m in (model, routed))
+    return (_ambient if long else _remembered_ambient)(catalogue, model, routed, revision, profile, limits, admin)
+
+
+def _ambient(catalogue: "Catalogue", model: str | None, routed: str | None, revision: str | None,
+             profile: str | None, limits: Limits | None, admin: bool) -> frozenset[tuple[str, str]]:
     body: dict[str, Any] = {"messages": MINIMAL_MESSAGES}
     if model is not None:
         body["model"] = model
     analysis = analyse(body, model=routed, revision=revision, limits=limits, admin=admin,
                        profile=profile, catalogue=catalogue)
     return frozenset((event.rule, event.pointer) for event in analysis.events)
+
+
+_remembered_ambient = lru_cache(maxsize=256)(_ambient)
 
 
 # --- mapping -------------------------------------------------------------------------------

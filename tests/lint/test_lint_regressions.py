@@ -250,3 +250,21 @@ def test_explain_says_manual_fix(catalogue) -> None:
     assert manual
     text = explain_text(catalogue, manual[0])
     assert "manual fix" in text and "not implemented" not in text
+
+
+def test_ambient_events_of_a_long_model_id_are_not_kept() -> None:
+    """ambient() is cached per target; a hostile log of distinct megabyte-long model ids must
+    not stay in memory through that cache (the id object would be one of its keys)."""
+    import sys
+
+    from gonka_conformance.lint.findings import ambient
+    from models import CATALOGUE
+
+    model = "kimi-" + "x" * 100_000
+    before = sys.getrefcount(model)
+    assert ambient(CATALOGUE, model, None, None, None, None, False)  # answered (the model's events)
+    assert sys.getrefcount(model) == before
+    short = "kimi-short"
+    held = sys.getrefcount(short)
+    ambient(CATALOGUE, short, None, None, None, None, False)
+    assert sys.getrefcount(short) > held  # (a short id is remembered: the check above can fail)
