@@ -64,13 +64,15 @@ class _Stage:
                     before = len(data)
                     piece = self.inflater.decompress(data, CHUNK)
                     data = self.inflater.unconsumed_tail
-                    if not piece and (not data or len(data) == before):
-                        break
                     if piece:
                         self.total += len(piece)
                         if self.total > self.cap:
                             raise TooLarge()
                         yield piece
+                    # at the member's end: what follows is in unused_data (CPython may leave a copy
+                    # in unconsumed_tail too, which fed again would be decoded twice)
+                    if self.inflater.eof or (not piece and (not data or len(data) == before)):
+                        break
             except zlib.error as exc:
                 raise Corrupt(str(exc)) from None
             rest = self.inflater.unused_data

@@ -216,3 +216,15 @@ def test_every_spelling_of_a_non_ascii_secret_is_masked():
     for spelling in (secret, json.dumps(secret)[1:-1], json.dumps(secret).replace("/", "\\/")[1:-1], quoted,
                      quoted.lower(), quote(secret).replace("%20", "+")):
         assert guard.mask(f"<{spelling}>".encode()) == b"<***>", spelling
+
+
+def test_a_multi_member_gzip_answer_is_decoded_once_however_it_is_split():
+    # the first member inflates past one output piece (CHUNK), so its end is found by a call
+    # that was handed the second member too; that member must be decoded once, not twice
+    first, second = b"a" * (3 * 64 * 1024), b"second member " * 100
+    encoded = gzip.compress(first) + gzip.compress(second)
+    for size in (1, 7, 139, 766, 5000, len(encoded)):
+        decoder = Decoder("gzip", CAP)
+        pieces = [encoded[i:i + size] for i in range(0, len(encoded), size)]
+        out = b"".join([piece for part in pieces for piece in decoder.feed(part)] + list(decoder.finish()))
+        assert out == first + second, size
