@@ -13,6 +13,9 @@ import zlib
 from typing import Iterator
 
 CHUNK = 64 * 1024
+#: More codings than this are :class:`Unsupported`: real servers apply one or two, and each stage
+#: is a zlib state and a level of nesting (a stack of a thousand overflowed the recursion limit).
+MAX_CODINGS = 4
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -91,7 +94,10 @@ class Decoder:
     """Undoes ``Content-Encoding`` piece by piece; each stage bounded by ``cap``."""
 
     def __init__(self, header: str | None, cap: int) -> None:
-        self.stages = [_Stage(name, cap) for name in reversed(codings(header))]
+        applied = codings(header)
+        if len(applied) > MAX_CODINGS:
+            raise Unsupported(f"{len(applied)} codings")
+        self.stages = [_Stage(name, cap) for name in reversed(applied)]
 
     @classmethod
     def needed(cls, header: str | None, cap: int) -> "Decoder | None":

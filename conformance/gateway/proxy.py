@@ -26,7 +26,7 @@ from ..engine import analyse, forwarded_bytes
 from ..engine.types import Accepted, Rejected, Rejection, RouteFacts
 from ..common.redact import Redactor
 from .chat import bearer_token, same_secret
-from .contentcoding import Corrupt, Decoder, TooLarge, Unsupported
+from .contentcoding import MAX_CODINGS, Corrupt, Decoder, TooLarge, Unsupported
 from .debug import DebugLog, body_for_record, body_secrets
 from .echoguard import EchoGuard
 from .httpserver import AbortStream, BodyTooLarge, Request
@@ -182,7 +182,7 @@ class ProxyService:
             upstream.close()
             end_deadline()
             message = ("reference proxy: the upstream answer's Content-Encoding cannot be checked for echoed "
-                       "credentials (the proxy decodes gzip and deflate)")
+                       f"credentials (the proxy decodes gzip and deflate, up to {MAX_CODINGS} of them)")
             return self._error(502, message, secrets, lines), {"outcome": "upstream-undecodable"}
         dropped = HOP_BY_HOP | ({"content-encoding"} if decoder is not None else frozenset())
         relay = self._mask_headers([(k, v) for k, v in upstream.headers.multi_items() if k.lower() not in dropped])

@@ -159,6 +159,17 @@ def test_an_encoding_the_proxy_cannot_check_is_a_502():
     assert_clean(response.content, *seen)
 
 
+def test_an_answer_encoded_too_many_times_is_a_502_not_an_internal_error():
+    with proxied("stacked-gzip") as (_broker, proxy, log):
+        started = time.monotonic()
+        response = post(proxy)
+        elapsed = time.monotonic() - started
+        seen = seen_by_the_proxy(proxy, log)
+    assert response.status_code == 502 and "Content-Encoding cannot be checked" in response.json()["error"]["message"]
+    assert elapsed < 10
+    assert_clean(response.content, *seen)
+
+
 def test_an_answer_without_echo_is_relayed_byte_for_byte():
     with proxied("plain") as (_broker, proxy, _log):
         response = post(proxy)
