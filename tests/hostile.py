@@ -34,7 +34,7 @@ MODES = (
     "wrong-types-answer", "slow-reject", "drip-headers", "stream-no-done", "chunked-no-done",
     # the proxy's echo checks (tests/gateway/test_gateway_proxy_echo.py)
     "key-echo-gzip", "key-echo-deflate", "key-echo-escaped", "key-echo-split-stream", "key-echo-gzip-stream",
-    "key-echo-header", "gzip-bomb-body", "brotli-body", "plain", "gated-stream",
+    "key-echo-header", "gzip-bomb-body", "brotli-body", "stacked-gzip", "plain", "gated-stream",
 )
 NO_DONE_EVENT = (b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m",'
                  b'"choices":[{"index":0,"delta":{"content":"OK"},"finish_reason":"stop"}]}\n\n')
@@ -257,6 +257,13 @@ def _handler_for(broker: HostileBroker) -> type[BaseHTTPRequestHandler]:
 
         def mode_brotli_body(self, request: Any, streaming: bool) -> None:
             self.send_bytes(401, b"\x8b\x03\x80" + self.key.encode(), extra={"Content-Encoding": "br"})
+
+        def mode_stacked_gzip(self, request: Any, streaming: bool) -> None:
+            # the echo gzipped 1,500 times over, each layer named in Content-Encoding (9 KB of header)
+            body = json.dumps({"error": {"message": f"Incorrect API key provided: {self.key}"}}).encode()
+            for _ in range(1500):
+                body = zlib.compress(body, 1, 31)
+            self.send_bytes(401, body, extra={"Content-Encoding": ", ".join(["gzip"] * 1500)})
 
         def mode_plain(self, request: Any, streaming: bool) -> None:
             if not streaming:

@@ -15,6 +15,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import httpx
 
 MASK = "***"
+#: Known secrets shorter than this are not masked (a user name "u" would mask half of every text).
+MIN_SECRET = 4
 #: A run of this many characters of a known secret is masked wherever it appears (a broker
 #: may echo a key cut or starred in the middle); a cut never leaves a shorter prefix either.
 FRAGMENT = 6
@@ -76,7 +78,7 @@ class Redactor:
     fragments: bool = False
 
     def add(self, secret: str | None) -> None:
-        if secret and len(secret) >= 4 and secret not in self.secrets:
+        if secret and len(secret) >= MIN_SECRET and secret not in self.secrets:
             self.secrets.append(secret)
             self.secrets.sort(key=len, reverse=True)
 
@@ -149,7 +151,7 @@ class Redactor:
 
 
 def _longest_first(known: list[str], extra: Iterable[str]) -> list[str]:
-    more = [s for s in extra if s and len(s) >= 4 and s not in known]
+    more = [s for s in extra if s and len(s) >= MIN_SECRET and s not in known]
     return sorted([*known, *more], key=len, reverse=True) if more else known
 
 

@@ -13,6 +13,9 @@ import zlib
 from typing import Iterator
 
 CHUNK = 64 * 1024
+#: More codings than this are :class:`Unsupported`: real servers apply one or two, and each stage
+#: is a zlib state and a level of nesting (a stack of a thousand overflowed the recursion limit).
+MAX_CODINGS = 4
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -64,13 +67,15 @@ class _Stage:
                     before = len(data)
                     piece = self.inflater.decompress(data, CHUNK)
                     data = self.inflater.unconsumed_tail
-                    if not piece and (not data or len(data) == before):
-                        break
                     if piece:
                         self.total += len(piece)
                         if self.total > self.cap:
                             raise TooLarge()
                         yield piece
+                    # at the member's end: what follows is in unused_data (CPython may leave a copy
+                    # in unconsumed_tail too, which fed again would be decoded twice)
+                    if self.inflater.eof or (not piece and (not data or len(data) == before)):
+                        break
             except zlib.error as exc:
                 raise Corrupt(str(exc)) from None
             rest = self.inflater.unused_data
@@ -89,7 +94,10 @@ class Decoder:
     """Undoes ``Content-Encoding`` piece by piece; each stage bounded by ``cap``."""
 
     def __init__(self, header: str | None, cap: int) -> None:
-        self.stages = [_Stage(name, cap) for name in reversed(codings(header))]
+        applied = codings(header)
+        if len(applied) > MAX_CODINGS:
+            raise Unsupported(f"{len(applied)} codings")
+        self.stages = [_Stage(name, cap) for name in reversed(applied)]
 
     @classmethod
     def needed(cls, header: str | None, cap: int) -> "Decoder | None":

@@ -20,10 +20,9 @@ import re
 from typing import Iterable
 from urllib.parse import unquote_plus
 
-from ..common.redact import MASK
+from ..common.redact import MASK, MIN_SECRET  # the redactor's threshold: the same secrets in logs and answers
 
-MIN_SECRET = 4          # shorter values (a user name "u") would mask half of every answer
-_BACKSLASHES = 8        # up to three levels of JSON-in-JSON escaping
+_BACKSLASHES = 8  # up to three levels of JSON-in-JSON escaping
 _SHORT_ESCAPES = {"\b": "b", "\f": "f", "\n": "n", "\r": "r", "\t": "t", '"': '"', "\\": "\\", "/": "/"}
 _MASK = MASK.encode()
 

@@ -26,7 +26,7 @@ from ..engine import analyse, forwarded_bytes
 from ..engine.types import Accepted, Rejected, Rejection, RouteFacts
 from ..common.redact import Redactor
 from .chat import bearer_token, same_secret
-from .contentcoding import Corrupt, Decoder, TooLarge, Unsupported
+from .contentcoding import MAX_CODINGS, Corrupt, Decoder, TooLarge, Unsupported
 from .debug import DebugLog, body_for_record, body_secrets
 from .echoguard import EchoGuard
 from .httpserver import AbortStream, BodyTooLarge, Request
@@ -182,17 +182,19 @@ class ProxyService:
             upstream.close()
             end_deadline()
             message = ("reference proxy: the upstream answer's Content-Encoding cannot be checked for echoed "
-                       "credentials (the proxy decodes gzip and deflate)")
+                       f"credentials (the proxy decodes gzip and deflate, up to {MAX_CODINGS} of them)")
             return self._error(502, message, secrets, lines), {"outcome": "upstream-undecodable"}
         dropped = HOP_BY_HOP | ({"content-encoding"} if decoder is not None else frozenset())
-        relay = self._mask_headers([(k, v) for k, v in upstream.headers.multi_items() if k.lower() not in dropped])
+        # an upstream that echoes the credentials it was sent must not hand them to the client,
+        # in any spelling (echoguard.py): headers here, the body below or as it streams
+        relay = self.guard.headers([(k, v) for k, v in upstream.headers.multi_items() if k.lower() not in dropped])
         fields = {"outcome": "forwarded", "upstream_status": upstream.status_code}
         if not streamed:
             try:
                 body = self._read_capped(upstream, cap, decoder)
             except httpx.HTTPError as exc:
                 return self._failed(exc, "answer broke off", secrets, lines), {"outcome": "upstream-error"}
-            except (_TooLarge, TooLarge):
+            except TooLarge:
                 message = f"reference proxy: the upstream answer exceeds {cap} bytes"
                 return self._error(502, message, secrets, lines), {"outcome": "upstream-too-large"}
             except Corrupt:
@@ -201,7 +203,7 @@ class ProxyService:
             finally:
                 upstream.close()
                 end_deadline()
-            return Response(upstream.status_code, relay, self._mask_body(body)), fields
+            return Response(upstream.status_code, relay, self.guard.mask(body)), fields
 
         def close() -> None:
             upstream.close()
@@ -217,7 +219,7 @@ class ProxyService:
         for piece in upstream.iter_raw():
             total += len(piece)
             if total > cap:
-                raise _TooLarge()
+                raise TooLarge()
             parts.append(piece)
         if decoder is None:
             return b"".join(parts)
@@ -258,15 +260,3 @@ class ProxyService:
         if self.log is not None:
             lines.append(self.log.text(message, "bold red"))
         return http_error(status, message)
-
-    def _mask_body(self, body: bytes) -> bytes:
-        """An upstream that echoes the credentials it was sent must not hand them to the client
-        (in any spelling: raw, JSON-escaped, percent-encoded; see ``echoguard.py``)."""
-        return self.guard.mask(body)
-
-    def _mask_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        return self.guard.headers(headers)
-
-
-class _TooLarge(Exception):
-    pass

@@ -131,10 +131,10 @@ def test_slow_bodies_give_their_slot_to_a_new_client():
         host, port = gateway.address
         slow = [socket.create_connection((host, port), timeout=5) for _ in range(2)]
         try:
-            for sock in slow:
+            for sock in slow:  # one after the other, so slow[0] is the older: a wait starts when its thread reads the body
                 sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\n"
                              b"Content-Length: 100\r\n\r\n{")
-            time.sleep(0.3)
+                time.sleep(0.3)
             status, elapsed = timed_chat(gateway)
             assert status == 200 and elapsed < 5.0
             assert closed_by_server(slow[0], within=3.0)  # the oldest waiting one gave its slot up
