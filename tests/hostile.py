@@ -13,6 +13,7 @@ the request's path and query string.
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 import time
@@ -35,6 +36,7 @@ MODES = (
     # the proxy's echo checks (tests/gateway/test_gateway_proxy_echo.py)
     "key-echo-gzip", "key-echo-deflate", "key-echo-escaped", "key-echo-split-stream", "key-echo-gzip-stream",
     "key-echo-header", "gzip-bomb-body", "brotli-body", "stacked-gzip", "plain", "gated-stream",
+    "key-echo-utf16", "key-echo-utf16-stream", "gzip-text-bomb-stream",
 )
 NO_DONE_EVENT = (b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m",'
                  b'"choices":[{"index":0,"delta":{"content":"OK"},"finish_reason":"stop"}]}\n\n')
@@ -223,6 +225,18 @@ def _handler_for(broker: HostileBroker) -> type[BaseHTTPRequestHandler]:
             body = '{"error":{"message":"Incorrect API key provided: ' + escaped + '","param":"' + dashes + '","raw":' + nested + "}}"
             self.send_bytes(401, body.encode())
 
+        # the key in JSON encoded as UTF-16 (no byte-order mark, no charset): json.loads on the
+        # bytes, as httpx and the OpenAI SDK read an answer, detects the encoding and reads it back
+        def mode_key_echo_utf16(self, request: Any, streaming: bool) -> None:
+            self.send_bytes(401, json.dumps({"error": {"message": f"Incorrect API key provided: {self.key}"}}).encode("utf-16-le"))
+
+        def mode_key_echo_utf16_stream(self, request: Any, streaming: bool) -> None:
+            self.start_stream()
+            self.wfile.write(b'data: {"choices":[{"index":0,"delta":{"content":"first"}}]}\n\n')
+            self.wfile.flush()
+            broker.stopping.wait(0.05)
+            self.wfile.write(f'data: {{"choices":[{{"index":0,"delta":{{"content":"{self.key}"}}}}]}}\n\n'.encode("utf-16-le"))
+
         def _split_events(self, key: str) -> list[bytes]:
             """A stream whose key spellings are each cut in two writes (flushed, with a pause)."""
             raw, escaped = key, "".join(f"\\u{ord(c):04x}" for c in key)
@@ -313,6 +327,15 @@ def _handler_for(broker: HostileBroker) -> type[BaseHTTPRequestHandler]:
             self.start_stream(extra={"Content-Encoding": "gzip"})
             try:
                 self.wfile.write(gzip_bomb())
+            except OSError:
+                pass
+
+        def mode_gzip_text_bomb_stream(self, request: Any, streaming: bool) -> None:
+            # 64 MiB of one SSE event's text (no NUL, unlike the zeros above), about 64 KB compressed
+            self.start_stream(extra={"Content-Encoding": "gzip"})
+            body = b'data: {"choices":[{"delta":{"content":"' + b"a" * (64 << 20) + b'"}}]}\n\n'
+            try:
+                self.wfile.write(gzip.compress(body, 6))
             except OSError:
                 pass
 

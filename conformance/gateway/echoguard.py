@@ -71,6 +71,23 @@ def _secret(secret: str) -> tuple[str, int]:
     return "|".join(first + rest for first in atoms[0][0]), sum(n for _, n in atoms)
 
 
+_UTF8_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+_WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")  # UTF-16 LE/BE, UTF-32 BE (LE starts like 16 LE)
+
+
+def not_utf8(content_type: str, data: bytes) -> bool:
+    """Whether an answer may be read in another encoding than UTF-8, in which the patterns below
+    cannot see a credential: a declared charset other than UTF-8, a UTF-16/32 byte-order mark,
+    or any NUL byte (UTF-16/32 text of ASCII is full of them; JSON and SSE in UTF-8 never carry
+    one raw). ``json.loads`` on bytes, as httpx and the OpenAI SDK read JSON, detects UTF-16/32
+    from exactly these signs. The proxy refuses such answers rather than relay them unchecked."""
+    for param in content_type.split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in _UTF8_CHARSETS:
+            return True
+    return data.startswith(_WIDE_BOMS) or b"\x00" in data
+
+
 class EchoGuard:
     """Masks the configured upstream credentials (``Upstream.secrets``) in what is relayed."""
 

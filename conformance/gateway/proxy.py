@@ -28,7 +28,7 @@ from ..common.redact import Redactor
 from .chat import bearer_token, same_secret
 from .contentcoding import MAX_CODINGS, Corrupt, Decoder, TooLarge, Unsupported
 from .debug import DebugLog, body_for_record, body_secrets
-from .echoguard import EchoGuard
+from .echoguard import EchoGuard, not_utf8
 from .httpserver import AbortStream, BodyTooLarge, Request
 from .livelog import Line, LiveLog
 from .state import GatewayState
@@ -41,6 +41,8 @@ HOP_BY_HOP = frozenset({
 })
 CLIENT_CREDENTIALS = frozenset({"authorization", "x-api-key", "api-key", "cookie"})  # kept here when the proxy has keys
 CHAT_PATH = "/v1/chat/completions"
+NOT_UTF8 = ("reference proxy: the upstream answer may be read as other text than UTF-8 (a charset, a byte-order "
+            "mark or NUL bytes), so it cannot be checked for echoed credentials")
 API_KEY_MODE = "api_key"  # contract.md §5.3's access mode needing a client key
 
 
@@ -203,6 +205,8 @@ class ProxyService:
             finally:
                 upstream.close()
                 end_deadline()
+            if self.guard.active and not_utf8(upstream.headers.get("content-type", ""), body):
+                return self._error(502, NOT_UTF8, secrets, lines), {"outcome": "upstream-undecodable"}
             return Response(upstream.status_code, relay, self.guard.mask(body)), fields
 
         def close() -> None:
@@ -235,18 +239,26 @@ class ProxyService:
         or broken off, the client's stream is cut too."""
         masker = self.guard.stream()
         total = 0
+        self._utf8(b"", upstream.headers.get("content-type", ""))
         try:
             for piece in upstream.iter_raw():
                 total += len(piece)
                 if total > cap:
                     raise AbortStream()  # over the cap: the client sees a cut stream, not a clean end
                 for decoded in (decoder.feed(piece) if decoder is not None else (piece,)):
-                    yield masker.feed(decoded)
+                    yield masker.feed(self._utf8(decoded))
             for decoded in (decoder.finish() if decoder is not None else ()):
-                yield masker.feed(decoded)
+                yield masker.feed(self._utf8(decoded))
             yield masker.finish()
         except (httpx.HTTPError, TooLarge, Corrupt):
             raise AbortStream() from None  # the upstream broke off, ran out of time or sent a bomb: so does the client's stream
+
+    def _utf8(self, data: bytes, content_type: str = "") -> bytes:
+        """A piece of a stream, unless it may be read as UTF-16/32 (``not_utf8``): then the client's
+        stream is cut, since what would follow cannot be checked for echoed credentials."""
+        if self.guard.active and not_utf8(content_type, data):
+            raise AbortStream()
+        return data
 
     def _failed(self, exc: httpx.HTTPError, what: str, secrets: list[str], lines: list[Line]) -> Response:
         if isinstance(exc, httpx.TimeoutException):

@@ -143,9 +143,10 @@ def test_a_gzip_bomb_is_a_502_in_bounded_time_and_memory():
     assert elapsed < 10 and grown_mib < 16  # the caps are 1 MiB raw and decoded; about 2 MiB seen
 
 
-def test_a_gzip_bomb_stream_is_cut_at_the_cap():
+@pytest.mark.parametrize("mode", ["gzip-bomb-stream", "gzip-text-bomb-stream"])
+def test_a_gzip_bomb_stream_is_cut_at_the_cap(mode):
     gzip_bomb()
-    with proxied("gzip-bomb-stream") as (_broker, proxy, _log):
+    with proxied(mode) as (_broker, proxy, _log):
         received, started = 0, time.monotonic()
         with pytest.raises(httpx.RemoteProtocolError):
             with httpx.stream("POST", proxy.base_url + "/chat/completions", json={**REQUEST, "stream": True}, timeout=30,
@@ -153,7 +154,9 @@ def test_a_gzip_bomb_stream_is_cut_at_the_cap():
                 assert response.status_code == 200
                 for piece in response.iter_raw():
                     received += len(piece)
-    assert 0 < received <= CAP and time.monotonic() - started < 10
+    # zeros are cut at their first decoded piece (NUL bytes: not UTF-8 text the guard can check);
+    # text is relayed up to the decoded cap, then cut
+    assert (received == 0 if mode == "gzip-bomb-stream" else 0 < received <= CAP) and time.monotonic() - started < 10
 
 
 def test_an_encoding_the_proxy_cannot_check_is_a_502():
@@ -244,3 +247,53 @@ def test_a_multi_member_gzip_answer_is_decoded_once_however_it_is_split():
         pieces = [encoded[i:i + size] for i in range(0, len(encoded), size)]
         out = b"".join([piece for part in pieces for piece in decoder.feed(part)] + list(decoder.finish()))
         assert out == first + second, size
+
+
+def _utf16_readings(data: bytes) -> list[str]:
+    """What a client could read from bytes in UTF-16 (json.loads on bytes detects it)."""
+    readings = []
+    for encoding in ("utf-16-le", "utf-16-be"):
+        readings.append(data.decode(encoding, errors="replace"))
+        with contextlib.suppress(ValueError, UnicodeDecodeError):
+            readings.append(json.dumps(json.loads(data)))
+    return readings
+
+
+def test_an_answer_in_utf16_is_refused_not_relayed_unchecked():
+    with proxied("key-echo-utf16") as (broker, proxy, log):
+        started = time.monotonic()
+        response = post(proxy)
+        seen = seen_by_the_proxy(proxy, log)
+    assert broker.chat_requests == 1 and response.status_code == 502 and time.monotonic() - started < 10
+    assert "cannot be checked for echoed credentials" in response.json()["error"]["message"]
+    assert_clean(response.content, *seen, *_utf16_readings(response.content))
+
+
+def test_a_stream_turning_to_utf16_is_cut_before_the_key():
+    with proxied("key-echo-utf16-stream") as (_broker, proxy, log):
+        received = b""
+        with pytest.raises(httpx.RemoteProtocolError):
+            with httpx.stream("POST", proxy.base_url + "/chat/completions", json={**REQUEST, "stream": True}, timeout=30,
+                              headers={"Authorization": f"Bearer {CLIENT}"}) as response:
+                assert response.status_code == 200
+                for piece in response.iter_raw():
+                    received += piece
+        seen = seen_by_the_proxy(proxy, log)
+    assert b"first" in received and b"\x00" not in received  # the UTF-8 event came through, the rest did not
+    assert_clean(received, *seen, *_utf16_readings(received))
+
+
+@pytest.mark.parametrize("content_type, data, refused", [
+    ("application/json", b'{"a":1}', False),
+    ("application/json; charset=utf-8", b'{"a":1}', False),
+    ('text/plain; charset="UTF-8"', b"ok", False),
+    ("application/json; charset=utf-16", b'{"a":1}', True),
+    ("application/json", '{"a":1}'.encode("utf-16"), True),       # with a byte-order mark
+    ("application/json", '{"a":1}'.encode("utf-16-be"), True),    # NUL bytes, no mark
+    ("application/json", '{"a":1}'.encode("utf-32-le"), True),
+    ("application/json", "é中".encode("utf-8"), False),
+])
+def test_what_counts_as_not_utf8(content_type, data, refused):
+    from gonka_conformance.gateway.echoguard import not_utf8
+
+    assert not_utf8(content_type, data) is refused
