@@ -228,7 +228,7 @@ def _handler_for(broker: HostileBroker) -> type[BaseHTTPRequestHandler]:
         # the key in JSON encoded as UTF-16 (no byte-order mark, no charset): json.loads on the
         # bytes, as httpx and the OpenAI SDK read an answer, detects the encoding and reads it back
         def mode_key_echo_utf16(self, request: Any, streaming: bool) -> None:
-            self.send_bytes(401, json.dumps({"error": {"message": f"Incorrect API key provided: {self.key}"}}).encode("utf-16-le"))
+            self.send_bytes(400, json.dumps({"error": {"message": f"Incorrect API key provided: {self.key}"}}).encode("utf-16-le"))
 
         def mode_key_echo_utf16_stream(self, request: Any, streaming: bool) -> None:
             self.start_stream()

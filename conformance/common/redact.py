@@ -107,6 +107,8 @@ class Redactor:
 
     def _text(self, value: str, extra: Iterable[str], fragments: bool) -> str:
         known = _longest_first(self.secrets, extra)
+        if "\x00" in value:  # UTF-16/32 read as bytes: a secret with NULs between its characters
+            value = _without_nul_spread_secrets(value, known, fragments)
         for secret in known:
             value = value.replace(secret, MASK)
         if fragments:
@@ -179,6 +181,17 @@ def _mask_fragments(value: str, secrets: list[str]) -> str:
         out += [value[last:start], MASK]
         last = end
     return "".join(out) + value[last:]
+
+
+def _without_nul_spread_secrets(value: str, secrets: list[str], fragments: bool) -> str:
+    """``value`` without its NULs when dropping them shows a known secret (or, with
+    ``fragments``, a piece of one): printed with escapes (``s\\x00k\\x00…``) it would still be
+    readable. Otherwise unchanged."""
+    squeezed = value.replace("\x00", "")
+    shown = any(secret in squeezed for secret in secrets)
+    if not shown and fragments:
+        shown = _mask_fragments(squeezed, secrets) != squeezed
+    return squeezed if shown else value
 
 
 def _mask_trailing_prefix(text: str, secrets: list[str]) -> str:

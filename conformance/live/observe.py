@@ -244,7 +244,9 @@ def _exchange(client: httpx.Client, target: Target, request: LiveRequest, header
             return
         raw = b"".join(iter_decoded(response, target.bounds.max_body_bytes, until))
     obs.size = len(raw)
-    obs.text = raw.decode("utf-8", errors="replace")
+    # decoded as a JSON reader decodes bytes (UTF-8, or UTF-16/32 told by NULs or a byte-order
+    # mark): a broker answering in UTF-16 is judged, and redacted, as the text a client reads
+    obs.text = raw.decode(json.detect_encoding(raw), errors="replace")
     try:
         obs.json = json.loads(obs.text) if obs.text.strip() else None
     except (ValueError, RecursionError):

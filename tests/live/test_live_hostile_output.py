@@ -35,7 +35,7 @@ SAFE_NAME = re.compile(r"^[A-Za-z0-9._:/-]+\[[A-Za-z0-9._/:-]+\]$")
 #: (mode, exit code): 400s where 200s are due are deviations (1); 5xx and unreadable streams are
 #: observations that could not be made (3).
 MODES = [("key-echo-message", 1), ("key-echo-body", 1), ("key-echo-5xx", 3), ("key-echo-stream", 3),
-         ("key-echo-models", 1), ("markup", 1)]
+         ("key-echo-models", 1), ("markup", 1), ("key-echo-utf16", 1)]
 
 
 def run_against(broker: HostileBroker, report_dir: Path, base_url: str, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -51,8 +51,10 @@ def secrets_of(*values: str) -> list[str]:
 
 def assert_no_secret(texts: dict[str, str], *values: str) -> None:
     for name, text in texts.items():
+        # also as a reader sees UTF-16 text shown byte by byte: NULs (raw or escaped) skipped
+        readable = re.sub(r"\x00|\\x00|\\u0000|&#0;", "", text)
         for secret in secrets_of(*values):
-            assert secret not in text, f"{secret!r} leaked into {name}"
+            assert secret not in text and secret not in readable, f"{secret!r} leaked into {name}"
 
 
 def pytest_html_tests(path: Path) -> dict:
@@ -212,3 +214,32 @@ def test_the_pattern_prefilter_never_skips_a_credential() -> None:
 
     same()
     assert redact.Redactor().text("Bearer abcdefgh12") == "Bearer ***"  # (and the check can fail)
+
+
+def test_a_secret_spread_by_nul_bytes_is_masked_and_other_nuls_are_kept() -> None:
+    from gonka_conformance.common.redact import Redactor, printable
+
+    for fragments in (False, True):
+        redactor = Redactor(fragments=fragments)
+        redactor.add(KEY)
+        wide = "x" + "\x00".join(KEY) + "\x00 tail"  # UTF-16 at an odd offset, read as UTF-8
+        shown = printable(redactor.text(wide))
+        assert KEY not in re.sub(r"\\x00", "", shown) and "***" in shown, shown
+        assert redactor.text("a\x00b") == "a\x00b"  # no secret behind it: the bytes stay as they were
+    cut = Redactor(fragments=True)
+    cut.add(KEY)
+    assert "***" in cut.text("\x00".join(KEY[2:12]))  # a piece of the key, spread: masked too
+
+
+def test_an_answer_in_utf16_is_read_as_a_client_reads_it() -> None:
+    """json.loads on bytes (httpx, the OpenAI SDK) reads UTF-16 JSON: so does the observation,
+    so the broker's message is judged and redacted as the text it is."""
+    from gonka_conformance.live.cases import LiveRequest
+    from gonka_conformance.live.observe import Target, send
+    from gonka_conformance.live.transport import bounded_client
+
+    with HostileBroker("key-echo-utf16") as broker:
+        target = Target(base_url=broker.base_url, api_key=KEY, retries=0)
+        with bounded_client(broker.base_url) as client:
+            observation = send(client, target, LiveRequest(body=b'{"model":"m","messages":[]}'), sleep=lambda _: None)
+    assert observation.status == 400 and observation.error_message == f"Incorrect API key provided: {KEY}"
